@@ -1,0 +1,28 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HttpError, toHttpError } from './errors.js';
+
+/**
+ * The one terminal error handler: status from the error, else 500; body exactly
+ * `{"error": "<message>"}` (OIP and TF Serving both specify it). 5xx causes are logged at `error`
+ * with the original error; 4xx are the client's business and stay at `info` in the access log.
+ */
+export function errorHandler(): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const httpError = toHttpError(err);
+    if (httpError.status >= 500 && !(err instanceof HttpError)) {
+      req.log?.error({ err }, 'unhandled error');
+    }
+    res.status(httpError.status).set(httpError.headers).json({ error: httpError.message });
+  };
+}
+
+/** Answers every request that no route matched with a 404 `{error}`. */
+export function notFoundHandler(): RequestHandler {
+  return (req, _res, next) => {
+    next(HttpError.notFound(`no route for ${req.method} ${req.path}`));
+  };
+}

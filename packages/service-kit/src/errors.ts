@@ -1,0 +1,118 @@
+/**
+ * One catalogue of the errors a modeldock service answers with. Every protocol we speak (OIP v2,
+ * TF Serving REST, the seed route) wants the same body, `{"error": "<message>"}`, so the status and
+ * message travel on the error and a single terminal handler writes them.
+ */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: string,
+    /** Extra response headers, e.g. `Retry-After` on overload. */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+
+  /** 400: the request is well-formed HTTP but its content is not acceptable. */
+  static invalidInput(message: string): HttpError {
+    return new HttpError(400, message, 'invalid_input');
+  }
+
+  /** 404: no such model, version or route. */
+  static notFound(message: string): HttpError {
+    return new HttpError(404, message, 'not_found');
+  }
+
+  /** 404 for an unknown model, optionally at a version. */
+  static modelNotFound(model: string, version?: string): HttpError {
+    const what = version === undefined ? `model '${model}'` : `version '${version}' of model '${model}'`;
+    return new HttpError(404, `${what} not found`, 'model_not_found');
+  }
+
+  /** 405: the route exists but not for this method. */
+  static methodNotAllowed(method: string, path: string): HttpError {
+    return new HttpError(405, `method ${method} not allowed on ${path}`, 'method_not_allowed');
+  }
+
+  /** 413: the body is larger than the configured limit. */
+  static payloadTooLarge(limitBytes: number): HttpError {
+    return new HttpError(413, `request body exceeds the ${limitBytes} byte limit`, 'payload_too_large');
+  }
+
+  /** 415: a body that is not JSON where JSON is required. */
+  static unsupportedMediaType(message: string): HttpError {
+    return new HttpError(415, message, 'unsupported_media_type');
+  }
+
+  /**
+   * 503 with `Retry-After`: the server is saturated and sheds load immediately rather than letting
+   * latency grow without bound.
+   */
+  static overloaded(message: string, retryAfterSeconds = 1): HttpError {
+    return new HttpError(503, message, 'overloaded', { 'retry-after': String(retryAfterSeconds) });
+  }
+
+  /** 503: the model is loading, warming up or shutting down (OIP: non-200 readiness). */
+  static modelNotReady(model: string): HttpError {
+    return new HttpError(503, `model '${model}' is not ready`, 'model_not_ready', { 'retry-after': '1' });
+  }
+
+  /** 502: no upstream could answer (gateway). */
+  static upstreamUnavailable(message: string): HttpError {
+    return new HttpError(502, message, 'upstream_unavailable');
+  }
+
+  /** 503: no healthy upstream at all (gateway). */
+  static noUpstream(model: string): HttpError {
+    return new HttpError(503, `no ready replica for model '${model}'`, 'no_upstream', { 'retry-after': '1' });
+  }
+
+  /** 504: the upstream did not answer within the deadline (gateway). */
+  static upstreamTimeout(timeoutMs: number): HttpError {
+    return new HttpError(504, `upstream did not answer within ${timeoutMs} ms`, 'upstream_timeout');
+  }
+}
+
+/** True for errors raised by express's body parsers (they carry `type` and `status`). */
+interface BodyParserError {
+  type: string;
+  status: number;
+  limit?: number;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { type?: unknown }).type === 'string' &&
+    typeof (err as { status?: unknown }).status === 'number'
+  );
+}
+
+/**
+ * Maps anything thrown inside a request to an HttpError. Body-parser failures become the 4xx they
+ * are (malformed JSON is a 400, never a 500); anything unknown becomes a 500 whose detail is
+ * logged, not returned.
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (isBodyParserError(err)) {
+    switch (err.type) {
+      case 'entity.parse.failed':
+        return HttpError.invalidInput('malformed JSON body');
+      case 'entity.too.large':
+        return HttpError.payloadTooLarge(err.limit ?? 0);
+      case 'charset.unsupported':
+      case 'encoding.unsupported':
+        return HttpError.unsupportedMediaType('unsupported body encoding');
+      case 'request.aborted':
+        return new HttpError(400, 'request aborted', 'request_aborted');
+      default:
+        if (err.status >= 400 && err.status < 500) return new HttpError(err.status, 'bad request', 'bad_request');
+    }
+  }
+  return new HttpError(500, 'internal server error', 'internal');
+}

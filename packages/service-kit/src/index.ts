@@ -1,0 +1,15 @@
+export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './config.js';
+export { errorHandler, notFoundHandler } from './error-handler.js';
+export { HttpError, toHttpError } from './errors.js';
+export { createLogger, httpLogger, requestIdOf, REQUEST_ID_HEADER, type Logger, type LoggerOptions } from './logger.js';
+export {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  LATENCY_BUCKETS,
+  createRegistry,
+  httpMetrics,
+  metricsHandler,
+} from './metrics.js';
+export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';

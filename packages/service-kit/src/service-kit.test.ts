@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import express from 'express';
+import { pino } from 'pino';
+import supertest from 'supertest';
+import { z } from 'zod';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { HttpError, toHttpError } from './errors.js';
+import { httpLogger } from './logger.js';
+import { parseEnv, port, positiveInt } from './config.js';
+import { createRegistry, httpMetrics, metricsHandler } from './metrics.js';
+import { installGracefulShutdown } from './shutdown.js';
+
+const silent = pino({ level: 'silent' });
+
+function appWith(route: express.RequestHandler) {
+  const registry = createRegistry();
+  const app = express();
+  app.use(httpLogger(silent));
+  app.use(httpMetrics(registry));
+  app.use(express.json({ limit: 64 }));
+  app.post('/echo', route);
+  app.get('/metrics', metricsHandler(registry));
+  app.use(notFoundHandler());
+  app.use(errorHandler());
+  return app;
+}
+
+describe('errorHandler', () => {
+  it('answers malformed JSON with 400 {error}', async () => {
+    const res = await supertest(appWith((req, res) => res.json(req.body)))
+      .post('/echo')
+      .set('content-type', 'application/json')
+      .send('{"a":');
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'malformed JSON body' });
+  });
+
+  it('answers an oversized body with 413', async () => {
+    const res = await supertest(appWith((req, res) => res.json(req.body)))
+      .post('/echo')
+      .send({ text: 'x'.repeat(200) });
+    assert.equal(res.status, 413);
+    assert.match(res.body.error, /64 byte limit/);
+  });
+
+  it('hides the detail of an unexpected error behind a 500', async () => {
+    const res = await supertest(
+      appWith(() => {
+        throw new Error('secret stack detail');
+      }),
+    ).post('/echo');
+    assert.equal(res.status, 500);
+    assert.deepEqual(res.body, { error: 'internal server error' });
+  });
+
+  it('passes an HttpError status, message and headers through', async () => {
+    const res = await supertest(
+      appWith(() => {
+        throw HttpError.overloaded('queue full', 2);
+      }),
+    ).post('/echo');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '2');
+    assert.deepEqual(res.body, { error: 'queue full' });
+  });
+
+  it('answers an unknown route with 404 {error}', async () => {
+    const res = await supertest(appWith((_req, res) => res.end())).get('/nope');
+    assert.equal(res.status, 404);
+    assert.match(res.body.error, /no route for GET \/nope/);
+  });
+});
+
+describe('httpLogger', () => {
+  it('echoes a caller request id and generates one otherwise', async () => {
+    const app = appWith((_req, res) => res.json({}));
+    const given = await supertest(app).post('/echo').set('x-request-id', 'abc-123');
+    assert.equal(given.headers['x-request-id'], 'abc-123');
+    const generated = await supertest(app).post('/echo').set('x-request-id', 'bad id with spaces');
+    assert.match(generated.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('metrics', () => {
+  it('counts requests by route template and status', async () => {
+    const app = appWith((_req, res) => res.json({}));
+    await supertest(app).post('/echo').send({});
+    const res = await supertest(app).get('/metrics');
+    assert.match(res.text, /http_requests_total\{method="POST",route="\/echo",status="200"\} 1/);
+  });
+});
+
+describe('toHttpError', () => {
+  it('maps unknown throwables to 500', () => {
+    assert.equal(toHttpError('boom').status, 500);
+    assert.equal(toHttpError(HttpError.modelNotFound('m', '3')).message, "version '3' of model 'm' not found");
+  });
+});
+
+describe('parseEnv', () => {
+  const schema = z.object({ APP_PORT: port().default(8080), APP_BATCH: positiveInt().default(4) });
+
+  it('applies defaults, coerces values and freezes the result', () => {
+    const config = parseEnv(schema, { APP_PORT: '9000', APP_BATCH: '' });
+    assert.deepEqual(config, { APP_PORT: 9000, APP_BATCH: 4 });
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('names every invalid variable', () => {
+    assert.throws(() => parseEnv(schema, { APP_PORT: 'x', APP_BATCH: '-1' }), /APP_PORT.*APP_BATCH/);
+  });
+});
+
+describe('installGracefulShutdown', () => {
+  it('lets an in-flight request finish, refuses new connections, then cleans up', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server: Server = createServer((_req, res) => {
+      void gate.then(() => res.end('done'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port: listening } = server.address() as AddressInfo;
+    const events: string[] = [];
+    const shutdown = installGracefulShutdown(server, {
+      logger: silent,
+      drainTimeoutMs: 5000,
+      signals: [],
+      beforeClose: () => events.push('not-ready'),
+      afterClose: () => void events.push('disposed'),
+      exit: (code) => events.push(`exit:${code}`),
+    });
+
+    const inFlight = new Promise<string>((resolve, reject) => {
+      request({ port: listening, host: '127.0.0.1', path: '/' }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve(body));
+      })
+        .on('error', reject)
+        .end();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const done = shutdown();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const refused = await new Promise<boolean>((resolve) => {
+      request({ port: listening, host: '127.0.0.1', path: '/' }, () => resolve(false))
+        .on('error', () => resolve(true))
+        .end();
+    });
+    assert.equal(refused, true, 'a new connection during drain must be refused');
+    assert.deepEqual(events, ['not-ready']);
+    release();
+    assert.equal(await inFlight, 'done');
+    await done;
+    assert.deepEqual(events, ['not-ready', 'disposed', 'exit:0']);
+  });
+});
