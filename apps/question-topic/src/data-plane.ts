@@ -1,0 +1,195 @@
+import {
+  DynamicBatcher,
+  QueueFullError,
+  BatcherClosedError,
+  type BatcherOptions,
+  type ModelRuntime,
+} from '@modeldock/model-runtime';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+
+/** Request limits enforced before any text reaches the model. */
+export interface InputLimits {
+  maxTexts: number;
+  maxTextLength: number;
+}
+
+/** One text's answer: a probability per label, and the most likely label. */
+export interface Classification {
+  probabilities: number[];
+  label: string;
+}
+
+/** Options for {@link createDataPlane}. */
+export interface DataPlaneOptions {
+  runtime: ModelRuntime;
+  limits: InputLimits;
+  batching: BatcherOptions;
+  registry: Registry;
+}
+
+/**
+ * Protocol-independent serving logic between the HTTP routes and the model runtime: model and
+ * version resolution, input validation, dynamic batching, readiness and inference metrics. Each
+ * protocol's routes only translate their wire format to and from these calls (MLServer's
+ * `DataPlane`).
+ */
+export interface DataPlane {
+  readonly model: ModelRuntime;
+  readonly limits: InputLimits;
+  /** Server readiness: the model is warm and the server is not draining. */
+  ready(): boolean;
+  /** Throws 404 unless `name` (and `version`, when given) is the served model. */
+  resolve(name: string, version?: string): ModelRuntime;
+  /**
+   * Validates a list of texts from a request body; `field` names it in error messages.
+   * @returns the texts, typed.
+   */
+  validateTexts(value: unknown, field: string): string[];
+  /** Classifies already-validated texts, batched with concurrent requests; `protocol` labels metrics. */
+  classify(texts: readonly string[], protocol: string): Promise<Classification[]>;
+  /** Stops reporting ready (SIGTERM) so balancers move traffic away while in-flight work drains. */
+  startDraining(): void;
+  /** Waits for queued work, then refuses more. */
+  close(): Promise<void>;
+}
+
+function argMax(row: readonly number[]): number {
+  let best = 0;
+  row.forEach((value, i) => {
+    if (value > (row[best] ?? -Infinity)) best = i;
+  });
+  return best;
+}
+
+/** Creates the data plane for one loaded model. */
+export function createDataPlane({ runtime, limits, batching, registry }: DataPlaneOptions): DataPlane {
+  const labels = { model: runtime.name, version: runtime.version };
+  const texts = new Counter({
+    name: 'modeldock_inference_texts_total',
+    help: 'Texts classified, by protocol.',
+    labelNames: ['model', 'version', 'protocol'] as const,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'modeldock_inference_rejected_total',
+    help: 'Requests refused before inference, by reason.',
+    labelNames: ['model', 'version', 'reason'] as const,
+    registers: [registry],
+  });
+  const engineSeconds = new Histogram({
+    name: 'modeldock_engine_call_duration_seconds',
+    help: 'Time of one engine call (one batch): embedding plus classifier.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const queueSeconds = new Histogram({
+    name: 'modeldock_batch_queue_duration_seconds',
+    help: 'Time a request waited in the batching queue.',
+    labelNames: ['model', 'version'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'modeldock_batch_size',
+    help: 'Texts per engine call.',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [registry],
+  });
+  const queueLength = new Gauge({
+    name: 'modeldock_batch_queue_length',
+    help: 'Texts waiting for an engine call.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'modeldock_model_ready',
+    help: '1 when the model answers requests.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+    collect() {
+      this.set(labels, runtime.ready() && !draining ? 1 : 0);
+    },
+  });
+
+  const batcher = new DynamicBatcher<string, number[]>(
+    async (items) => {
+      const stop = engineSeconds.startTimer(labels);
+      try {
+        return await runtime.predict(items);
+      } finally {
+        stop();
+      }
+    },
+    batching,
+    {
+      queueLength: (n) => queueLength.set(labels, n),
+      queued: (seconds) => queueSeconds.observe(labels, seconds),
+      batch: (n) => batchSize.observe(labels, n),
+    },
+  );
+  let draining = false;
+
+  const reject = (reason: string, error: HttpError): HttpError => {
+    rejected.inc({ ...labels, reason });
+    return error;
+  };
+
+  return {
+    model: runtime,
+    limits,
+    ready: () => runtime.ready() && !draining,
+    resolve(name, version) {
+      if (name !== runtime.name) throw reject('unknown_model', HttpError.modelNotFound(name));
+      if (version !== undefined && version !== runtime.version) {
+        throw reject('unknown_version', HttpError.modelNotFound(name, version));
+      }
+      return runtime;
+    },
+    validateTexts(value, field) {
+      const invalid = (message: string) => reject('invalid_input', HttpError.invalidInput(message));
+      if (!Array.isArray(value)) throw invalid(`'${field}' must be an array of strings`);
+      if (value.length === 0) throw invalid(`'${field}' must not be empty`);
+      if (value.length > limits.maxTexts) {
+        throw invalid(`'${field}' has ${value.length} texts; the limit is ${limits.maxTexts}`);
+      }
+      value.forEach((text: unknown, i) => {
+        if (typeof text !== 'string') throw invalid(`'${field}[${i}]' must be a string, got ${typeName(text)}`);
+        if (text.trim() === '') throw invalid(`'${field}[${i}]' is blank`);
+        if (text.length > limits.maxTextLength) {
+          throw invalid(`'${field}[${i}]' has ${text.length} characters; the limit is ${limits.maxTextLength}`);
+        }
+      });
+      return value as string[];
+    },
+    async classify(items, protocol) {
+      if (!runtime.ready() || draining) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+      let rows: number[][];
+      try {
+        rows = await batcher.submit(items);
+      } catch (error) {
+        if (error instanceof QueueFullError) throw reject('overloaded', HttpError.overloaded(error.message));
+        if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+        throw error;
+      }
+      texts.inc({ ...labels, protocol }, items.length);
+      return rows.map((probabilities) => ({
+        probabilities,
+        label: runtime.labels[argMax(probabilities)] as string,
+      }));
+    },
+    startDraining() {
+      draining = true;
+    },
+    async close() {
+      await batcher.idle();
+      await batcher.close();
+    },
+  };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}

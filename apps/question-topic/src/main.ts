@@ -1,0 +1,101 @@
+import { once } from 'node:events';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  createModelRuntime,
+  listModelVersions,
+  loadSentenceEncoder,
+  selectBackend,
+} from '@modeldock/model-runtime';
+import { createLogger, createRegistry, Gauge, installGracefulShutdown } from '@modeldock/service-kit';
+import { createApp } from './app.js';
+import { loadConfig } from './config.js';
+import { createDataPlane } from './data-plane.js';
+
+const SERVICE = 'question-topic';
+const SERVICE_VERSION = '1.0.0';
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  const config = loadConfig();
+  const logger = createLogger({ service: SERVICE, level: config.QT_LOG_LEVEL });
+
+  const backend = await selectBackend(config.QT_BACKEND, config.QT_DEVICE, {
+    tensorflow: () => import('@tensorflow/tfjs-node'),
+    tensorflowGpu: () => import('@tensorflow/tfjs-node-gpu'),
+  });
+  for (const { provider, reason } of backend.fallbacks) logger.warn({ provider, reason }, 'native backend unavailable');
+  logger.info({ backend: backend.backend, provider: backend.provider, device: backend.device }, 'TF.js backend selected');
+
+  const versions = await listModelVersions(config.QT_MODEL_DIR);
+  const version = config.QT_MODEL_VERSION ?? versions.at(-1);
+  if (version === undefined || !versions.includes(version)) {
+    throw new Error(`no model version ${version ?? ''} in ${config.QT_MODEL_DIR} (found: ${versions.join(', ') || 'none'})`);
+  }
+  const encoder = await loadSentenceEncoder(config.QT_ENCODER_DIR);
+  const runtime = await createModelRuntime(path.join(config.QT_MODEL_DIR, version), {
+    encoder,
+    info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device },
+  });
+  const modelLogger = logger.child({ model: runtime.name, version: runtime.version });
+
+  const registry = createRegistry({ service: SERVICE });
+  const plane = createDataPlane({
+    runtime,
+    limits: { maxTexts: config.QT_MAX_TEXTS, maxTextLength: config.QT_MAX_TEXT_LENGTH },
+    batching: {
+      maxBatchSize: config.QT_MAX_BATCH_SIZE,
+      maxBatchDelayMs: config.QT_MAX_BATCH_DELAY_MS,
+      maxQueue: config.QT_MAX_QUEUE,
+    },
+    registry,
+  });
+  const app = createApp({
+    plane,
+    registry,
+    logger,
+    server: { name: `modeldock-${SERVICE}`, version: SERVICE_VERSION },
+    maxBodyBytes: config.QT_MAX_BODY_BYTES,
+  });
+
+  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm.
+  const server = app.listen(config.QT_PORT, config.QT_HOST);
+  await once(server, 'listening');
+  server.keepAliveTimeout = 65_000;
+  logger.info({ host: config.QT_HOST, port: config.QT_PORT }, 'listening');
+  installGracefulShutdown(server, {
+    logger,
+    drainTimeoutMs: config.QT_DRAIN_TIMEOUT_MS,
+    beforeClose: () => plane.startDraining(),
+    afterClose: async () => {
+      await plane.close();
+      await runtime.unload();
+      encoder.dispose();
+    },
+  });
+
+  const loadStarted = performance.now();
+  await runtime.load();
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  new Gauge({
+    name: 'modeldock_model_load_seconds',
+    help: 'Time to load the model and answer its warm-up batch.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  }).set({ model: runtime.name, version: runtime.version }, loadSeconds);
+  modelLogger.info(
+    {
+      loadSeconds: Number(loadSeconds.toFixed(3)),
+      startupSeconds: Number(((performance.now() - startedAt) / 1000).toFixed(3)),
+      backend: tf.getBackend(),
+      tensors: tf.memory().numTensors,
+    },
+    'model loaded and warm: ready',
+  );
+}
+
+main().catch((err: unknown) => {
+  // The logger may not exist yet (bad configuration), so fail loudly on stderr.
+  console.error(JSON.stringify({ level: 'fatal', msg: 'start-up failed', err: String(err) }));
+  process.exit(1);
+});

@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { cleanText, PREPROCESSING_VERSION } from '@modeldock/text-preprocessing';
+import { z } from 'zod';
+import { createLexicalFeaturizer, type LexicalFeaturizer, type LexicalFeatureSpec } from './lexical-features.js';
+import { localModelHandler } from './local-io.js';
+import type { ModelRuntime } from './model-runtime.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
+
+/** What is applied to each text before the sentence encoder; recorded by the trainer. */
+export const TEXT_TRANSFORMS = {
+  raw: (text: string) => text,
+  lowercase: (text: string) => text.toLowerCase(),
+  'seed-clean': cleanText,
+} as const satisfies Record<string, (text: string) => string>;
+
+export type TextTransform = keyof typeof TEXT_TRANSFORMS;
+
+const inputSchema = z.object({
+  name: z.enum(['embedding', 'lexical']),
+  size: z.number().int().positive(),
+  featurizer: z.string().optional(),
+});
+
+/** The part of a model version's `metadata.json` that serving depends on. */
+export const textClassifierMetadataSchema = z
+  .object({
+    name: z.string().min(1),
+    version: z.string().regex(/^\d+$/, 'versions are digits'),
+    labels: z.array(z.string().min(1)).min(2),
+    encoder: z.object({ id: z.string(), dimension: z.number().int().positive(), source: z.string().optional() }),
+    textTransform: z.enum(Object.keys(TEXT_TRANSFORMS) as [TextTransform, ...TextTransform[]]),
+    preprocessingVersion: z.string().nullable().optional(),
+    inputs: z.array(inputSchema).min(1),
+    evaluation: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+export type TextClassifierMetadata = z.infer<typeof textClassifierMetadataSchema>;
+
+/** Reads and validates `metadata.json` of one model version directory. */
+export async function readTextClassifierMetadata(versionDir: string): Promise<TextClassifierMetadata> {
+  const file = path.join(versionDir, 'metadata.json');
+  const parsed = textClassifierMetadataSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+  if (!parsed.success) {
+    throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Options for {@link createTextClassifier}. */
+export interface TextClassifierOptions {
+  /** A model version directory: `model.json`, `weights.bin`, `metadata.json`, featurizer files. */
+  versionDir: string;
+  /** Shared between model versions; the runtime does not dispose it. */
+  encoder: SentenceEncoder;
+  /** Facts about the process to expose in metadata (e.g. the chosen backend). */
+  info?: Record<string, unknown>;
+  /** Texts for the warm-up batch that `load()` answers before reporting ready. */
+  warmupTexts?: readonly string[];
+}
+
+const DEFAULT_WARMUP = ['What is your salary?', 'Who wrote Hamlet?', 'Where is the Eiffel Tower?', ''];
+
+/**
+ * A sentence-embedding text classifier: USE embedding (plus optional lexical features) into a TF.js
+ * layers head. Preprocessing is whatever the trainer recorded, so serving cannot drift from
+ * training.
+ */
+export async function createTextClassifier(options: TextClassifierOptions): Promise<ModelRuntime> {
+  const metadata = await readTextClassifierMetadata(options.versionDir);
+  if (metadata.encoder.id !== options.encoder.id || metadata.encoder.dimension !== options.encoder.dimension) {
+    throw new Error(
+      `model ${metadata.name}/${metadata.version} needs encoder ${metadata.encoder.id}/${metadata.encoder.dimension}, ` +
+        `loaded ${options.encoder.id}/${options.encoder.dimension}`,
+    );
+  }
+  if (metadata.textTransform === 'seed-clean' && metadata.preprocessingVersion !== PREPROCESSING_VERSION) {
+    throw new Error(
+      `model trained with preprocessing ${String(metadata.preprocessingVersion)}, this build has ${PREPROCESSING_VERSION}`,
+    );
+  }
+  return new TextClassifier(metadata, options);
+}
+
+class TextClassifier implements ModelRuntime {
+  readonly name: string;
+  readonly version: string;
+  readonly labels: readonly string[];
+  readonly info: Readonly<Record<string, unknown>>;
+  private model: LayersModel | undefined;
+  private featurizer: LexicalFeaturizer | undefined;
+  private readonly transform: (text: string) => string;
+
+  constructor(
+    private readonly metadata: TextClassifierMetadata,
+    private readonly options: TextClassifierOptions,
+  ) {
+    this.name = metadata.name;
+    this.version = metadata.version;
+    this.labels = Object.freeze([...metadata.labels]);
+    this.transform = TEXT_TRANSFORMS[metadata.textTransform];
+    this.info = Object.freeze({
+      kind: 'text-classifier',
+      encoder: metadata.encoder,
+      textTransform: metadata.textTransform,
+      preprocessingVersion: metadata.preprocessingVersion ?? null,
+      inputs: metadata.inputs.map(({ name, size }) => ({ name, size })),
+      evaluation: metadata.evaluation ?? null,
+      ...options.info,
+    });
+  }
+
+  ready(): boolean {
+    return this.model !== undefined;
+  }
+
+  async load(): Promise<void> {
+    if (this.model !== undefined) return;
+    const model = await loadLayersModel(localModelHandler(path.join(this.options.versionDir, 'model.json')));
+    const lexical = this.metadata.inputs.find((input) => input.name === 'lexical');
+    if (lexical !== undefined) {
+      if (lexical.featurizer === undefined) throw new Error('lexical input without a featurizer file');
+      const spec = JSON.parse(
+        await readFile(path.join(this.options.versionDir, lexical.featurizer), 'utf8'),
+      ) as LexicalFeatureSpec;
+      this.featurizer = createLexicalFeaturizer(spec);
+      if (this.featurizer.size !== lexical.size) {
+        throw new Error(`featurizer size ${this.featurizer.size} != declared ${lexical.size}`);
+      }
+    }
+    const outputUnits = model.outputs[0]?.shape.at(-1);
+    if (outputUnits !== this.labels.length) {
+      model.dispose();
+      throw new Error(`model outputs ${String(outputUnits)} scores for ${this.labels.length} labels`);
+    }
+    this.model = model;
+    await this.run(this.options.warmupTexts ?? DEFAULT_WARMUP);
+  }
+
+  async predict(texts: readonly string[]): Promise<number[][]> {
+    if (this.model === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
+    return this.run(texts);
+  }
+
+  private async run(texts: readonly string[]): Promise<number[][]> {
+    const model = this.model;
+    if (model === undefined) throw new Error('not loaded');
+    if (texts.length === 0) return [];
+    const embeddings = await this.options.encoder.embed(texts.map(this.transform));
+    let probabilities: tf.Tensor;
+    try {
+      probabilities = tf.tidy(() => {
+        const inputs = this.metadata.inputs.map((input) => {
+          if (input.name === 'embedding') return embeddings;
+          const featurizer = this.featurizer as LexicalFeaturizer;
+          return tf.tensor2d(featurizer.transform(texts), [texts.length, featurizer.size]);
+        });
+        return model.predict(inputs.length === 1 ? (inputs[0] as tf.Tensor) : inputs) as tf.Tensor;
+      });
+    } finally {
+      embeddings.dispose();
+    }
+    const flat = await probabilities.data();
+    probabilities.dispose();
+    const width = this.labels.length;
+    return Array.from({ length: texts.length }, (_, row) => Array.from(flat.subarray(row * width, (row + 1) * width)));
+  }
+
+  async unload(): Promise<void> {
+    this.model?.dispose();
+    this.model = undefined;
+    this.featurizer = undefined;
+  }
+}
