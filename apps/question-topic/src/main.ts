@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   const server = app.listen(config.QT_PORT, config.QT_HOST);
   await once(server, 'listening');
   server.keepAliveTimeout = 65_000;
-  logger.info({ host: config.QT_HOST, port: config.QT_PORT }, 'listening');
+  const { port } = server.address() as AddressInfo;
+  logger.info({ host: config.QT_HOST, port }, 'listening');
   installGracefulShutdown(server, {
     logger,
     drainTimeoutMs: config.QT_DRAIN_TIMEOUT_MS,

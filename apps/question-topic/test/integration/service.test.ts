@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const START_TIMEOUT_MS = 180_000;
+
+interface LogLine {
+  msg?: string;
+  port?: number;
+  [key: string]: unknown;
+}
+
+/** Starts the built service on a free port and resolves once it logs that it is ready. */
+function startService(env: Record<string, string>) {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, QT_PORT: '0', QT_HOST: '127.0.0.1', QT_BACKEND: 'wasm', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const logs: LogLine[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<{ port: number; logs: LogLine[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('service did not become ready in time')), START_TIMEOUT_MS);
+    let port = 0;
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const entry = JSON.parse(line) as LogLine;
+      logs.push(entry);
+      if (entry.msg === 'listening') port = entry.port ?? 0;
+      if (entry.msg === 'model loaded and warm: ready') {
+        clearTimeout(timer);
+        resolve({ port, logs });
+      }
+    });
+    void exited.then((code) => reject(new Error(`service exited early with ${code}`)));
+  });
+  return { child, ready, exited, logs };
+}
+
+describe('question-topic service process (real model, wasm, real sockets)', () => {
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
+  let base: string;
+  let logs: LogLine[];
+
+  before(async () => {
+    const service = startService({ QT_LOG_LEVEL: 'info' });
+    child = service.child;
+    exited = service.exited;
+    const { port } = await service.ready;
+    logs = service.logs;
+    base = `http://127.0.0.1:${port}`;
+  });
+
+  after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('logs the chosen backend and the wasm fallback reason', () => {
+    const selected = logs.find((line) => line.msg === 'TF.js backend selected');
+    assert.equal(selected?.backend, 'wasm');
+  });
+
+  it('answers the seed example: "What is your salary?" is NUM', async () => {
+    const res = await fetch(`${base}/predict_topic`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rawtext_list: ['What is your salary?', 'Who was the first president of the USA?'] }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { output: Record<string, number>[]; topics: string[] };
+    assert.deepEqual(body.topics, ['NUM', 'HUM']);
+    const [first] = body.output;
+    assert.ok(first);
+    assert.equal(Object.entries(first).sort((a, b) => b[1] - a[1])[0]?.[0], 'NUM');
+  });
+
+  it('reports the backend in OIP model metadata', async () => {
+    const body = (await (await fetch(`${base}/v2/models/question-topic`)).json()) as { parameters: { backend: string } };
+    assert.equal(body.parameters.backend, 'wasm');
+  });
+
+  it('answers the same question the same way through OIP, TF Serving and the seed route', async () => {
+    const question = 'Where is the Eiffel Tower?';
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+    const oip = await post('/v2/models/question-topic/infer', {
+      inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [question] }],
+    });
+    const tfs = await post('/v1/models/question-topic:predict', { instances: [question] });
+    const seed = await post('/predict_topic', { rawtext_list: [question] });
+    const labels = [
+      (oip.outputs as { name: string; data: string[] }[]).find((o) => o.name === 'label')?.data[0],
+      (tfs.predictions as { label: string }[])[0]?.label,
+      (seed.topics as string[])[0],
+    ];
+    assert.deepEqual(labels, ['LOC', 'LOC', 'LOC']);
+  });
+
+  it('drains on SIGTERM: in-flight requests complete, then the process exits 0', async () => {
+    const questions = Array.from({ length: 32 }, (_, i) => `How many people lived in city number ${i}?`);
+    const inFlight = Array.from({ length: 6 }, () =>
+      fetch(`${base}/predict_topic`, { method: 'POST', body: JSON.stringify({ rawtext_list: questions }) }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    child.kill('SIGTERM');
+    const responses = await Promise.all(inFlight);
+    assert.deepEqual(
+      responses.map((res) => res.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+    assert.equal(await exited, 0);
+  });
+});
