@@ -47,7 +47,7 @@ export interface DataPlane {
   validateTexts(value: unknown, field: string): string[];
   /** Classifies already-validated texts, batched with concurrent requests; `protocol` labels metrics. */
   classify(texts: readonly string[], protocol: string): Promise<Classification[]>;
-  /** Stops reporting ready (SIGTERM) so balancers move traffic away while in-flight work drains. */
+  /** Stops reporting ready (SIGTERM) so balancers move traffic away; work that still arrives is served. */
   startDraining(): void;
   /** Waits for queued work, then refuses more. */
   close(): Promise<void>;
@@ -164,7 +164,8 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
       return value as string[];
     },
     async classify(items, protocol) {
-      if (!runtime.ready() || draining) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+      // Draining only turns readiness off: requests that still reach us are answered while the model is loaded.
+      if (!runtime.ready()) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
       let rows: number[][];
       try {
         rows = await batcher.submit(items);

@@ -129,6 +129,7 @@ describe('installGracefulShutdown', () => {
     const shutdown = installGracefulShutdown(server, {
       logger: silent,
       drainTimeoutMs: 5000,
+      idleLingerMs: 20,
       signals: [],
       beforeClose: () => events.push('not-ready'),
       afterClose: () => void events.push('disposed'),

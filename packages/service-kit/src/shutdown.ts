@@ -6,6 +6,12 @@ export interface GracefulShutdownOptions {
   logger: Logger;
   /** How long in-flight requests may take to finish before their connections are cut. */
   drainTimeoutMs: number;
+  /**
+   * How long idle keep-alive connections stay open after the signal. A client may already have
+   * sent a request on one that the server has not read yet; closing it at once would reset that
+   * request. During the linger such requests are served, with `Connection: close`.
+   */
+  idleLingerMs?: number;
   /** Runs first, e.g. to turn readiness off so load balancers stop sending work. */
   beforeClose?: () => void;
   /** Runs after the server has drained, e.g. to free the model. */
@@ -17,13 +23,13 @@ export interface GracefulShutdownOptions {
 
 /**
  * Stops accepting connections, lets in-flight requests finish (up to the drain timeout), runs the
- * clean-up and exits. Idle keep-alive connections are closed at once so a proxy holding them
- * reconnects elsewhere instead of sending new work here.
+ * clean-up and exits. Responses during the drain carry `Connection: close` and idle keep-alive
+ * connections are closed after a short linger, so a proxy holding them reconnects elsewhere.
  *
  * @returns a function that starts the same shutdown programmatically; it resolves when done.
  */
 export function installGracefulShutdown(server: Server, options: GracefulShutdownOptions): () => Promise<void> {
-  const { logger, drainTimeoutMs, beforeClose, afterClose } = options;
+  const { logger, drainTimeoutMs, beforeClose, afterClose, idleLingerMs = 1000 } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let shuttingDown: Promise<void> | undefined;
 
@@ -31,17 +37,26 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
     shuttingDown ??= (async () => {
       logger.info({ reason, drainTimeoutMs }, 'shutting down: draining in-flight requests');
       beforeClose?.();
+      // Every response from now on asks the client to drop the connection, so no new work arrives on it.
+      server.prependListener('request', (_req, res) => res.setHeader('connection', 'close'));
+      // Node 19+ closes idle connections inside close(); the linger above needs them kept for a moment.
+      const closeIdle = server.closeIdleConnections.bind(server);
+      server.closeIdleConnections = () => {};
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      // Connections that were busy become idle as their responses finish; close those promptly too.
-      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      let sweep: NodeJS.Timeout | undefined;
+      const linger = setTimeout(() => {
+        closeIdle();
+        sweep = setInterval(closeIdle, 100);
+      }, idleLingerMs);
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), drainTimeoutMs).unref());
       const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+      clearTimeout(linger);
       clearInterval(sweep);
       if (outcome === 'timeout') {
         logger.warn('drain timeout reached: closing remaining connections');
         server.closeAllConnections();
       }
+      server.closeIdleConnections = closeIdle;
       let code = 0;
       try {
         await afterClose?.();
