@@ -162,7 +162,10 @@ export class DynamicBatcher<I, O> {
       }
       // Isolate the culprit: each request alone, so the others still get their answers.
       for (const pending of batch) {
-        await this.predict(pending.items).then(pending.resolve, pending.reject);
+        await this.predict(pending.items).then(
+          (outputs) => pending.resolve(outputs),
+          (reason: unknown) => pending.reject(reason),
+        );
       }
     }
   }

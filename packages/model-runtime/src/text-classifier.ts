@@ -169,9 +169,10 @@ class TextClassifier implements ModelRuntime {
     return Array.from({ length: texts.length }, (_, row) => Array.from(flat.subarray(row * width, (row + 1) * width)));
   }
 
-  async unload(): Promise<void> {
+  unload(): Promise<void> {
     this.model?.dispose();
     this.model = undefined;
     this.featurizer = undefined;
+    return Promise.resolve();
   }
 }

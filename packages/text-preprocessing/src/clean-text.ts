@@ -38,7 +38,7 @@ const LINK =
 const DIGIT =
   /[\p{Nd}\u00B2-\u00B3\u00B9\u1369-\u1371\u19DA\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247C\u2488-\u2490\u24EA\u24F5-\u24FD\u24FF\u2776-\u277E\u2780-\u2788\u278A-\u2792\u{10A40}-\u{10A43}\u{10E60}-\u{10E68}\u{11052}-\u{1105A}\u{1F100}-\u{1F10A}]/gu;
 
-const PUNCTUATION = /[,!@#$%^&*)(|\/><";:.?'\\}{]/g;
+const PUNCTUATION = /[,!@#$%^&*)(|/><";:.?'\\}{]/g;
 
 /**
  * Python's str.isspace() set, which str.strip() uses. Unlike JS trim() it includes U+001C..U+001F and U+0085

@@ -121,7 +121,7 @@ function parseInferenceRequest(body: Record<string, unknown>, plane: DataPlane):
   if (texts.length !== shape[0]) {
     throw invalid(`input '${name}' has shape [${shape.join(', ')}] but ${texts.length} elements`);
   }
-  return { id: body.id as string | undefined, texts, outputs: parseRequestedOutputs(body.outputs) };
+  return { id: body.id, texts, outputs: parseRequestedOutputs(body.outputs) };
 }
 
 function parseRequestedOutputs(outputs: unknown): OutputName[] {

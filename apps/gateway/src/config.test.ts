@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('defaults to one question-topic replica on the laptop', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.defaultModel, 'question-topic');
+    assert.deepEqual(config.models, [
+      {
+        name: 'question-topic',
+        upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }],
+        readyPath: '/v2/health/ready',
+        timeoutMs: 30_000,
+      },
+    ]);
+    assert.deepEqual(
+      [config.resolveIntervalMs, config.healthIntervalMs, config.timeoutMs, config.maxRetries, config.maxBodyBytes],
+      [2000, 1000, 30_000, 2, 1024 * 1024],
+    );
+  });
+
+  it('reads models from GATEWAY_MODELS with comma-separated upstreams and per-model settings', () => {
+    const config = loadConfig({
+      GATEWAY_MODELS: JSON.stringify({
+        'question-topic': { upstream: 'http://question-topic:8501' },
+        sentiment: { upstream: 'http://127.0.0.1:9001, http://localhost:9002', readyPath: '/ready', timeoutMs: 500 },
+        ipv6: { upstream: ['http://[::1]:9003'] },
+      }),
+      GATEWAY_TIMEOUT_MS: '1234',
+      GATEWAY_MAX_RETRIES: '0',
+    });
+    const [topic, sentiment, ipv6] = config.models;
+    assert.deepEqual(topic?.upstreams, [{ url: 'http://question-topic:8501', hostname: 'question-topic', port: 8501 }]);
+    assert.equal(topic?.timeoutMs, 1234, 'a model without timeoutMs gets GATEWAY_TIMEOUT_MS');
+    assert.deepEqual(
+      sentiment?.upstreams.map((u) => u.url),
+      ['http://127.0.0.1:9001', 'http://localhost:9002'],
+    );
+    assert.equal(sentiment?.readyPath, '/ready');
+    assert.equal(sentiment?.timeoutMs, 500);
+    assert.equal(ipv6?.upstreams[0]?.hostname, '::1');
+    assert.equal(config.maxRetries, 0);
+  });
+
+  it('reads models from GATEWAY_MODELS_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'models.json');
+    writeFileSync(file, JSON.stringify({ 'question-topic': { upstream: 'http://qt:8501' } }));
+    assert.equal(loadConfig({ GATEWAY_MODELS_FILE: file }).models[0]?.upstreams[0]?.hostname, 'qt');
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.models[0]?.upstreams[0]));
+  });
+
+  it('names the variable in every error', () => {
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: '{not json' }), /GATEWAY_MODELS: not valid JSON/);
+    assert.throws(() => loadConfig({ GATEWAY_MODELS_FILE: '/nonexistent/models.json' }), /GATEWAY_MODELS_FILE: cannot read/);
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: '{}', GATEWAY_MODELS_FILE: '/x' }), /not both/);
+    assert.throws(() => loadConfig({ GATEWAY_PORT: 'eighty', GATEWAY_MAX_RETRIES: '-1' }), /GATEWAY_PORT.*GATEWAY_MAX_RETRIES/);
+  });
+
+  it('rejects upstreams that are not plain http://host:port', () => {
+    for (const upstream of ['https://qt:8501', 'http://qt:8501/base', 'qt:8501', '', 'http://user:pw@qt:8501']) {
+      assert.throws(
+        () => loadConfig({ GATEWAY_MODELS: JSON.stringify({ qt: { upstream } }) }),
+        /GATEWAY_MODELS\.qt\.upstream/,
+        upstream,
+      );
+    }
+  });
+
+  it('rejects unknown model settings, bad model names and an empty model list', () => {
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: JSON.stringify({ qt: { upstream: 'http://qt:1', retries: 3 } }) }), /retries/);
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: JSON.stringify({ 'a/b': { upstream: 'http://qt:1' } }) }), /model names/);
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: '{}' }), /at least one model/);
+  });
+
+  it('requires an explicit default model to be configured', () => {
+    const models = JSON.stringify({ sentiment: { upstream: 'http://s:1' } });
+    assert.throws(() => loadConfig({ GATEWAY_MODELS: models, GATEWAY_DEFAULT_MODEL: 'question-topic' }), /GATEWAY_DEFAULT_MODEL/);
+    assert.equal(loadConfig({ GATEWAY_MODELS: models, GATEWAY_DEFAULT_MODEL: 'sentiment' }).defaultModel, 'sentiment');
+  });
+});

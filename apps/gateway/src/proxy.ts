@@ -1,0 +1,303 @@
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import { HttpError } from '@modeldock/service-kit';
+import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
+import type { GatewayMetrics } from './metrics.js';
+import type { Endpoint, UpstreamPool } from './upstream-pool.js';
+
+/**
+ * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
+ * client's `Connection: close` would also cost the upstream keep-alive connection. `expect` goes
+ * because the body is already here, and `transfer-encoding` because it is re-sent with a length.
+ */
+const DROPPED_REQUEST_HEADERS = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect'];
+
+/** Response headers not copied from the replica: hop-by-hop ones, and the request id the gateway already set. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-request-id',
+]);
+
+/** The replica cannot be reached at all: take it out of rotation until a probe passes. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Failures before any response byte, so the replica answered nothing and the request can go
+ * elsewhere. ECONNRESET covers Node's "socket hang up". Inference is side-effect free, which is
+ * what makes a POST safe to repeat here.
+ */
+const RETRYABLE = new Set([...UNREACHABLE, 'ECONNRESET', 'EPIPE']);
+
+/** Names the replica (`10.0.0.5:8501`) that answered, for debugging and for tests of the balancing. */
+export const SERVED_BY_HEADER = 'x-served-by';
+
+type Outcome =
+  /** Status and headers are on their way to the client; nothing more to decide. */
+  | { kind: 'responded' }
+  /** The replica answered 503 (not ready, draining) and another replica may take the request. */
+  | { kind: 'unavailable' }
+  /** No response; `staleSocket` when a reused keep-alive connection was reset under us. */
+  | { kind: 'failed'; code: string; staleSocket: boolean }
+  /** Stopped by the deadline or by the client going away. */
+  | { kind: 'aborted' };
+
+/** http-proxy's pass pipeline (`ProxyServer#before`), which @types/http-proxy does not describe. */
+interface WebPasses {
+  before(
+    type: 'web',
+    passName: 'stream',
+    pass: (req: IncomingMessage, res: ServerResponse, options: { buffer?: Readable }) => void,
+  ): void;
+}
+
+/** A fresh stream of the buffered body for one attempt; the client's own stream can only be read once. */
+function replay(body: Buffer): Readable {
+  return new Readable({
+    read() {
+      if (body.length > 0) this.push(body);
+      this.push(null);
+    },
+  });
+}
+
+function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string) {
+  const headers: IncomingHttpHeaders = { ...incoming };
+  for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
+  if (hadBody) headers['content-length'] = String(body.length);
+  headers['x-request-id'] = requestId;
+  return headers;
+}
+
+function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, servedBy: string): void {
+  for (const [name, value] of Object.entries(proxyRes.headers)) {
+    if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) res.setHeader(name, value);
+  }
+  res.setHeader(SERVED_BY_HEADER, servedBy);
+  res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage);
+}
+
+/** One try of one request against one replica. */
+class Attempt {
+  proxyReq: ClientRequest | undefined;
+  settled = false;
+  #released = false;
+  readonly #startedAt = performance.now();
+
+  constructor(
+    readonly pool: UpstreamPool,
+    readonly endpoint: Endpoint,
+    readonly path: string,
+    readonly body: Buffer,
+    /** Whether a 503 from this replica should be retried elsewhere rather than passed on. */
+    readonly mayRetry: () => boolean,
+    private readonly metrics: GatewayMetrics,
+    private readonly settle: (outcome: Outcome) => void,
+  ) {
+    endpoint.outstanding++;
+  }
+
+  /** The replica answered: pass the answer on, or drain a retryable 503 and let the caller try elsewhere. */
+  respond(proxyRes: IncomingMessage, res: ServerResponse): void {
+    if (this.settled) {
+      proxyRes.destroy();
+      return;
+    }
+    const status = proxyRes.statusCode ?? 502;
+    if (status === 503 && this.mayRetry()) {
+      // Draining (not destroying) the short error body keeps the connection reusable.
+      proxyRes.resume();
+      this.#release('503');
+      this.#finish({ kind: 'unavailable' });
+      return;
+    }
+    copyResponseHead(proxyRes, res, this.endpoint.id);
+    this.#finish({ kind: 'responded' });
+    // Plain pipe plus two close hooks rather than stream.pipeline, which would add five more
+    // listeners to every response. A replica dying mid-body cuts the client short (it must not
+    // see a truncated body as complete); a client going away frees the upstream connection.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+      this.#release(String(status));
+    });
+    res.once('close', () => {
+      if (!proxyRes.complete) proxyRes.destroy();
+    });
+    proxyRes.pipe(res);
+  }
+
+  /** The request failed before any response arrived. */
+  fail(err: NodeJS.ErrnoException): void {
+    if (this.settled) return;
+    const code = err.code ?? 'UNKNOWN';
+    if (UNREACHABLE.has(code)) this.pool.markDown(this.endpoint, code);
+    this.#release('error');
+    // Node documents `reusedSocket` for exactly this: a kept-alive connection the server closed as we reused it.
+    this.#finish({ kind: 'failed', code, staleSocket: code === 'ECONNRESET' && this.proxyReq?.reusedSocket === true });
+  }
+
+  abort(): void {
+    if (this.settled) return;
+    this.proxyReq?.destroy();
+    this.#release('aborted');
+    this.#finish({ kind: 'aborted' });
+  }
+
+  #finish(outcome: Outcome): void {
+    this.settled = true;
+    this.settle(outcome);
+  }
+
+  #release(status: string): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.endpoint.outstanding--;
+    const labels = { model: this.pool.name, upstream: this.endpoint.id };
+    this.metrics.upstreamRequests.inc({ ...labels, status });
+    this.metrics.upstreamDuration.observe(labels, (performance.now() - this.#startedAt) / 1000);
+  }
+}
+
+/** Options for {@link createForwarder}. */
+export interface ForwarderOptions {
+  agent: Agent;
+  maxRetries: number;
+  metrics: GatewayMetrics;
+}
+
+/** Sends one request to a model's replicas; see {@link createForwarder}. */
+export type Forward = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  request: { pool: UpstreamPool; path: string; body: Buffer; hadBody: boolean; requestId: string },
+) => Promise<void>;
+
+/**
+ * Proxies with http-proxy-middleware, one middleware call per attempt. The balancer's choice and
+ * the upstream path reach it through `router` and `pathRewrite`; a pass registered before
+ * http-proxy's `stream` pass hands it a fresh copy of the buffered body each time;
+ * `selfHandleResponse` lets `on.proxyRes` hold a 503 back and try another replica instead of
+ * passing it on. Connection failures before a response are retried elsewhere the same way.
+ *
+ * Resolves once the response is committed (its body may still be streaming), or rejects with the
+ * HttpError to answer: 503 when no replica is ready, 502 when every try failed, 504 at the deadline.
+ */
+export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions): Forward {
+  const current = new WeakMap<IncomingMessage, Attempt>();
+
+  const replayBody: Plugin = (proxyServer) => {
+    (proxyServer as unknown as WebPasses).before('web', 'stream', (req, _res, options) => {
+      const attempt = current.get(req);
+      if (attempt !== undefined) options.buffer = replay(attempt.body);
+    });
+  };
+
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    router: (req) => current.get(req)?.endpoint.origin,
+    pathRewrite: (_path, req) => current.get(req)?.path,
+    agent,
+    xfwd: true,
+    selfHandleResponse: true,
+    // Only the `on` wiring: `on.error` is the crash guard, errors become retries or `{error}`
+    // bodies instead of the default error page, and requests are logged by pino-http.
+    ejectPlugins: true,
+    plugins: [proxyEventsPlugin, replayBody],
+    on: {
+      proxyReq: (proxyReq, req) => {
+        const attempt = current.get(req);
+        if (attempt === undefined || attempt.settled) {
+          proxyReq.destroy();
+          return;
+        }
+        attempt.proxyReq = proxyReq;
+        // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
+        proxyReq.on('error', (err) => attempt.fail(err));
+      },
+      proxyRes: (proxyRes, req, res) => {
+        const attempt = current.get(req);
+        if (attempt === undefined) proxyRes.destroy();
+        else attempt.respond(proxyRes, res);
+      },
+      error: (err, req) => {
+        // Only errors raised before http-proxy had a request out; later ones reach the listener above.
+        const attempt = current.get(req);
+        if (attempt !== undefined && attempt.proxyReq === undefined) attempt.fail(err);
+      },
+    },
+  });
+
+  return async (req, res, { pool, path, body, hadBody, requestId }) => {
+    const headers = outgoingHeaders(req.headers, body, hadBody, requestId);
+    const { timeoutMs } = pool.config;
+    /** Replicas that failed this request; a retry goes elsewhere. */
+    const failed = new Set<Endpoint>();
+    let previous: Endpoint | undefined;
+    let attempt: Attempt | undefined;
+    let stopped: 'timeout' | 'client-gone' | undefined;
+    const stop = (why: 'timeout' | 'client-gone') => {
+      stopped ??= why;
+      attempt?.abort();
+    };
+    // One deadline for all attempts together, up to the response head; a streaming body may take longer.
+    const timer = setTimeout(() => stop('timeout'), timeoutMs);
+    const onClose = () => stop('client-gone');
+    res.once('close', onClose);
+
+    try {
+      let retryReason: string | undefined;
+      for (let tries = 0; ; tries++) {
+        // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
+        const avoid = new Set(failed);
+        if (previous !== undefined) avoid.add(previous);
+        const endpoint = pool.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? pool.pick(failed) : undefined);
+        if (endpoint === undefined) {
+          throw tries === 0 || !pool.ready
+            ? HttpError.noUpstream(pool.name)
+            : HttpError.upstreamUnavailable(`no replica of model '${pool.name}' could answer`);
+        }
+        if (retryReason !== undefined) metrics.retries.inc({ model: pool.name, reason: retryReason });
+
+        const others = new Set(avoid).add(endpoint);
+        const outcome = await new Promise<Outcome>((settle) => {
+          const mayRetry = () => tries < maxRetries && stopped === undefined && pool.hasCandidate(others);
+          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, settle);
+          attempt = started;
+          current.set(req, started);
+          // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
+          req.headers = { ...headers };
+          void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
+        });
+
+        if (outcome.kind === 'responded') return;
+        if (outcome.kind === 'aborted' || stopped !== undefined) {
+          if (stopped === 'client-gone') return;
+          throw HttpError.upstreamTimeout(timeoutMs);
+        }
+        if (outcome.kind === 'failed') {
+          if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
+            throw !pool.ready
+              ? HttpError.noUpstream(pool.name)
+              : HttpError.upstreamUnavailable(`model '${pool.name}' replica failed: ${outcome.code}`);
+          }
+          if (!outcome.staleSocket) failed.add(endpoint);
+          retryReason = outcome.code.toLowerCase();
+        } else {
+          // A 503 only comes back here when mayRetry() said another replica may take it.
+          failed.add(endpoint);
+          retryReason = 'status_503';
+        }
+        previous = endpoint;
+      }
+    } finally {
+      clearTimeout(timer);
+      res.off('close', onClose);
+      current.delete(req);
+    }
+  };
+}

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '@modeldock/service-kit';
+import type { ModelConfig } from './config.js';
+import { UpstreamPool, type LookupFn, type ProbeFn } from './upstream-pool.js';
+
+const logger = createLogger({ service: 'gateway-test', level: 'silent' });
+
+const model = (upstream: string, readyPath = '/v2/health/ready'): ModelConfig => ({
+  name: 'm',
+  upstreams: upstream.split(',').map((url) => {
+    const parsed = new URL(url);
+    return { url: parsed.origin, hostname: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port) };
+  }),
+  readyPath,
+  timeoutMs: 1000,
+});
+
+/** A DNS whose answers the test edits, and a readiness check that answers from a set of healthy URLs. */
+function fakes() {
+  const dns = new Map<string, string[] | Error>();
+  const healthyUrls = new Set<string>();
+  const probed: string[] = [];
+  const lookup: LookupFn = async (hostname) => {
+    const answer = dns.get(hostname);
+    if (answer === undefined || answer instanceof Error) throw answer ?? Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+    return answer.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+  const probe: ProbeFn = async (url) => {
+    probed.push(url);
+    return healthyUrls.has(url) ? { healthy: true } : { healthy: false, reason: 'readiness answered 503' };
+  };
+  return { dns, healthyUrls, probed, lookup, probe };
+}
+
+function pool(config: ModelConfig, fake: ReturnType<typeof fakes>) {
+  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100 });
+}
+
+describe('UpstreamPool', () => {
+  it('turns every address of a hostname into an endpoint and probes new ones before use', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5', '10.0.0.6']);
+    fake.healthyUrls.add('http://10.0.0.5:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.resolve();
+    assert.deepEqual(
+      replicas.endpoints.map((e) => [e.id, e.origin, e.healthy]),
+      [
+        ['10.0.0.5:8501', 'http://10.0.0.5:8501', true],
+        ['10.0.0.6:8501', 'http://10.0.0.6:8501', false],
+      ],
+    );
+    assert.equal(replicas.pick()?.id, '10.0.0.5:8501');
+    assert.equal(replicas.pick()?.id, '10.0.0.5:8501', 'the unready replica gets nothing');
+    assert.ok(replicas.ready);
+  });
+
+  it('follows scaling: added replicas appear after a probe, removed ones disappear', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5']);
+    fake.healthyUrls.add('http://10.0.0.5:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.7:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.resolve();
+    const first = replicas.endpoints[0];
+    fake.dns.set('qt', ['10.0.0.5', '10.0.0.7']);
+    await replicas.resolve();
+    assert.deepEqual(replicas.endpoints.map((e) => [e.id, e.healthy]), [
+      ['10.0.0.5:8501', true],
+      ['10.0.0.7:8501', true],
+    ]);
+    assert.equal(replicas.endpoints[0], first, 'a known replica keeps its state object');
+    fake.dns.set('qt', ['10.0.0.7']);
+    await replicas.resolve();
+    assert.deepEqual(replicas.endpoints.map((e) => e.id), ['10.0.0.7:8501']);
+  });
+
+  it('keeps the last known endpoints when a lookup fails', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5']);
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.resolve();
+    fake.dns.set('qt', Object.assign(new Error('temporary'), { code: 'EAI_AGAIN' }));
+    await replicas.resolve();
+    assert.deepEqual(replicas.endpoints.map((e) => e.id), ['10.0.0.5:8501']);
+  });
+
+  it('unions comma-separated upstreams, formats IPv6 and drops duplicates', async () => {
+    const fake = fakes();
+    fake.dns.set('127.0.0.1', ['127.0.0.1']);
+    fake.dns.set('localhost', ['127.0.0.1', '::1']);
+    const replicas = pool(model('http://127.0.0.1:9001,http://localhost:9001,http://localhost:9002'), fake);
+    await replicas.resolve();
+    assert.deepEqual(replicas.endpoints.map((e) => e.origin), [
+      'http://127.0.0.1:9001',
+      'http://[::1]:9001',
+      'http://127.0.0.1:9002',
+      'http://[::1]:9002',
+    ]);
+  });
+
+  it('takes a replica out on markDown and brings it back on the next passing probe', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5']);
+    fake.healthyUrls.add('http://10.0.0.5:8501/ready');
+    const replicas = pool(model('http://qt:8501', '/ready'), fake);
+    await replicas.refresh();
+    const [endpoint] = replicas.endpoints;
+    assert.ok(endpoint?.healthy);
+    replicas.markDown(endpoint, 'ECONNREFUSED');
+    assert.equal(replicas.pick(), undefined);
+    assert.equal(replicas.ready, false);
+    assert.equal(endpoint.reason, 'ECONNREFUSED');
+    await replicas.checkHealth();
+    assert.equal(replicas.pick(), endpoint);
+    assert.ok(fake.probed.every((url) => url === 'http://10.0.0.5:8501/ready'), 'probes use the configured readyPath');
+  });
+
+  it('answers hasCandidate without moving the round-robin cursor', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5', '10.0.0.6']);
+    fake.healthyUrls.add('http://10.0.0.5:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.6:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.resolve();
+    const [a, b] = replicas.endpoints;
+    assert.ok(a && b);
+    assert.equal(replicas.hasCandidate(new Set([a])), true);
+    assert.equal(replicas.hasCandidate(new Set([a, b])), false);
+    assert.equal(replicas.pick(), a);
+    assert.equal(replicas.pick(), b);
+  });
+});

@@ -1,0 +1,280 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { Agent, get } from 'node:http';
+import type { Logger } from '@modeldock/service-kit';
+import { LeastOutstandingBalancer } from './balancer.js';
+import type { GatewayConfig, ModelConfig, UpstreamAddress } from './config.js';
+
+/** One replica: an IP and port behind a model's upstream hostname. */
+export interface Endpoint {
+  /** `10.0.0.5:8501` (`[fd00::5]:8501` for IPv6); also the `x-served-by` value and the metrics label. */
+  readonly id: string;
+  /** `http://10.0.0.5:8501`, the proxy target. */
+  readonly origin: string;
+  /** False until a readiness check has answered 200. */
+  healthy: boolean;
+  /** Requests in flight to this replica; the balancer's signal. */
+  outstanding: number;
+  /** Why it is unhealthy (last failed check or proxy error). */
+  reason: string | undefined;
+}
+
+/** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
+export type LookupFn = (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+
+/** Result of one readiness check. */
+export interface ProbeResult {
+  healthy: boolean;
+  reason?: string;
+}
+
+/** GETs a replica's readiness URL. */
+export type ProbeFn = (url: string, timeoutMs: number) => Promise<ProbeResult>;
+
+/** What a pool needs besides its model's configuration; tests replace `lookup` and `probe`. */
+export interface PoolOptions {
+  logger: Logger;
+  lookup: LookupFn;
+  probe: ProbeFn;
+  healthTimeoutMs: number;
+}
+
+/** Reason of an endpoint that has not answered a probe yet. */
+const NOT_CHECKED = 'not checked yet';
+
+function endpointId(address: string, family: number, port: number): string {
+  return family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * The replicas of one model. Docker's embedded DNS answers a scaled compose service's name with
+ * every replica's IP, but one kept-alive connection to the name would pin a single replica, so the
+ * pool resolves the names itself and balances over the individual IPs. New endpoints are probed
+ * before they get traffic; endpoints that fail a probe, or refuse a proxied connection, get none
+ * until a probe passes again.
+ */
+export class UpstreamPool {
+  readonly #options: PoolOptions;
+  readonly #balancer = new LeastOutstandingBalancer<Endpoint>();
+  /** Replaced, never mutated, so a pick in progress always sees a consistent list. */
+  #endpoints: readonly Endpoint[] = [];
+  /** Endpoints found per upstream URL, kept when a later lookup fails so a DNS blip empties nothing. */
+  readonly #byUpstream = new Map<string, readonly Endpoint[]>();
+  readonly #lookupErrors = new Map<string, string>();
+  readonly #probing = new Set<Endpoint>();
+  #resolving: Promise<void> | undefined;
+
+  constructor(
+    readonly config: ModelConfig,
+    options: PoolOptions,
+  ) {
+    this.#options = options;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Every known endpoint, healthy or not. */
+  get endpoints(): readonly Endpoint[] {
+    return this.#endpoints;
+  }
+
+  /** True when at least one replica may take traffic. */
+  get ready(): boolean {
+    return this.#endpoints.some((endpoint) => endpoint.healthy);
+  }
+
+  /** Chooses a healthy replica by least outstanding requests, skipping `exclude` (replicas already tried). */
+  pick(exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    return this.#balancer.pick(this.#endpoints, exclude);
+  }
+
+  /** Whether {@link pick} would find a replica, without moving the round-robin cursor. */
+  hasCandidate(exclude: ReadonlySet<Endpoint>): boolean {
+    return this.#endpoints.some((endpoint) => endpoint.healthy && !exclude.has(endpoint));
+  }
+
+  /** Takes a replica out of rotation now (connection refused); the next passing probe brings it back. */
+  markDown(endpoint: Endpoint, reason: string): void {
+    if (endpoint.healthy) {
+      this.#options.logger.warn({ endpoint: endpoint.id, reason }, 'replica marked down');
+    }
+    endpoint.healthy = false;
+    endpoint.reason = reason;
+  }
+
+  /** Re-resolves every upstream hostname; new endpoints are probed before this resolves. */
+  resolve(): Promise<void> {
+    // Overlapping rounds could each create their own object for the same new IP and lose its counters.
+    this.#resolving ??= this.#resolveOnce().finally(() => {
+      this.#resolving = undefined;
+    });
+    return this.#resolving;
+  }
+
+  async #resolveOnce(): Promise<void> {
+    const { lookup, logger } = this.#options;
+    const known = new Map(this.#endpoints.map((endpoint) => [endpoint.id, endpoint]));
+    await Promise.all(
+      this.config.upstreams.map(async (upstream: UpstreamAddress) => {
+        try {
+          const addresses = await lookup(upstream.hostname);
+          const endpoints = addresses.map(({ address, family }) => {
+            const id = endpointId(address, family, upstream.port);
+            const existing = known.get(id);
+            if (existing !== undefined) return existing;
+            const created: Endpoint = {
+              id,
+              origin: `http://${id}`,
+              healthy: false,
+              outstanding: 0,
+              reason: NOT_CHECKED,
+            };
+            known.set(id, created);
+            return created;
+          });
+          this.#byUpstream.set(upstream.url, endpoints);
+          if (this.#lookupErrors.delete(upstream.url)) logger.info({ upstream: upstream.url }, 'upstream resolves again');
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? String(err);
+          // Logged on change only: a missing service would otherwise log every resolve interval.
+          if (this.#lookupErrors.get(upstream.url) !== code) {
+            logger.warn({ upstream: upstream.url, code }, 'cannot resolve upstream; keeping its last known endpoints');
+          }
+          this.#lookupErrors.set(upstream.url, code);
+        }
+      }),
+    );
+    const next = [...new Set([...this.#byUpstream.values()].flat())];
+    const previous = new Set(this.#endpoints);
+    const added = next.filter((endpoint) => !previous.has(endpoint));
+    const kept = new Set(next);
+    const removed = this.#endpoints.filter((endpoint) => !kept.has(endpoint));
+    if (added.length > 0 || removed.length > 0) {
+      logger.info(
+        { added: added.map((e) => e.id), removed: removed.map((e) => e.id), endpoints: next.map((e) => e.id) },
+        'replica set changed',
+      );
+      this.#endpoints = next;
+    }
+    await Promise.all(added.map((endpoint) => this.#probe(endpoint)));
+  }
+
+  /** Probes every endpoint's readiness path once. */
+  async checkHealth(): Promise<void> {
+    await Promise.all(this.#endpoints.map((endpoint) => this.#probe(endpoint)));
+  }
+
+  /** One full round: resolve, then probe everything. */
+  async refresh(): Promise<void> {
+    await this.resolve();
+    await this.checkHealth();
+  }
+
+  async #probe(endpoint: Endpoint): Promise<void> {
+    // A slow replica must not accumulate overlapping probes.
+    if (this.#probing.has(endpoint)) return;
+    this.#probing.add(endpoint);
+    try {
+      const result = await this.#options.probe(endpoint.origin + this.config.readyPath, this.#options.healthTimeoutMs);
+      // Transitions only, plus the first verdict, so a replica that never becomes ready is visible in the log once.
+      if (result.healthy !== endpoint.healthy || endpoint.reason === NOT_CHECKED) {
+        const { logger } = this.#options;
+        if (result.healthy) logger.info({ endpoint: endpoint.id }, 'replica ready');
+        else logger.warn({ endpoint: endpoint.id, reason: result.reason }, 'replica not ready');
+      }
+      endpoint.healthy = result.healthy;
+      endpoint.reason = result.healthy ? undefined : result.reason;
+    } finally {
+      this.#probing.delete(endpoint);
+    }
+  }
+}
+
+/**
+ * Readiness check over the shared keep-alive agent (which keeps a warm connection to every
+ * replica as a side effect). Healthy means exactly 200 (OIP readiness); anything else, an error
+ * or no answer within `timeoutMs` is unhealthy.
+ */
+export function httpProbe(agent: Agent): ProbeFn {
+  return (url, timeoutMs) =>
+    new Promise((resolve) => {
+      const request = get(url, { agent, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        resolve(status === 200 ? { healthy: true } : { healthy: false, reason: `readiness answered ${status}` });
+      });
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        const reason = err.name === 'AbortError' ? `no readiness answer within ${timeoutMs} ms` : (err.code ?? err.message);
+        resolve({ healthy: false, reason });
+      });
+    });
+}
+
+/** Every model's pool plus the shared upstream agent and the background resolve/probe timers. */
+export interface Upstreams {
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  /** Keep-alive agent for all upstream traffic: a new TCP connection per request would cost more than the gateway's whole latency budget. */
+  readonly agent: Agent;
+  /** One resolve + probe round over every pool (main calls it at start; tests call it to be deterministic). */
+  refresh(): Promise<void>;
+  /** Starts the periodic resolve and readiness timers (unref'd: they never keep the process alive). */
+  start(): void;
+  /** Stops the timers and closes upstream connections. */
+  close(): void;
+}
+
+/** Options for {@link createUpstreams}; `lookup` and `probe` default to DNS and HTTP. */
+export interface UpstreamsOptions {
+  logger: Logger;
+  lookup?: LookupFn;
+  probe?: ProbeFn;
+}
+
+/** Builds one {@link UpstreamPool} per configured model. Does no I/O until `refresh` or `start`. */
+export function createUpstreams(
+  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs'>,
+  options: UpstreamsOptions,
+): Upstreams {
+  const agent = new Agent({ keepAlive: true });
+  const lookup: LookupFn = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true }));
+  const probe = options.probe ?? httpProbe(agent);
+  const pools = new Map(
+    config.models.map((model) => [
+      model.name,
+      new UpstreamPool(model, {
+        logger: options.logger.child({ model: model.name }),
+        lookup,
+        probe,
+        healthTimeoutMs: config.healthTimeoutMs,
+      }),
+    ]),
+  );
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, task: (pool: UpstreamPool) => Promise<void>) => {
+    const timer = setInterval(() => {
+      for (const pool of pools.values()) {
+        task(pool).catch((err: unknown) => options.logger.error({ err, model: pool.name }, 'upstream refresh failed'));
+      }
+    }, ms);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    pools,
+    agent,
+    refresh: async () => {
+      await Promise.all([...pools.values()].map((pool) => pool.refresh()));
+    },
+    start: () => {
+      if (timers.length > 0) return;
+      every(config.resolveIntervalMs, (pool) => pool.resolve());
+      every(config.healthIntervalMs, (pool) => pool.checkHealth());
+    },
+    close: () => {
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What a fake replica does with a non-readiness request. */
+export type UpstreamMode =
+  | { kind: 'echo' }
+  | { kind: 'status'; status: number }
+  /** Holds the request this long before echoing. */
+  | { kind: 'slow'; delayMs: number }
+  /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
+  | { kind: 'reset'; times?: number };
+
+/** What the fake replica saw and answered, as JSON. */
+export interface Echo {
+  served: string;
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A tiny real replica on 127.0.0.1, port chosen by the OS. */
+export interface FakeUpstream {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  /** `127.0.0.1:<port>`, what the gateway puts in x-served-by. */
+  readonly id: string;
+  ready: boolean;
+  mode: UpstreamMode;
+  /** Non-readiness requests received. */
+  hits: number;
+  close(): Promise<void>;
+}
+
+export const READY_PATH = '/v2/health/ready';
+
+/** Starts a fake replica that answers READY_PATH with 200/503 and echoes everything else. */
+export async function startUpstream(name: string): Promise<FakeUpstream> {
+  const pending = new Set<NodeJS.Timeout>();
+  const upstream: FakeUpstream = {
+    name,
+    port: 0,
+    url: '',
+    id: '',
+    ready: true,
+    mode: { kind: 'echo' },
+    hits: 0,
+    close: async () => {
+      for (const timer of pending) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === READY_PATH) {
+      res.writeHead(upstream.ready ? 200 : 503).end();
+      return;
+    }
+    upstream.hits++;
+    const mode = upstream.mode;
+    if (mode.kind === 'reset') {
+      if (mode.times !== undefined && --mode.times <= 0) upstream.mode = { kind: 'echo' };
+      req.socket.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const echo: Echo = {
+        served: name,
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      const answer = () => {
+        if (mode.kind === 'status') {
+          res.writeHead(mode.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `status ${mode.status}` }));
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
+        }
+      };
+      if (mode.kind === 'slow') {
+        const timer = setTimeout(() => {
+          pending.delete(timer);
+          answer();
+        }, mode.delayMs);
+        pending.add(timer);
+      } else {
+        answer();
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(upstream, { port, url: `http://127.0.0.1:${port}`, id: `127.0.0.1:${port}` });
+}
