@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
+  REQUEST_ID_HEADER,
   HttpError,
   createRegistry,
   errorHandler,
@@ -67,8 +68,8 @@ function proxyRoute(config: GatewayConfig, upstreams: Upstreams, forward: Forwar
       path: route.path,
       body,
       hadBody: hasBody(req),
-      // pino-http's id: the caller's x-request-id if sane, else generated; already echoed on `res`.
-      requestId: typeof req.id === 'string' ? req.id : String(req.id as number),
+      // httpLogger already chose the id (the caller's x-request-id if sane, else generated) and echoed it.
+      requestId: String(res.getHeader(REQUEST_ID_HEADER)),
     });
   };
 }
