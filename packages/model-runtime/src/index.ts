@@ -16,3 +16,16 @@ export {
   loadSentenceEncoder,
   type SentenceEncoder,
 } from './sentence-encoder.js';
+export { DynamicBatcher, QueueFullError, BatcherClosedError, type BatcherOptions, type BatcherObserver } from './batcher.js';
+export type { ModelRuntime } from './model-runtime.js';
+export {
+  TEXT_TRANSFORMS,
+  createTextClassifier,
+  readTextClassifierMetadata,
+  textClassifierMetadataSchema,
+  type TextClassifierMetadata,
+  type TextClassifierOptions,
+  type TextTransform,
+} from './text-classifier.js';
+export { createModelRuntime, listModelVersions, type ModelDependencies, type ModelKind } from './model-repository.js';
+export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
