@@ -118,8 +118,11 @@ describe('parseEnv', () => {
 describe('installGracefulShutdown', () => {
   it('lets an in-flight request finish, refuses new connections, then cleans up', async () => {
     let release!: () => void;
+    let received!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    const arrived = new Promise<void>((resolve) => (received = resolve));
     const server: Server = createServer((_req, res) => {
+      received();
       void gate.then(() => res.end('done'));
     });
     server.listen(0, '127.0.0.1');
@@ -145,7 +148,7 @@ describe('installGracefulShutdown', () => {
         .on('error', reject)
         .end();
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await arrived;
     const done = shutdown();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const refused = await new Promise<boolean>((resolve) => {
