@@ -44,9 +44,13 @@ export function installGracefulShutdown(server: Server, options: GracefulShutdow
       server.closeIdleConnections = () => {};
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       let sweep: NodeJS.Timeout | undefined;
+      // Timers run before the poll phase, so after a long synchronous stretch (an inference batch) a
+      // timer would see sockets whose requests are buffered but unread as idle. setImmediate runs
+      // after the poll phase has read them.
+      const closeIdleAfterPoll = () => setImmediate(closeIdle);
       const linger = setTimeout(() => {
-        closeIdle();
-        sweep = setInterval(closeIdle, 100);
+        closeIdleAfterPoll();
+        sweep = setInterval(closeIdleAfterPoll, 100);
       }, idleLingerMs);
       const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), drainTimeoutMs).unref());
       const outcome = await Promise.race([closed.then(() => 'drained' as const), deadline]);
