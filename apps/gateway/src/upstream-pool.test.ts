@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
 import type { ModelConfig } from './config.js';
-import { UpstreamPool, type LookupFn, type ProbeFn } from './upstream-pool.js';
+import { SLOW_PROBES_TO_EJECT, UpstreamPool, type LookupFn, type ProbeFn } from './upstream-pool.js';
 
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
 
@@ -130,5 +130,34 @@ describe('UpstreamPool', () => {
     assert.equal(replicas.hasCandidate(new Set([a, b])), false);
     assert.equal(replicas.pick(), a);
     assert.equal(replicas.pick(), b);
+  });
+
+  it('keeps a ready replica through a few slow probes (busy computing) but not through a 503', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.5']);
+    const url = 'http://10.0.0.5:8501/v2/health/ready';
+    fake.healthyUrls.add(url);
+    let answer: 'ok' | 'slow' | 'refuse' = 'ok';
+    const probe: ProbeFn = async (probed) => {
+      if (answer === 'slow') return { healthy: false, reason: 'no readiness answer within 100 ms', timedOut: true };
+      return fake.probe(probed, 100);
+    };
+    const replicas = new UpstreamPool(model('http://qt:8501'), { logger, lookup: fake.lookup, probe, healthTimeoutMs: 100 });
+    await replicas.resolve();
+    assert.ok(replicas.ready);
+    answer = 'slow';
+    for (let i = 1; i < SLOW_PROBES_TO_EJECT; i += 1) {
+      await replicas.checkHealth();
+      assert.ok(replicas.ready, `ejected after ${i} slow probe(s)`);
+    }
+    await replicas.checkHealth();
+    assert.equal(replicas.ready, false, `still in rotation after ${SLOW_PROBES_TO_EJECT} slow probes`);
+    answer = 'ok';
+    await replicas.checkHealth();
+    assert.ok(replicas.ready);
+    fake.healthyUrls.delete(url);
+    answer = 'refuse';
+    await replicas.checkHealth();
+    assert.equal(replicas.ready, false, 'a 503 takes the replica out at once');
   });
 });

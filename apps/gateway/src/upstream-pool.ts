@@ -16,6 +16,8 @@ export interface Endpoint {
   outstanding: number;
   /** Why it is unhealthy (last failed check or proxy error). */
   reason: string | undefined;
+  /** Readiness checks in a row that got no answer in time (see {@link SLOW_PROBES_TO_EJECT}). */
+  slowProbes: number;
 }
 
 /** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
@@ -25,6 +27,8 @@ export type LookupFn = (hostname: string) => Promise<ReadonlyArray<{ address: st
 export interface ProbeResult {
   healthy: boolean;
   reason?: string;
+  /** No answer within the timeout: the replica may be down, or just busy computing. */
+  timedOut?: boolean;
 }
 
 /** GETs a replica's readiness URL. */
@@ -37,6 +41,13 @@ export interface PoolOptions {
   probe: ProbeFn;
   healthTimeoutMs: number;
 }
+
+/**
+ * A busy replica answers probes late: on wasm a whole engine call runs before its event loop reads
+ * the probe. One slow answer is no verdict, so a ready replica leaves rotation only after this many
+ * in a row; a refused connection or a non-200 answer still takes it out at once.
+ */
+export const SLOW_PROBES_TO_EJECT = 3;
 
 /** Reason of an endpoint that has not answered a probe yet. */
 const NOT_CHECKED = 'not checked yet';
@@ -129,6 +140,7 @@ export class UpstreamPool {
               healthy: false,
               outstanding: 0,
               reason: NOT_CHECKED,
+              slowProbes: 0,
             };
             known.set(id, created);
             return created;
@@ -177,6 +189,8 @@ export class UpstreamPool {
     this.#probing.add(endpoint);
     try {
       const result = await this.#options.probe(endpoint.origin + this.config.readyPath, this.#options.healthTimeoutMs);
+      endpoint.slowProbes = result.timedOut === true ? endpoint.slowProbes + 1 : 0;
+      if (endpoint.healthy && result.timedOut === true && endpoint.slowProbes < SLOW_PROBES_TO_EJECT) return;
       // Transitions only, plus the first verdict, so a replica that never becomes ready is visible in the log once.
       if (result.healthy !== endpoint.healthy || endpoint.reason === NOT_CHECKED) {
         const { logger } = this.#options;
@@ -206,7 +220,7 @@ export function httpProbe(agent: Agent): ProbeFn {
       });
       request.on('error', (err: NodeJS.ErrnoException) => {
         const reason = err.name === 'AbortError' ? `no readiness answer within ${timeoutMs} ms` : (err.code ?? err.message);
-        resolve({ healthy: false, reason });
+        resolve({ healthy: false, reason, timedOut: err.name === 'AbortError' });
       });
     });
 }

@@ -42,6 +42,7 @@ describe('DynamicBatcher', () => {
     e.hold();
     const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 3, maxBatchDelayMs: 0, maxQueue: 100 });
     const first = batcher.submit([0]);
+    await new Promise((resolve) => setImmediate(resolve));
     const rest = [batcher.submit([1, 2]), batcher.submit([3, 4]), batcher.submit([5, 6, 7, 8]), batcher.submit([9])];
     e.release();
     await first;
@@ -110,5 +111,15 @@ describe('DynamicBatcher', () => {
     e.release();
     assert.deepEqual(await running, [2]);
     await closing;
+  });
+
+  it('reads requests that arrive before the engine call starts into the same batch', async () => {
+    const e = engine();
+    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 });
+    // The first submit alone already meets the zero delay; the call still starts only after
+    // pending I/O (here: the next submits in the same tick), so all three share it up to the cap.
+    const results = await Promise.all([batcher.submit([1]), batcher.submit([2]), batcher.submit([3])]);
+    assert.deepEqual(results, [[2], [4], [6]]);
+    assert.deepEqual(e.calls, [[1, 2], [3]]);
   });
 });

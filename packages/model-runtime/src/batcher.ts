@@ -58,6 +58,7 @@ export class DynamicBatcher<I, O> {
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private dispatching = false;
 
   constructor(
     private readonly predict: (items: readonly I[]) => Promise<O[]>,
@@ -108,15 +109,23 @@ export class DynamicBatcher<I, O> {
   }
 
   private schedule(): void {
-    if (this.running !== undefined || this.queue.length === 0) return;
+    if (this.running !== undefined || this.dispatching || this.queue.length === 0) return;
     const oldest = this.queue[0] as Pending<I, O>;
     const waited = this.now() - oldest.enqueuedAt;
     if (this.queuedItems >= this.options.maxBatchSize || waited >= this.options.maxBatchDelayMs) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      this.running = this.runNext().finally(() => {
-        this.running = undefined;
-        this.schedule();
+      // Start after the event loop's poll phase: a single-threaded backend blocks the loop for the
+      // whole engine call, so requests already waiting in sockets are read first, to join this
+      // batch or be refused by the queue limit, instead of waiting unseen behind it.
+      this.dispatching = true;
+      setImmediate(() => {
+        this.dispatching = false;
+        if (this.closed || this.queue.length === 0) return;
+        this.running = this.runNext().finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
       });
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
