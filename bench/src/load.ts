@@ -134,7 +134,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 
   const usage: Record<string, ProcessUsage> = {};
   let watchedCpu = 0;
-  for (const [name, pid] of Object.entries(watch)) {
+  for (const name of Object.keys(watch)) {
     const used = (cpuEnd[name] ?? Number.NaN) - (cpuStart[name] ?? Number.NaN);
     watchedCpu += used;
     usage[name] = { cpuCores: round(used / wallS, 2), peakRssMiB: round(peakRss[name] ?? Number.NaN, 0) };
