@@ -20,6 +20,11 @@ const schema = z.object({
   QT_ENCODER_DIR: z.string().optional(),
   QT_BACKEND: z.enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]]).default('auto'),
   QT_DEVICE: z.enum(DEVICES as [Device, ...Device[]]).default('cpu'),
+  /**
+   * Where the engine runs: `worker` (a worker thread, so HTTP, health checks and load shedding stay
+   * responsive while a batch computes) or `main` (the event loop's thread).
+   */
+  QT_ENGINE_THREAD: z.enum(['worker', 'main']).default('worker'),
   QT_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
   /** Most texts in one request. */
   QT_MAX_TEXTS: positiveInt().default(256),

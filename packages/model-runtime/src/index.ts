@@ -29,3 +29,4 @@ export {
 } from './text-classifier.js';
 export { createModelRuntime, listModelVersions, type ModelDependencies, type ModelKind } from './model-repository.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
+export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';

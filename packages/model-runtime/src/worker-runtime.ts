@@ -1,0 +1,127 @@
+import { once } from 'node:events';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BackendChoice } from './backend.js';
+import type { ModelRuntime } from './model-runtime.js';
+import { readTextClassifierMetadata } from './text-classifier.js';
+import type { EngineRequest, EngineResponse, EngineStartup, WorkerRuntimeOptions } from './worker-protocol.js';
+
+export type { WorkerRuntimeOptions } from './worker-protocol.js';
+
+/** A runtime whose engine lives in a worker thread; {@link WorkerRuntime.backend} says which backend it chose. */
+export interface WorkerRuntime extends ModelRuntime {
+  /** Known once `load()` has resolved. */
+  readonly backend: BackendChoice | undefined;
+}
+
+/**
+ * Compiled, the worker is `engine-worker.js` beside this file. Run from source under tsx (tests),
+ * it is the `.ts` file, and the worker has to register tsx's loader itself before importing it.
+ */
+function startWorker(workerData: WorkerRuntimeOptions): Worker {
+  const extension = path.extname(new URL(import.meta.url).pathname);
+  const entry = new URL(`./engine-worker${extension}`, import.meta.url);
+  if (extension !== '.ts') return new Worker(entry, { workerData });
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/**
+ * Runs a model version on its own thread. On wasm an engine call is one synchronous stretch of
+ * 10–800 ms; on the main thread it would stall every socket for that long, so health checks time
+ * out, a full queue cannot answer its 503 until the call ends, and requests pile up unseen. Here
+ * the main thread stays free for HTTP while the worker computes, one call at a time.
+ */
+export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const metadata = await readTextClassifierMetadata(options.versionDir);
+  return new EngineThread(metadata.name, metadata.version, metadata.labels, options);
+}
+
+interface Pending {
+  resolve(rows: number[][]): void;
+  reject(error: Error): void;
+}
+
+class EngineThread implements WorkerRuntime {
+  readonly labels: readonly string[];
+  backend: BackendChoice | undefined;
+  info: Readonly<Record<string, unknown>> = {};
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(
+    readonly name: string,
+    readonly version: string,
+    labels: readonly string[],
+    private readonly options: WorkerRuntimeOptions,
+  ) {
+    this.labels = Object.freeze([...labels]);
+  }
+
+  ready(): boolean {
+    return this.worker !== undefined;
+  }
+
+  async load(): Promise<void> {
+    if (this.worker !== undefined) return;
+    const worker = startWorker(this.options);
+    const startup = await new Promise<EngineStartup>((resolve, reject) => {
+      const onExit = (code: number) => reject(new Error(`engine worker exited with code ${code} while loading`));
+      worker.once('exit', onExit);
+      worker.once('error', reject);
+      worker.once('message', (message: EngineStartup) => {
+        worker.off('exit', onExit);
+        worker.off('error', reject);
+        resolve(message);
+      });
+    });
+    if (startup.type === 'failed') {
+      await worker.terminate();
+      throw new Error(`engine worker failed to load the model: ${startup.message}`);
+    }
+    this.backend = startup.backend;
+    this.info = startup.info;
+    worker.on('message', (message: EngineResponse) => this.settle(message));
+    // A crashed engine fails what it held; readiness turns false so balancers move away.
+    worker.once('exit', (code) => {
+      this.worker = undefined;
+      this.failAll(new Error(`engine worker exited with code ${code}`));
+    });
+    worker.on('error', (error) => this.failAll(error));
+    this.worker = worker;
+  }
+
+  predict(texts: readonly string[]): Promise<number[][]> {
+    const worker = this.worker;
+    if (worker === undefined) return Promise.reject(new Error(`model ${this.name}/${this.version} is not loaded`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ type: 'predict', id, texts: [...texts] } satisfies EngineRequest);
+    });
+  }
+
+  async unload(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.worker = undefined;
+    const done = once(worker, 'exit');
+    worker.postMessage({ type: 'unload' } satisfies EngineRequest);
+    await done;
+  }
+
+  private settle(message: EngineResponse): void {
+    if (message.type === 'unloaded') return;
+    const pending = this.pending.get(message.id);
+    if (pending === undefined) return;
+    this.pending.delete(message.id);
+    if (message.type === 'result') pending.resolve(message.rows);
+    else pending.reject(new Error(message.message));
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
