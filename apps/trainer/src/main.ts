@@ -1,0 +1,295 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tfc from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
+import {
+  USE_LITE_PACKAGE,
+  createLexicalFeaturizer,
+  defaultEncoderDirectory,
+  loadSentenceEncoder,
+  localModelHandler,
+  selectBackend,
+  type LexicalFeatureSpec,
+  type SentenceEncoder,
+} from '@modeldock/model-runtime';
+import { LABELS, createRng, fineLabelsOf, readTrec, stratifiedSplit, type Dataset, type Label } from './data.js';
+import { embedDataset } from './embeddings.js';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { buildInputs, fitOnRows, inputSpecs } from './features.js';
+import { buildEnsemble, type Ensemble, type InputSpec } from './model.js';
+import { renderReport } from './report.js';
+import { applyTextTransform } from './text-transform.js';
+import { predictProbabilities, scoreProbabilities, trainMember, type MemberResult } from './train.js';
+import { FINAL_VARIANT, VARIANTS, type Variant } from './variants.js';
+import { installTransposeFirstMatMul } from './wasm-matmul.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MODEL_NAME = 'question-topic';
+const VALIDATION_FRACTION = 0.1;
+const RESULTS_FILE = path.join(ROOT, 'apps/trainer/explore-results.json');
+
+/** One row of the variants table. */
+export interface VariantRow {
+  name: string;
+  description: string;
+  validationAccuracy: number;
+  testAccuracy: number;
+  members: MemberResult[];
+  lexicalFeatures: number;
+  seconds: number;
+}
+
+interface Trained {
+  ensemble: Ensemble;
+  spec: LexicalFeatureSpec | null;
+  inputs: InputSpec[];
+  row: VariantRow;
+  fineLabels: string[] | undefined;
+}
+
+interface Context {
+  seed: number;
+  train: Dataset;
+  test: Dataset;
+  split: { train: number[]; validation: number[] };
+  encoder: SentenceEncoder;
+  quick: boolean;
+}
+
+function parseCli() {
+  // `pnpm train -- --quick` forwards the `--` separator itself; drop it so both spellings work.
+  const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
+  const { values } = parseArgs({
+    args,
+    options: {
+      explore: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      version: { type: 'string', default: '1' },
+      seed: { type: 'string', default: '42' },
+      only: { type: 'string' },
+      'out-dir': { type: 'string' },
+      'no-fast-matmul': { type: 'boolean', default: false },
+    },
+  });
+  if (!/^\d+$/.test(values.version)) throw new Error(`--version must be digits, got '${values.version}'`);
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
+  return { ...values, seed };
+}
+
+async function trainVariant(variant: Variant, context: Context): Promise<Trained> {
+  const started = Date.now();
+  const { train, test, split, encoder, seed } = context;
+  const recipe = context.quick ? { ...variant.recipe, maxEpochs: 3, members: 1 } : variant.recipe;
+  const trainTexts = train.examples.map((e) => e.text);
+  const embeddings = await embedDataset(encoder, train, variant.textTransform, path.join(ROOT, '.cache'));
+  const testEmbeddings = await embedDataset(encoder, test, variant.textTransform, path.join(ROOT, '.cache'));
+  const spec = fitOnRows(trainTexts, split.train, variant.lexical);
+  const labels = train.examples.map((e) => e.label);
+  const fineLabels = recipe.fineTargets ? fineLabelsOf(split.train.map((row) => train.examples[row]!)) : undefined;
+  const fineToCoarse = fineLabels?.map((fine) => LABELS.indexOf(fine.split(':')[0] as Label));
+  const part = (rows: number[], fine: boolean) => ({
+    inputs: buildInputs(embeddings, encoder.dimension, rows, trainTexts, spec),
+    labels: rows.map((row) => (fine ? fineLabels!.indexOf(train.examples[row]!.fine) : labels[row]!)),
+  });
+  const trainSplit = part(split.train, fineLabels !== undefined);
+  const validation = part(split.validation, false);
+  const testRows = test.examples.map((_, i) => i);
+  const testSplit = {
+    inputs: buildInputs(testEmbeddings, encoder.dimension, testRows, test.examples.map((e) => e.text), spec),
+    labels: test.examples.map((e) => e.label),
+  };
+  const inputs = inputSpecs(encoder.dimension, spec);
+  const ensemble = buildEnsemble(inputs, recipe, LABELS.length, seed, fineToCoarse);
+  // Each variant restarts the shared stream, so its result does not depend on what ran before it.
+  const rng = createRng(seed);
+  Math.random = createRng(seed + 1);
+  const members: MemberResult[] = [];
+  try {
+    for (const [k, member] of ensemble.members.entries()) {
+      const label = `${variant.name} #${k + 1}/${recipe.members}`;
+      const outputs = fineToCoarse?.length ?? LABELS.length;
+      members.push(await trainMember(member, trainSplit, validation, recipe, outputs, rng, label, fineToCoarse));
+    }
+    const score = async (s: typeof validation) =>
+      scoreProbabilities(await predictProbabilities(ensemble.model, s.inputs), s.labels, LABELS.length).accuracy;
+    const row: VariantRow = {
+      name: variant.name,
+      description: variant.description,
+      validationAccuracy: await score(validation),
+      testAccuracy: await score(testSplit),
+      members,
+      lexicalFeatures: spec?.vocabulary.length ?? 0,
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+    console.log(
+      `${variant.name}: validation ${(row.validationAccuracy * 100).toFixed(2)}%, test ${(row.testAccuracy * 100).toFixed(2)}%, ` +
+        `${row.lexicalFeatures} lexical features, ${row.seconds}s, epochs ${members.map((m) => `${m.bestEpoch}/${m.epochsRun}`).join(' ')}`,
+    );
+    return { ensemble, spec, inputs, row, fineLabels };
+  } finally {
+    tfc.dispose([...trainSplit.inputs, ...validation.inputs, ...testSplit.inputs]);
+  }
+}
+
+function disposeEnsemble(ensemble: Ensemble): void {
+  // Members share every layer with the ensemble model, so disposing the ensemble frees all weights.
+  ensemble.model.dispose();
+}
+
+/**
+ * Scores the saved artefacts exactly as the service will: load model.json/weights.bin and the
+ * featuriser file from disk, embed each transformed test text afresh (no cache), predict.
+ */
+async function evaluateSaved(dir: string, variant: Variant, test: Dataset, encoder: SentenceEncoder): Promise<Evaluation> {
+  const model = await tfl.loadLayersModel(localModelHandler(path.join(dir, 'model.json')));
+  try {
+    const featurizer =
+      variant.lexical === null
+        ? null
+        : createLexicalFeaturizer(JSON.parse(await readFile(path.join(dir, 'lexical-features.json'), 'utf8')) as LexicalFeatureSpec);
+    const texts = test.examples.map((e) => e.text);
+    const probabilities = new Float32Array(texts.length * LABELS.length);
+    for (let start = 0; start < texts.length; start += 64) {
+      const batch = texts.slice(start, start + 64);
+      const embedding = await encoder.embed(batch.map((text) => applyTextTransform(variant.textTransform, text)));
+      const inputs: tfc.Tensor2D[] = [embedding];
+      if (featurizer !== null) inputs.push(tfc.tensor2d(featurizer.transform(batch), [batch.length, featurizer.size]));
+      const output = model.predict(inputs.length === 1 ? inputs[0]! : inputs) as tfc.Tensor;
+      probabilities.set(await output.data(), start * LABELS.length);
+      tfc.dispose([output, ...inputs]);
+    }
+    return evaluate(probabilities, test.examples.map((e) => e.label), LABELS);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function readResults(): Promise<VariantRow[]> {
+  try {
+    return JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as VariantRow[];
+  } catch {
+    return [];
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const cli = parseCli();
+  const backend = await selectBackend('wasm', 'cpu');
+  if (!cli['no-fast-matmul']) installTransposeFirstMatMul();
+  const [train, test, encoder] = await Promise.all([
+    readTrec(path.join(ROOT, 'data/trec/train_5500.label')),
+    readTrec(path.join(ROOT, 'data/trec/TREC_10.label')),
+    loadSentenceEncoder(),
+  ]);
+  const split = stratifiedSplit(train.examples.map((e) => e.label), VALIDATION_FRACTION, cli.seed);
+  const context: Context = { seed: cli.seed, train, test, split, encoder, quick: cli.quick };
+  console.log(
+    `backend ${backend.backend}${cli['no-fast-matmul'] ? '' : ' (transpose-first matmul)'}; ` +
+      `train ${split.train.length}, validation ${split.validation.length}, test ${test.examples.length} (test is never used for selection)`,
+  );
+
+  if (cli.explore) {
+    const chosen = cli.only === undefined ? VARIANTS : VARIANTS.filter((v) => cli.only!.split(',').includes(v.name));
+    const previous = await readResults();
+    const rows = new Map(previous.map((row) => [row.name, row]));
+    for (const variant of chosen) {
+      const trained = await trainVariant(variant, context);
+      rows.set(variant.name, trained.row);
+      disposeEnsemble(trained.ensemble);
+      if (!cli.quick) {
+        const ordered = VARIANTS.flatMap((v) => (rows.has(v.name) ? [rows.get(v.name)!] : []));
+        await writeFile(RESULTS_FILE, `${JSON.stringify(ordered, null, 2)}\n`);
+      }
+    }
+    const best = [...rows.values()].reduce((a, b) => (b.validationAccuracy > a.validationAccuracy ? b : a));
+    console.log(`best by validation: ${best.name} (${(best.validationAccuracy * 100).toFixed(2)}%); FINAL_VARIANT is ${FINAL_VARIANT}`);
+    encoder.dispose();
+    return;
+  }
+
+  const variant = VARIANTS.find((v) => v.name === FINAL_VARIANT);
+  if (variant === undefined) throw new Error(`unknown final variant ${FINAL_VARIANT}`);
+  const trained = await trainVariant(variant, context);
+  const outDir = cli['out-dir'] ?? (cli.quick ? path.join(ROOT, '.cache/quick-model') : path.join(ROOT, 'models', MODEL_NAME));
+  const dir = path.join(outDir, cli.version);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await trained.ensemble.model.save(localModelHandler(path.join(dir, 'model.json')));
+  disposeEnsemble(trained.ensemble);
+  if (trained.spec !== null) await writeFile(path.join(dir, 'lexical-features.json'), `${JSON.stringify(trained.spec)}\n`);
+
+  const evaluation = await evaluateSaved(dir, variant, test, encoder);
+  const recorded = await readResults();
+  const variants = (recorded.length > 0 ? recorded : [trained.row]).map((row) =>
+    row.name === variant.name && !cli.quick ? trained.row : row,
+  );
+  const encoderPackage = JSON.parse(await readFile(path.join(defaultEncoderDirectory(), '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const recipe = cli.quick ? { ...variant.recipe, maxEpochs: 3, members: 1 } : variant.recipe;
+  const metadata = {
+    name: MODEL_NAME,
+    version: cli.version,
+    labels: [...LABELS],
+    encoder: { id: encoder.id, dimension: encoder.dimension, source: `${USE_LITE_PACKAGE}@${encoderPackage.version}` },
+    textTransform: variant.textTransform,
+    // Nothing here uses seed-clean, so the model does not depend on text-preprocessing's version.
+    preprocessingVersion: null,
+    inputs: trained.inputs.map((input) =>
+      input.name === 'lexical' ? { ...input, featurizer: 'lexical-features.json' } : { ...input },
+    ),
+    createdAt: new Date().toISOString(),
+    training: {
+      variant: variant.name,
+      description: variant.description,
+      seed: cli.seed,
+      quick: cli.quick,
+      recipe,
+      lexicalFeatures: variant.lexical,
+      fineLabels: trained.fineLabels ?? null,
+      validationSplit: { fraction: VALIDATION_FRACTION, stratified: true, seed: cli.seed, train: split.train.length, validation: split.validation.length },
+      members: trained.row.members,
+      epochsRun: trained.row.members.map((m) => m.epochsRun),
+      data: {
+        train: { file: 'data/trec/train_5500.label', sha256: train.sha256, examples: train.examples.length },
+        test: { file: 'data/trec/TREC_10.label', sha256: test.sha256, examples: test.examples.length },
+      },
+      backend: backend.backend,
+      libraries: {
+        '@tensorflow/tfjs-core': tfc.version_core,
+        '@tensorflow/tfjs-layers': tfl.version_layers,
+        '@tensorflow/tfjs-backend-wasm': version_wasm,
+        [USE_LITE_PACKAGE]: encoderPackage.version,
+        node: process.versions.node,
+      },
+      seconds: Math.round((Date.now() - startedAt) / 1000),
+    },
+    evaluation: {
+      dataset: 'TREC_10 (500 questions)',
+      testAccuracy: evaluation.accuracy,
+      validationAccuracy: trained.row.validationAccuracy,
+      perClass: evaluation.perClass,
+      confusionMatrix: { rows: 'true', columns: 'predicted', labels: [...LABELS], matrix: evaluation.confusionMatrix },
+    },
+    variants: variants.map(({ name, description, validationAccuracy, testAccuracy }) => ({
+      name,
+      description,
+      validationAccuracy,
+      testAccuracy,
+    })),
+  };
+  await writeFile(path.join(dir, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+  await writeFile(path.join(dir, 'REPORT.md'), renderReport({ metadata, variants, chosen: variant.name }));
+  encoder.dispose();
+  console.log(
+    `wrote ${path.relative(ROOT, dir)}: test accuracy ${(evaluation.accuracy * 100).toFixed(2)}% ` +
+      `(validation ${(trained.row.validationAccuracy * 100).toFixed(2)}%) in ${Math.round((Date.now() - startedAt) / 1000)}s`,
+  );
+}
+
+await main();
