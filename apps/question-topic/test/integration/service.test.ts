@@ -117,3 +117,27 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
     assert.equal(await exited, 0);
   });
 });
+
+describe('question-topic service process with the engine on the main thread (QT_ENGINE_THREAD=main)', () => {
+  it('serves the seed example, reports its engine, and exits 0 on SIGTERM', async () => {
+    const service = startService({ QT_ENGINE_THREAD: 'main' });
+    try {
+      const { port, logs } = await service.ready;
+      assert.equal(logs.find((line) => line.msg === 'listening')?.engineThread, 'main');
+      const res = await fetch(`http://127.0.0.1:${port}/predict_topic`, {
+        method: 'POST',
+        body: JSON.stringify({ rawtext_list: ['What is your salary?'] }),
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(((await res.json()) as { topics: string[] }).topics, ['NUM']);
+      const metadata = (await (await fetch(`http://127.0.0.1:${port}/v2/models/question-topic`)).json()) as {
+        parameters: { engine: string; backend: string };
+      };
+      assert.deepEqual([metadata.parameters.engine, metadata.parameters.backend], ['main', 'wasm']);
+      service.child.kill('SIGTERM');
+      assert.equal(await service.exited, 0);
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  });
+});
