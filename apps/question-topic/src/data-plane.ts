@@ -76,27 +76,19 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
     labelNames: ['model', 'version', 'reason'] as const,
     registers: [registry],
   });
-  const engineSeconds = new Histogram({
-    name: 'modeldock_engine_call_duration_seconds',
-    help: 'Time of one engine call (one batch): embedding plus classifier.',
-    labelNames: ['model', 'version'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const queueSeconds = new Histogram({
-    name: 'modeldock_batch_queue_duration_seconds',
-    help: 'Time a request waited in the batching queue.',
-    labelNames: ['model', 'version'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const batchSize = new Histogram({
-    name: 'modeldock_batch_size',
-    help: 'Texts per engine call.',
-    labelNames: ['model', 'version'] as const,
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-    registers: [registry],
-  });
+  const modelHistogram = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name, help, buckets, labelNames: ['model', 'version'] as const, registers: [registry] });
+  const engineSeconds = modelHistogram(
+    'modeldock_engine_call_duration_seconds',
+    'Time of one engine call (one batch): embedding plus classifier.',
+    LATENCY_BUCKETS,
+  );
+  const queueSeconds = modelHistogram(
+    'modeldock_batch_queue_duration_seconds',
+    'Time a request waited in the batching queue.',
+    LATENCY_BUCKETS,
+  );
+  const batchSize = modelHistogram('modeldock_batch_size', 'Texts per engine call.', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
   const queueLength = new Gauge({
     name: 'modeldock_batch_queue_length',
     help: 'Texts waiting for an engine call.',
