@@ -76,9 +76,12 @@ export class HttpError extends Error {
   }
 }
 
-/** True for errors raised by express's body parsers (they carry `type` and `status`). */
+/**
+ * Errors raised by express's body parsers: http-errors objects with a `status`, and usually a
+ * `type` (a body that fails to decompress carries only zlib's `code`).
+ */
 interface BodyParserError {
-  type: string;
+  type?: string;
   status: number;
   limit?: number;
 }
@@ -87,8 +90,8 @@ function isBodyParserError(err: unknown): err is BodyParserError {
   return (
     typeof err === 'object' &&
     err !== null &&
-    typeof (err as { type?: unknown }).type === 'string' &&
-    typeof (err as { status?: unknown }).status === 'number'
+    typeof (err as { status?: unknown }).status === 'number' &&
+    (err as { expose?: unknown }).expose === true
   );
 }
 
@@ -110,6 +113,11 @@ export function toHttpError(err: unknown): HttpError {
         return HttpError.unsupportedMediaType('unsupported body encoding');
       case 'request.aborted':
         return new HttpError(400, 'request aborted', 'request_aborted');
+      case undefined:
+        // zlib failed on a body declared as gzip/deflate/br.
+        return err.status === 400
+          ? HttpError.invalidInput('request body does not match its content-encoding')
+          : new HttpError(err.status, 'bad request', 'bad_request');
       default:
         if (err.status >= 400 && err.status < 500) return new HttpError(err.status, 'bad request', 'bad_request');
     }

@@ -39,6 +39,16 @@ describe('errorHandler', () => {
     assert.deepEqual(res.body, { error: 'malformed JSON body' });
   });
 
+  it('answers a body that does not match its content-encoding with 400', async () => {
+    const res = await supertest(appWith((req, res) => res.json(req.body)))
+      .post('/echo')
+      .set('content-type', 'application/json')
+      .set('content-encoding', 'gzip')
+      .send('{"a":1}');
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'request body does not match its content-encoding' });
+  });
+
   it('answers an oversized body with 413', async () => {
     const res = await supertest(appWith((req, res) => res.json(req.body)))
       .post('/echo')
