@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import supertest from 'supertest';
-import { createTestApp, fakeLabel, FakeRuntime, LABELS } from '../test/fakes.js';
+import { createTestApp, fakeLabel, FakeRuntime, LABELS, shiftedFakeLabel } from '../test/fakes.js';
 
 const QUESTIONS = ['What is your salary?', 'Who wrote Hamlet?', 'Where is Rome?'];
 
@@ -297,6 +297,48 @@ describe('batching through the HTTP layer', () => {
     const shed = responses.find((res) => res.status === 503);
     assert.equal(shed?.headers['retry-after'], '1');
     assert.match(shed?.body.error, /overloaded/);
+  });
+});
+
+describe('several served versions', () => {
+  const twoVersions = () => createTestApp({ runtimes: [new FakeRuntime('6', 1), new FakeRuntime('7')] });
+  const infer = { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Who?'] }] };
+  const labelOf = (body: { outputs: { name: string; data: string[] }[] }) =>
+    body.outputs.find((output) => output.name === 'label')?.data[0];
+
+  it('routes versioned requests to their version and unversioned ones to the newest', async () => {
+    const { app } = twoVersions();
+    const v6 = await supertest(app).post('/v2/models/question-topic/versions/6/infer').send(infer);
+    assert.equal(v6.body.model_version, '6');
+    assert.equal(labelOf(v6.body), shiftedFakeLabel('Who?', 1));
+    const latest = await supertest(app).post('/v2/models/question-topic/infer').send(infer);
+    assert.equal(latest.body.model_version, '7');
+    assert.equal(labelOf(latest.body), fakeLabel('Who?'));
+    const tfs = await supertest(app).post('/v1/models/question-topic/versions/6:predict').send({ instances: ['Who?'] });
+    assert.equal(tfs.body.predictions[0].label, shiftedFakeLabel('Who?', 1));
+    const seed = await supertest(app).post('/predict_topic').send({ rawtext_list: ['Who?'] });
+    assert.equal(seed.body.model_version, '7');
+  });
+
+  it('lists every version in OIP metadata and TF Serving status, and 404s others', async () => {
+    const { app } = twoVersions();
+    assert.deepEqual((await supertest(app).get('/v2/models/question-topic')).body.versions, ['6', '7']);
+    const status = await supertest(app).get('/v1/models/question-topic');
+    assert.deepEqual(
+      status.body.model_version_status.map((v: { version: string }) => v.version),
+      ['7', '6'],
+    );
+    assert.equal((await supertest(app).get('/v2/models/question-topic/versions/5/ready')).status, 404);
+  });
+
+  it('is ready only when every served version is', async () => {
+    const old = new FakeRuntime('6', 1);
+    old.loaded = false;
+    const { app } = createTestApp({ runtimes: [old, new FakeRuntime('7')] });
+    assert.equal((await supertest(app).get('/v2/health/ready')).status, 503);
+    assert.equal((await supertest(app).get('/v2/models/question-topic/versions/6/ready')).status, 503);
+    assert.equal((await supertest(app).get('/v2/models/question-topic/versions/7/ready')).status, 503);
+    assert.equal((await supertest(app).post('/v2/models/question-topic/versions/6/infer').send(infer)).status, 503);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config.js';
+import { loadConfig, selectVersions } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults for every setting', () => {
@@ -10,7 +10,7 @@ describe('loadConfig', () => {
     assert.equal(config.QT_DEVICE, 'cpu');
     assert.equal(config.QT_ENGINE_THREAD, 'worker');
     assert.equal(config.QT_MAX_BATCH_SIZE, 32);
-    assert.equal(config.QT_MODEL_VERSION, undefined);
+    assert.equal(config.QT_MODEL_VERSIONS, 'latest');
     assert.match(config.QT_MODEL_DIR, /models[/\\]question-topic$/);
     assert.ok(Object.isFrozen(config));
   });
@@ -22,9 +22,24 @@ describe('loadConfig', () => {
 
   it('rejects invalid values, naming each variable', () => {
     assert.throws(
-      () => loadConfig({ QT_BACKEND: 'cuda', QT_MAX_BATCH_SIZE: '0', QT_MODEL_VERSION: 'v2' }),
+      () => loadConfig({ QT_BACKEND: 'cuda', QT_MAX_BATCH_SIZE: '0', QT_MODEL_VERSIONS: 'v2' }),
       (error: Error) =>
-        ['QT_BACKEND', 'QT_MAX_BATCH_SIZE', 'QT_MODEL_VERSION'].every((name) => error.message.includes(name)),
+        ['QT_BACKEND', 'QT_MAX_BATCH_SIZE', 'QT_MODEL_VERSIONS'].every((name) => error.message.includes(name)),
     );
+  });
+});
+
+describe('selectVersions', () => {
+  const found = ['10', '2', '1'];
+
+  it('serves the highest version by default, every version with all, or a list', () => {
+    assert.deepEqual(selectVersions('latest', found), ['10']);
+    assert.deepEqual(selectVersions('all', found), ['1', '2', '10']);
+    assert.deepEqual(selectVersions('10,1', found), ['1', '10']);
+  });
+
+  it('names the versions that are not on disk', () => {
+    assert.throws(() => selectVersions('2,3', found), /versions 3 not found \(found: 1, 2, 10\)/);
+    assert.throws(() => selectVersions('latest', []), /no model versions/);
   });
 });

@@ -14,8 +14,14 @@ const schema = z.object({
   QT_MODEL_NAME: z.string().regex(/^[\w.-]+$/).default('question-topic'),
   /** Directory holding version folders (`1/`, `2/`...). */
   QT_MODEL_DIR: z.string().default(CHECKOUT_MODEL_DIR),
-  /** Pin a version; by default the highest is served (TF Serving's "latest" policy). */
-  QT_MODEL_VERSION: z.string().regex(/^\d+$/).optional(),
+  /**
+   * Which versions to serve: `latest` (the highest, TF Serving's default policy), `all`, or a
+   * comma-separated list such as `1,2`. Unversioned requests go to the highest served version.
+   */
+  QT_MODEL_VERSIONS: z
+    .string()
+    .regex(/^(latest|all|\d+(,\d+)*)$/, "expected 'latest', 'all' or versions like '1,2'")
+    .default('latest'),
   /** USE-lite files; by default the ones shipped in the npm package. */
   QT_ENCODER_DIR: z.string().optional(),
   QT_BACKEND: z.enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]]).default('auto'),
@@ -45,4 +51,19 @@ export type Config = Readonly<z.output<typeof schema>>;
 /** Parses and validates the QT_* environment; throws naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parseEnv(schema, env);
+}
+
+/**
+ * The versions to serve, oldest first, from the `QT_MODEL_VERSIONS` policy and the versions found
+ * on disk; throws naming what is missing.
+ */
+export function selectVersions(policy: string, available: readonly string[]): string[] {
+  const sorted = [...available].sort((a, b) => Number(a) - Number(b));
+  if (sorted.length === 0) throw new Error('no model versions found');
+  if (policy === 'all') return sorted;
+  if (policy === 'latest') return sorted.slice(-1);
+  const wanted = [...new Set(policy.split(','))].sort((a, b) => Number(a) - Number(b));
+  const missing = wanted.filter((version) => !sorted.includes(version));
+  if (missing.length > 0) throw new Error(`model versions ${missing.join(', ')} not found (found: ${sorted.join(', ')})`);
+  return wanted;
 }

@@ -21,32 +21,40 @@ export interface Classification {
 
 /** Options for {@link createDataPlane}. */
 export interface DataPlaneOptions {
-  runtime: ModelRuntime;
+  /** Every served version of one model, oldest first; the last answers unversioned requests. */
+  runtimes: readonly ModelRuntime[];
   limits: InputLimits;
+  /** Each version gets its own batcher with these settings (versions never share an engine call). */
   batching: BatcherOptions;
   registry: Registry;
 }
 
 /**
- * Protocol-independent serving logic between the HTTP routes and the model runtime: model and
+ * Protocol-independent serving logic between the HTTP routes and the model runtimes: model and
  * version resolution, input validation, dynamic batching, readiness and inference metrics. Each
  * protocol's routes only translate their wire format to and from these calls (MLServer's
  * `DataPlane`).
  */
 export interface DataPlane {
+  /** The version unversioned requests get (TF Serving's "latest" policy). */
   readonly model: ModelRuntime;
+  /** Every served version, oldest first. */
+  readonly versions: readonly ModelRuntime[];
   readonly limits: InputLimits;
-  /** Server readiness: the model is warm and the server is not draining. */
+  /** Server readiness: every served version is warm and the server is not draining. */
   ready(): boolean;
-  /** Throws 404 unless `name` (and `version`, when given) is the served model. */
+  /** The runtime for `name` at `version` (the default version when absent); 404 otherwise. */
   resolve(name: string, version?: string): ModelRuntime;
   /**
    * Validates a list of texts from a request body; `field` names it in error messages.
    * @returns the texts, typed.
    */
   validateTexts(value: unknown, field: string): string[];
-  /** Classifies already-validated texts, batched with concurrent requests; `protocol` labels metrics. */
-  classify(texts: readonly string[], protocol: string): Promise<Classification[]>;
+  /**
+   * Classifies already-validated texts with `runtime` (the default version when absent), batched
+   * with concurrent requests for the same version; `protocol` labels metrics.
+   */
+  classify(texts: readonly string[], protocol: string, runtime?: ModelRuntime): Promise<Classification[]>;
   /** Stops reporting ready (SIGTERM) so balancers move traffic away; work that still arrives is served. */
   startDraining(): void;
   /** Waits for queued work, then refuses more. */
@@ -61,9 +69,11 @@ function argMax(row: readonly number[]): number {
   return best;
 }
 
-/** Creates the data plane for one loaded model. */
-export function createDataPlane({ runtime, limits, batching, registry }: DataPlaneOptions): DataPlane {
-  const labels = { model: runtime.name, version: runtime.version };
+/** Creates the data plane for the loaded versions of one model. */
+export function createDataPlane({ runtimes, limits, batching, registry }: DataPlaneOptions): DataPlane {
+  const model = runtimes.at(-1);
+  if (model === undefined) throw new Error('a data plane needs at least one model version');
+  if (runtimes.some((runtime) => runtime.name !== model.name)) throw new Error('all versions must be one model');
   const texts = new Counter({
     name: 'modeldock_inference_texts_total',
     help: 'Texts classified, by protocol.',
@@ -73,7 +83,7 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
   const rejected = new Counter({
     name: 'modeldock_inference_rejected_total',
     help: 'Requests refused before inference, by reason.',
-    labelNames: ['model', 'version', 'reason'] as const,
+    labelNames: ['model', 'reason'] as const,
     registers: [registry],
   });
   const modelHistogram = (name: string, help: string, buckets: number[]) =>
@@ -95,48 +105,58 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
+  let draining = false;
   new Gauge({
     name: 'modeldock_model_ready',
-    help: '1 when the model answers requests.',
+    help: '1 when the model version answers requests.',
     labelNames: ['model', 'version'] as const,
     registers: [registry],
     collect() {
-      this.set(labels, runtime.ready() && !draining ? 1 : 0);
+      for (const runtime of runtimes) {
+        this.set({ model: runtime.name, version: runtime.version }, runtime.ready() && !draining ? 1 : 0);
+      }
     },
   });
 
-  const batcher = new DynamicBatcher<string, number[]>(
-    async (items) => {
-      const stop = engineSeconds.startTimer(labels);
-      try {
-        return await runtime.predict(items);
-      } finally {
-        stop();
-      }
-    },
-    batching,
-    {
-      queueLength: (n) => queueLength.set(labels, n),
-      queued: (seconds) => queueSeconds.observe(labels, seconds),
-      batch: (n) => batchSize.observe(labels, n),
-    },
+  const batchers = new Map(
+    runtimes.map((runtime) => {
+      const labels = { model: runtime.name, version: runtime.version };
+      const batcher = new DynamicBatcher<string, number[]>(
+        async (items) => {
+          const stop = engineSeconds.startTimer(labels);
+          try {
+            return await runtime.predict(items);
+          } finally {
+            stop();
+          }
+        },
+        batching,
+        {
+          queueLength: (n) => queueLength.set(labels, n),
+          queued: (seconds) => queueSeconds.observe(labels, seconds),
+          batch: (n) => batchSize.observe(labels, n),
+        },
+      );
+      return [runtime, batcher] as const;
+    }),
   );
-  let draining = false;
+  const byVersion = new Map(runtimes.map((runtime) => [runtime.version, runtime]));
 
   const reject = (reason: string, error: HttpError): HttpError => {
-    rejected.inc({ ...labels, reason });
+    rejected.inc({ model: model.name, reason });
     return error;
   };
 
   return {
-    model: runtime,
+    model,
+    versions: runtimes,
     limits,
-    ready: () => runtime.ready() && !draining,
+    ready: () => !draining && runtimes.every((runtime) => runtime.ready()),
     resolve(name, version) {
-      if (name !== runtime.name) throw reject('unknown_model', HttpError.modelNotFound(name));
-      if (version !== undefined && version !== runtime.version) {
-        throw reject('unknown_version', HttpError.modelNotFound(name, version));
-      }
+      if (name !== model.name) throw reject('unknown_model', HttpError.modelNotFound(name));
+      if (version === undefined) return model;
+      const runtime = byVersion.get(version);
+      if (runtime === undefined) throw reject('unknown_version', HttpError.modelNotFound(name, version));
       return runtime;
     },
     validateTexts(value, field) {
@@ -155,7 +175,9 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
       });
       return value as string[];
     },
-    async classify(items, protocol) {
+    async classify(items, protocol, runtime = model) {
+      const batcher = batchers.get(runtime);
+      if (batcher === undefined) throw new Error(`version ${runtime.version} is not served by this data plane`);
       // Draining only turns readiness off: requests that still reach us are answered while the model is loaded.
       if (!runtime.ready()) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
       let rows: number[][];
@@ -166,7 +188,7 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
         if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
         throw error;
       }
-      texts.inc({ ...labels, protocol }, items.length);
+      texts.inc({ model: runtime.name, version: runtime.version, protocol }, items.length);
       return rows.map((probabilities) => ({
         probabilities,
         label: runtime.labels[argMax(probabilities)] as string,
@@ -176,8 +198,12 @@ export function createDataPlane({ runtime, limits, batching, registry }: DataPla
       draining = true;
     },
     async close() {
-      await batcher.idle();
-      await batcher.close();
+      await Promise.all(
+        [...batchers.values()].map(async (batcher) => {
+          await batcher.idle();
+          await batcher.close();
+        }),
+      );
     },
   };
 }

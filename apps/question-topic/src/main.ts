@@ -13,7 +13,7 @@ import {
 } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, selectVersions, type Config } from './config.js';
 import { createDataPlane } from './data-plane.js';
 
 const SERVICE = 'question-topic';
@@ -34,26 +34,32 @@ function logBackend(logger: Logger, backend: BackendChoice): void {
 }
 
 /**
- * The runtime for one model version. With `worker` the backend is chosen inside the engine thread
- * during `load()`; with `main` it is chosen here, on the event loop's thread.
+ * One runtime per served version. With `worker` each version gets its own engine thread and the
+ * backend is chosen inside it during `load()`; with `main` the backend and the sentence encoder are
+ * set up once here, on the event loop's thread, and shared.
  */
-async function createRuntime(config: Config, versionDir: string, logger: Logger): Promise<{
-  runtime: ModelRuntime;
+async function createRuntimes(config: Config, versionDirs: readonly string[], logger: Logger): Promise<{
+  runtimes: ModelRuntime[];
   backend: () => BackendChoice | undefined;
   dispose: () => void;
 }> {
   if (config.QT_ENGINE_THREAD === 'worker') {
-    const runtime = await createWorkerRuntime({
-      versionDir,
-      encoderDir: config.QT_ENCODER_DIR,
-      backend: config.QT_BACKEND,
-      device: config.QT_DEVICE,
-      nativeModules: {
-        tensorflow: resolveOptional('@tensorflow/tfjs-node'),
-        tensorflowGpu: resolveOptional('@tensorflow/tfjs-node-gpu'),
-      },
-    });
-    return { runtime, backend: () => runtime.backend, dispose: () => {} };
+    const nativeModules = {
+      tensorflow: resolveOptional('@tensorflow/tfjs-node'),
+      tensorflowGpu: resolveOptional('@tensorflow/tfjs-node-gpu'),
+    };
+    const runtimes = await Promise.all(
+      versionDirs.map((versionDir) =>
+        createWorkerRuntime({
+          versionDir,
+          encoderDir: config.QT_ENCODER_DIR,
+          backend: config.QT_BACKEND,
+          device: config.QT_DEVICE,
+          nativeModules,
+        }),
+      ),
+    );
+    return { runtimes, backend: () => runtimes[0]?.backend, dispose: () => {} };
   }
   const backend = await selectBackend(config.QT_BACKEND, config.QT_DEVICE, {
     tensorflow: () => import('@tensorflow/tfjs-node'),
@@ -61,11 +67,9 @@ async function createRuntime(config: Config, versionDir: string, logger: Logger)
   });
   logBackend(logger, backend);
   const encoder = await loadSentenceEncoder(config.QT_ENCODER_DIR);
-  const runtime = await createModelRuntime(versionDir, {
-    encoder,
-    info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'main' },
-  });
-  return { runtime, backend: () => backend, dispose: () => encoder.dispose() };
+  const info = { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'main' };
+  const runtimes = await Promise.all(versionDirs.map((versionDir) => createModelRuntime(versionDir, { encoder, info })));
+  return { runtimes, backend: () => backend, dispose: () => encoder.dispose() };
 }
 
 async function main(): Promise<void> {
@@ -73,17 +77,22 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: SERVICE, level: config.QT_LOG_LEVEL });
 
-  const versions = await listModelVersions(config.QT_MODEL_DIR);
-  const version = config.QT_MODEL_VERSION ?? versions.at(-1);
-  if (version === undefined || !versions.includes(version)) {
-    throw new Error(`no model version ${version ?? ''} in ${config.QT_MODEL_DIR} (found: ${versions.join(', ') || 'none'})`);
-  }
-  const { runtime, backend, dispose } = await createRuntime(config, path.join(config.QT_MODEL_DIR, version), logger);
-  const modelLogger = logger.child({ model: runtime.name, version: runtime.version });
+  const versions = selectVersions(config.QT_MODEL_VERSIONS, await listModelVersions(config.QT_MODEL_DIR));
+  const { runtimes, backend, dispose } = await createRuntimes(
+    config,
+    versions.map((version) => path.join(config.QT_MODEL_DIR, version)),
+    logger,
+  );
 
+  runtimes.forEach((runtime, i) => {
+    // TF Serving names versions by their directory; a copied folder with stale metadata would lie.
+    if (runtime.version !== versions[i]) {
+      throw new Error(`${path.join(config.QT_MODEL_DIR, versions[i] ?? '')}: metadata says version ${runtime.version}`);
+    }
+  });
   const registry = createRegistry({ service: SERVICE });
   const plane = createDataPlane({
-    runtime,
+    runtimes,
     limits: { maxTexts: config.QT_MAX_TEXTS, maxTextLength: config.QT_MAX_TEXT_LENGTH },
     batching: {
       maxBatchSize: config.QT_MAX_BATCH_SIZE,
@@ -112,25 +121,32 @@ async function main(): Promise<void> {
     beforeClose: () => plane.startDraining(),
     afterClose: async () => {
       await plane.close();
-      await runtime.unload();
+      await Promise.all(runtimes.map((runtime) => runtime.unload()));
       dispose();
     },
   });
 
-  const loadStarted = performance.now();
-  await runtime.load();
-  const loadSeconds = (performance.now() - loadStarted) / 1000;
-  const chosen = backend();
-  if (config.QT_ENGINE_THREAD === 'worker' && chosen !== undefined) logBackend(logger, chosen);
-  new Gauge({
+  const loadSeconds = new Gauge({
     name: 'modeldock_model_load_seconds',
-    help: 'Time to load the model and answer its warm-up batch.',
+    help: 'Time to load a model version and answer its warm-up batch.',
     labelNames: ['model', 'version'] as const,
     registers: [registry],
-  }).set({ model: runtime.name, version: runtime.version }, loadSeconds);
-  modelLogger.info(
+  });
+  await Promise.all(
+    runtimes.map(async (runtime) => {
+      const loadStarted = performance.now();
+      await runtime.load();
+      const seconds = (performance.now() - loadStarted) / 1000;
+      loadSeconds.set({ model: runtime.name, version: runtime.version }, seconds);
+      logger.child({ model: runtime.name, version: runtime.version }).info({ loadSeconds: Number(seconds.toFixed(3)) }, 'version loaded');
+    }),
+  );
+  const chosen = backend();
+  if (config.QT_ENGINE_THREAD === 'worker' && chosen !== undefined) logBackend(logger, chosen);
+  logger.info(
     {
-      loadSeconds: Number(loadSeconds.toFixed(3)),
+      model: plane.model.name,
+      versions,
       startupSeconds: Number(((performance.now() - startedAt) / 1000).toFixed(3)),
       backend: chosen?.backend,
       ...(config.QT_ENGINE_THREAD === 'main' ? { tensors: tf.memory().numTensors } : {}),

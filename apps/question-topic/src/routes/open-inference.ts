@@ -37,7 +37,7 @@ export function openInferenceRoutes(plane: DataPlane, server: ServerInfo): Route
     const runtime = plane.resolve(...modelParams(req.params));
     res.json({
       name: runtime.name,
-      versions: [runtime.version],
+      versions: plane.versions.map((served) => served.version),
       platform: 'tfjs_layers',
       inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
       outputs: [
@@ -50,7 +50,7 @@ export function openInferenceRoutes(plane: DataPlane, server: ServerInfo): Route
 
   router.get(`${model}/ready`, (req, res) => {
     const runtime = plane.resolve(...modelParams(req.params));
-    const ready = plane.ready();
+    const ready = plane.ready() && runtime.ready();
     res.status(ready ? 200 : 503).json({ name: runtime.name, ready });
   });
 
@@ -59,7 +59,7 @@ export function openInferenceRoutes(plane: DataPlane, server: ServerInfo): Route
     asyncHandler(async (req, res) => {
       const runtime = plane.resolve(...modelParams(req.params));
       const request = parseInferenceRequest(jsonObjectBody(req.body), plane);
-      const results = await plane.classify(request.texts, 'open-inference');
+      const results = await plane.classify(request.texts, 'open-inference', runtime);
       const tensors: Record<OutputName, object> = {
         probabilities: {
           name: 'probabilities',

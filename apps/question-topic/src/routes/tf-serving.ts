@@ -42,14 +42,15 @@ export function tfServingRoutes(plane: DataPlane): Router {
 
     switch (target.action) {
       case 'status':
+        // Unversioned: every served version, newest first, as TF Serving lists them.
         res.json({
-          model_version_status: [
-            {
-              version: runtime.version,
-              state: runtime.ready() ? 'AVAILABLE' : 'LOADING',
+          model_version_status: (target.version === undefined ? [...plane.versions].reverse() : [runtime]).map(
+            (served) => ({
+              version: served.version,
+              state: served.ready() ? 'AVAILABLE' : 'LOADING',
               status: { error_code: 'OK', error_message: '' },
-            },
-          ],
+            }),
+          ),
         });
         return;
       case 'metadata':
@@ -60,7 +61,7 @@ export function tfServingRoutes(plane: DataPlane): Router {
         return;
       case 'predict': {
         const { texts, columnar } = parsePredictRequest(jsonObjectBody(req.body), plane);
-        const results = await plane.classify(texts, 'tf-serving');
+        const results = await plane.classify(texts, 'tf-serving', runtime);
         if (columnar) {
           res.json({
             outputs: { probabilities: results.map((r) => r.probabilities), label: results.map((r) => r.label) },
@@ -72,7 +73,7 @@ export function tfServingRoutes(plane: DataPlane): Router {
       }
       case 'classify': {
         const texts = parseClassifyRequest(jsonObjectBody(req.body), plane);
-        const results = await plane.classify(texts, 'tf-serving');
+        const results = await plane.classify(texts, 'tf-serving', runtime);
         res.json({
           results: results.map((r) => runtime.labels.map((label, i) => [label, r.probabilities[i]])),
         });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +141,42 @@ describe('question-topic service process with the engine on the main thread (QT_
       assert.equal(await service.exited, 0);
     } finally {
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('question-topic service process serving two versions (QT_MODEL_VERSIONS=all)', () => {
+  it('loads both, lists them, and answers on each versioned path', async () => {
+    const modelDir = await mkdtemp(path.join(tmpdir(), 'modeldock-versions-'));
+    const source = fileURLToPath(new URL('../../../../models/question-topic/1', import.meta.url));
+    await cp(source, path.join(modelDir, '1'), { recursive: true });
+    await cp(source, path.join(modelDir, '2'), { recursive: true });
+    const metadataFile = path.join(modelDir, '2', 'metadata.json');
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { version: string };
+    await writeFile(metadataFile, JSON.stringify({ ...metadata, version: '2' }));
+    const service = startService({ QT_MODEL_DIR: modelDir, QT_MODEL_VERSIONS: 'all' });
+    try {
+      const { port } = await service.ready;
+      const base = `http://127.0.0.1:${port}`;
+      const model = (await (await fetch(`${base}/v2/models/question-topic`)).json()) as { versions: string[] };
+      assert.deepEqual(model.versions, ['1', '2']);
+      for (const version of ['1', '2']) {
+        const res = await fetch(`${base}/v1/models/question-topic/versions/${version}:predict`, {
+          method: 'POST',
+          body: JSON.stringify({ instances: ['How many people live in Tokyo?'] }),
+        });
+        assert.equal(res.status, 200);
+        assert.equal(((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label, 'NUM');
+      }
+      const latest = (await (
+        await fetch(`${base}/predict_topic`, { method: 'POST', body: JSON.stringify({ rawtext_list: ['Who?'] }) })
+      ).json()) as { model_version: string };
+      assert.equal(latest.model_version, '2');
+      service.child.kill('SIGTERM');
+      assert.equal(await service.exited, 0);
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+      await rm(modelDir, { recursive: true, force: true });
     }
   });
 });
