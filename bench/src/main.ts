@@ -134,7 +134,12 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
       await r.proc.stop();
       if (figures !== undefined) {
         figures.peakRssUnderLoadMiB = peakRss.get(r.proc.pid) ?? null;
-        figures.logTail = r.proc.tail().split('\n').filter((line) => line !== '');
+        // Results are committed: keep log lines, not this machine's paths.
+        figures.logTail = r.proc
+          .tail()
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => line.replaceAll(REPO_ROOT, '<repo>/'));
       }
     }
   };
