@@ -1,13 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpError } from '@modeldock/service-kit';
-
-/**
- * Express 5 forwards rejected promises to the error handler by itself; this wrapper only gives
- * async handlers one explicit type.
- */
-export function asyncHandler(handler: (req: Request, res: Response, next: NextFunction) => Promise<void>): RequestHandler {
-  return (req, res, next) => handler(req, res, next);
-}
 
 /** The parsed JSON body as an object, or a 400 saying what it was instead. */
 export function jsonObjectBody(body: unknown): Record<string, unknown> {

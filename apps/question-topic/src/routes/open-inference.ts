@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { HttpError } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
-import { asyncHandler, jsonObjectBody } from './http.js';
+import { jsonObjectBody } from './http.js';
 
 /** Output tensors this model offers (OIP `outputs` may ask for a subset). */
 const OUTPUT_NAMES = ['probabilities', 'label'] as const;
@@ -54,30 +54,27 @@ export function openInferenceRoutes(plane: DataPlane, server: ServerInfo): Route
     res.status(ready ? 200 : 503).json({ name: runtime.name, ready });
   });
 
-  router.post(
-    `${model}/infer`,
-    asyncHandler(async (req, res) => {
-      const runtime = plane.resolve(...modelParams(req.params));
-      const request = parseInferenceRequest(jsonObjectBody(req.body), plane);
-      const results = await plane.classify(request.texts, 'open-inference', runtime);
-      const tensors: Record<OutputName, object> = {
-        probabilities: {
-          name: 'probabilities',
-          datatype: 'FP32',
-          shape: [results.length, runtime.labels.length],
-          data: results.flatMap((result) => result.probabilities),
-        },
-        label: { name: 'label', datatype: 'BYTES', shape: [results.length], data: results.map((r) => r.label) },
-      };
-      res.json({
-        model_name: runtime.name,
-        model_version: runtime.version,
-        ...(request.id === undefined ? {} : { id: request.id }),
-        parameters: { labels: runtime.labels },
-        outputs: request.outputs.map((name) => tensors[name]),
-      });
-    }),
-  );
+  router.post(`${model}/infer`, async (req, res) => {
+    const runtime = plane.resolve(...modelParams(req.params));
+    const request = parseInferenceRequest(jsonObjectBody(req.body), plane);
+    const results = await plane.classify(request.texts, 'open-inference', runtime);
+    const tensors: Record<OutputName, object> = {
+      probabilities: {
+        name: 'probabilities',
+        datatype: 'FP32',
+        shape: [results.length, runtime.labels.length],
+        data: results.flatMap((result) => result.probabilities),
+      },
+      label: { name: 'label', datatype: 'BYTES', shape: [results.length], data: results.map((r) => r.label) },
+    };
+    res.json({
+      model_name: runtime.name,
+      model_version: runtime.version,
+      ...(request.id === undefined ? {} : { id: request.id }),
+      parameters: { labels: runtime.labels },
+      outputs: request.outputs.map((name) => tensors[name]),
+    });
+  });
   return router;
 }
 
