@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,13 +19,14 @@ interface GoldenCase {
 }
 
 const EXPECTED_CASE_COUNT = 5984;
-const SHARED_DIR = process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../../shared', import.meta.url));
-const FIXTURE_PATH = join(SHARED_DIR, 'fixtures', 'preprocess-reference.json');
+// The original Python service's cleanText output for every TREC question plus edge cases, kept in
+// the repository so the golden test runs on a fresh clone.
+const FIXTURE_PATH = fileURLToPath(new URL('../test/fixtures/preprocess-reference.json', import.meta.url));
 
 // Fails rather than skips: a missing golden file must never look like a passing suite.
 function loadGoldenCases(): GoldenCase[] {
   if (!existsSync(FIXTURE_PATH)) {
-    assert.fail(`golden fixture not found at ${FIXTURE_PATH} (set SHARED_DIR to the directory holding fixtures/)`);
+    assert.fail(`golden fixture not found at ${FIXTURE_PATH}`);
   }
   const parsed: unknown = JSON.parse(readFileSync(FIXTURE_PATH, 'utf8'));
   const cases = (parsed as { cases?: unknown }).cases;
