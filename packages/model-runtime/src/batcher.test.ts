@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DynamicBatcher, QueueFullError, BatcherClosedError } from './batcher.js';
+import { DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatcherObserver, type BatcherOptions } from './batcher.js';
+
+const codecs = { input: arrayRows<number>(), output: arrayRows<number>() };
+
+function batcherOf(predict: (items: readonly number[]) => Promise<number[]>, options: BatcherOptions, observer?: BatcherObserver) {
+  return new DynamicBatcher<readonly number[], readonly number[]>(predict, options, codecs, observer);
+}
 
 /** An engine that doubles numbers, records each call, and can be held until released. */
 function engine() {
@@ -25,7 +31,7 @@ function engine() {
 describe('DynamicBatcher', () => {
   it('merges requests that arrive within the delay into one call and splits results in order', async () => {
     const e = engine();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 16, maxBatchDelayMs: 20, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 16, maxBatchDelayMs: 20, maxQueue: 100 });
     const results = await Promise.all([batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5, 6])]);
     assert.deepEqual(results, [[2, 4], [6], [8, 10, 12]]);
     assert.deepEqual(e.calls, [[1, 2, 3, 4, 5, 6]]);
@@ -33,33 +39,33 @@ describe('DynamicBatcher', () => {
 
   it('runs at once when a full batch is waiting, without waiting for the delay', async () => {
     const e = engine();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 60_000, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 60_000, maxQueue: 100 });
     assert.deepEqual(await Promise.all([batcher.submit([1]), batcher.submit([2])]), [[2], [4]]);
   });
 
-  it('never exceeds maxBatchSize, and never splits one request', async () => {
+  it('never exceeds maxBatchSize, cutting a larger request into parts', async () => {
     const e = engine();
     e.hold();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 3, maxBatchDelayMs: 0, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 3, maxBatchDelayMs: 0, maxQueue: 100 });
     const first = batcher.submit([0]);
     await new Promise((resolve) => setImmediate(resolve));
     const rest = [batcher.submit([1, 2]), batcher.submit([3, 4]), batcher.submit([5, 6, 7, 8]), batcher.submit([9])];
     e.release();
     await first;
     assert.deepEqual(await Promise.all(rest), [[2, 4], [6, 8], [10, 12, 14, 16], [18]]);
-    assert.deepEqual(e.calls, [[0], [1, 2], [3, 4], [5, 6, 7, 8], [9]]);
+    assert.deepEqual(e.calls, [[0], [1, 2], [3, 4], [5, 6, 7], [8, 9]]);
   });
 
   it('with maxBatchSize 1 runs every request alone (batching off)', async () => {
     const e = engine();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 5, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 5, maxQueue: 100 });
     await Promise.all([batcher.submit([1]), batcher.submit([2]), batcher.submit([3])]);
     assert.deepEqual(e.calls, [[1], [2], [3]]);
   });
 
   it("isolates a bad input: only its request fails, batch-mates get their answers", async () => {
     const e = engine();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 8, maxBatchDelayMs: 10, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 8, maxBatchDelayMs: 10, maxQueue: 100 });
     const settled = await Promise.allSettled([batcher.submit([1]), batcher.submit([-1, 2]), batcher.submit([3])]);
     assert.deepEqual(settled[0], { status: 'fulfilled', value: [2] });
     assert.equal(settled[1]?.status, 'rejected');
@@ -70,7 +76,7 @@ describe('DynamicBatcher', () => {
   it('refuses at once with QueueFullError when the queue is full', async () => {
     const e = engine();
     e.hold();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 2 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 2 });
     const running = batcher.submit([1]);
     await new Promise((resolve) => setImmediate(resolve));
     const queued = [batcher.submit([2]), batcher.submit([3])];
@@ -83,8 +89,7 @@ describe('DynamicBatcher', () => {
   it('reports queue length, queue time and batch sizes to its observer', async () => {
     const e = engine();
     const seen = { lengths: [] as number[], queued: 0, batches: [] as number[] };
-    const batcher = new DynamicBatcher(
-      e.predict,
+    const batcher = batcherOf(e.predict,
       { maxBatchSize: 8, maxBatchDelayMs: 5, maxQueue: 100 },
       {
         queueLength: (n) => seen.lengths.push(n),
@@ -98,10 +103,81 @@ describe('DynamicBatcher', () => {
     assert.deepEqual(seen.lengths, [2, 3, 0]);
   });
 
+  it('drops the unstarted parts of an abandoned request and counts them', async () => {
+    const e = engine();
+    e.hold();
+    const dropped: [number, string][] = [];
+    const batcher = batcherOf(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 }, {
+      dropped: (rows, reason) => dropped.push([rows, reason]),
+    });
+    const controller = new AbortController();
+    const big = batcher.submit([1, 2, 3, 4, 5, 6], { signal: controller.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(e.calls, [[1, 2]]);
+    controller.abort(new Error('client went away'));
+    await assert.rejects(big, /client went away/);
+    assert.equal(batcher.queueLength, 0);
+    assert.deepEqual(dropped, [[4, 'cancelled']]);
+    e.release();
+    await batcher.idle();
+    // The running call finished; nothing after it ran for nobody.
+    assert.deepEqual(e.calls, [[1, 2]]);
+  });
+
+  it('counts a deadline (TimeoutError) separately and refuses an already-aborted request', async () => {
+    const e = engine();
+    e.hold();
+    const dropped: string[] = [];
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 100 }, {
+      dropped: (_rows, reason) => dropped.push(reason),
+    });
+    const first = batcher.submit([1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const late = batcher.submit([2], { signal: AbortSignal.timeout(5) });
+    // AbortSignal.timeout's timer does not keep the process alive; a server's sockets would.
+    const alive = setTimeout(() => {}, 1000);
+    await assert.rejects(late, { name: 'TimeoutError' });
+    clearTimeout(alive);
+    assert.deepEqual(dropped, ['deadline']);
+    const gone = new AbortController();
+    gone.abort(new Error('gone'));
+    await assert.rejects(batcher.submit([3], { signal: gone.signal }), /gone/);
+    e.release();
+    assert.deepEqual(await first, [2]);
+    assert.deepEqual(e.calls, [[1]]);
+  });
+
+  it('shares batches round-robin between clients', async () => {
+    const e = engine();
+    e.hold();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 });
+    const blocker = batcher.submit([0], { client: 'x' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const flood = batcher.submit([1, 1, 1, 1, 1, 1, 1, 1], { client: 'a' });
+    const other = batcher.submit([7], { client: 'b' });
+    e.release();
+    await Promise.all([blocker, flood, other]);
+    // a's eight rows are four parts of two; b waits for one of them, not for all four.
+    assert.deepEqual(e.calls, [[0], [1, 1], [7], [1, 1], [1, 1], [1, 1]]);
+  });
+
+  it("limits each client's share of the queue", async () => {
+    const e = engine();
+    e.hold();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 100, maxQueuePerClient: 3 });
+    const running = batcher.submit([0], { client: 'a' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const queued = batcher.submit([1, 2, 3], { client: 'a' });
+    await assert.rejects(batcher.submit([4], { client: 'a' }), (error: unknown) => error instanceof QueueFullError && error.scope === 'client');
+    const fromB = batcher.submit([5], { client: 'b' });
+    e.release();
+    assert.deepEqual(await Promise.all([running, queued, fromB]), [[0], [2, 4, 6], [10]]);
+  });
+
   it('fails queued requests on close and refuses new ones', async () => {
     const e = engine();
     e.hold();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 10 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 10 });
     const running = batcher.submit([1]);
     await new Promise((resolve) => setImmediate(resolve));
     const queued = batcher.submit([2]);
@@ -115,7 +191,7 @@ describe('DynamicBatcher', () => {
 
   it('reads requests that arrive before the engine call starts into the same batch', async () => {
     const e = engine();
-    const batcher = new DynamicBatcher(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 });
+    const batcher = batcherOf(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 });
     // The first submit alone already meets the zero delay; the call still starts only after
     // pending I/O (here: the next submits in the same tick), so all three share it up to the cap.
     const results = await Promise.all([batcher.submit([1]), batcher.submit([2]), batcher.submit([3])]);

@@ -1,28 +1,58 @@
 /** Settings for {@link DynamicBatcher}. */
 export interface BatcherOptions {
-  /** Most texts per engine call; 1 turns batching off (every request runs alone). */
+  /** Most rows per engine call; 1 turns batching off. Larger requests run as several calls. */
   maxBatchSize: number;
   /** How long the oldest waiting request may wait for company before its batch runs. */
   maxBatchDelayMs: number;
-  /** Most texts waiting; beyond it requests are refused at once instead of queueing without bound. */
+  /** Most rows waiting; beyond it requests are refused at once instead of queueing without bound. */
   maxQueue: number;
+  /** Most rows one client may have waiting (default: `maxQueue`), so one client cannot fill the queue. */
+  maxQueuePerClient?: number;
 }
 
 /** Hooks for metrics; all optional. */
 export interface BatcherObserver {
-  /** Texts waiting after a change. */
-  queueLength?(texts: number): void;
-  /** Each request's time in the queue when its batch starts. */
+  /** Rows waiting after a change. */
+  queueLength?(rows: number): void;
+  /** Each part's time in the queue when its batch starts. */
   queued?(seconds: number): void;
-  /** Each engine call's size in texts and in requests. */
-  batch?(texts: number, requests: number): void;
+  /** Each engine call's size in rows and in request parts. */
+  batch?(rows: number, parts: number): void;
+  /** Rows dropped unstarted because their request was abandoned (`cancelled`) or ran out of time (`deadline`). */
+  dropped?(rows: number, reason: DropReason): void;
 }
 
-/** Thrown by {@link DynamicBatcher.submit} when the queue is full. */
+export type DropReason = 'cancelled' | 'deadline';
+
+/** How the batcher counts, cuts and joins the rows of inputs and outputs. */
+export interface RowCodec<T> {
+  rows(value: T): number;
+  slice(value: T, start: number, end: number): T;
+  concat(values: readonly T[]): T;
+}
+
+/** Rows of a plain array. */
+export function arrayRows<E>(): RowCodec<readonly E[]> {
+  return {
+    rows: (value) => value.length,
+    slice: (value, start, end) => value.slice(start, end),
+    concat: (values) => values.flat<readonly (readonly E[])[]>(),
+  };
+}
+
+/** Thrown by {@link DynamicBatcher.submit} when the queue, or the client's share of it, is full. */
 export class QueueFullError extends Error {
   override readonly name = 'QueueFullError';
-  constructor(readonly maxQueue: number) {
-    super(`server overloaded: ${maxQueue} texts already queued`);
+  constructor(
+    readonly limit: number,
+    /** `server`: the whole queue is full; `client`: this client's share is. */
+    readonly scope: 'server' | 'client',
+  ) {
+    super(
+      scope === 'server'
+        ? `server overloaded: ${limit} rows already queued`
+        : `too many queued rows from this client (limit ${limit}); retry later`,
+    );
   }
 }
 
@@ -34,60 +64,125 @@ export class BatcherClosedError extends Error {
   }
 }
 
-interface Pending<I, O> {
-  items: readonly I[];
-  enqueuedAt: number;
-  resolve(outputs: O[]): void;
-  reject(error: unknown): void;
+/** Options of one {@link DynamicBatcher.submit}. */
+export interface SubmitOptions {
+  /**
+   * Aborting it (the client went away, or its deadline passed: `AbortSignal.timeout` reasons are
+   * `TimeoutError`s) drops the request's unstarted rows and rejects it with the signal's reason.
+   */
+  signal?: AbortSignal;
+  /** Who asked; the queue is shared round-robin between clients. */
+  client?: string;
 }
 
+interface Request<I, O> {
+  readonly inputs: I;
+  readonly client: string;
+  readonly outputs: (O | undefined)[];
+  readonly parts: number;
+  done: number;
+  settled: boolean;
+  resolve(outputs: O): void;
+  reject(error: unknown): void;
+  release(): void;
+}
+
+interface Part<I, O> {
+  readonly request: Request<I, O>;
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+  readonly enqueuedAt: number;
+}
+
+const rowsOf = (part: Part<unknown, unknown>) => part.end - part.start;
+
 /**
- * Dynamic batching wrapped around a `predict(items) → outputs` function, from outside it (as
- * MLServer's adaptive batching wraps a model): requests that arrive within `maxBatchDelayMs` of the
- * oldest waiting one are merged into one engine call of at most `maxBatchSize` items, and each
- * caller gets its own slice back, in order. One engine call runs at a time, which is also what a
- * single-threaded backend can do; requests arriving meanwhile form the next batch. A request larger
- * than `maxBatchSize` runs as its own call, never split, so its rows stay one computation.
+ * Dynamic batching wrapped around a `predict(inputs) → outputs` function from outside it (as
+ * MLServer's adaptive batching wraps a model). Requests are cut into parts of at most
+ * `maxBatchSize` rows; parts that arrive within `maxBatchDelayMs` of the oldest waiting one are
+ * merged into one engine call of at most `maxBatchSize` rows, and each caller gets its rows back in
+ * order. One engine call runs at a time, which is also what a single-threaded backend can do.
  *
- * If a merged call fails, its requests are retried one by one, so one request's bad input fails
- * only that request.
+ * Fairness: each client has its own queue and batches take parts round-robin across clients, so a
+ * client with a thousand queued rows delays another client's request by about one batch, not a
+ * thousand rows. Cancellation: an aborted request's unstarted parts are dropped (a running engine
+ * call finishes, nothing after it is computed for nobody). If a merged call fails, its parts are
+ * retried one by one, so one request's bad input fails only that request.
  */
 export class DynamicBatcher<I, O> {
-  private readonly queue: Pending<I, O>[] = [];
-  private queuedItems = 0;
+  /** Per-client queues; Map order is the round-robin order (a served client moves to the end). */
+  private readonly queues = new Map<string, Part<I, O>[]>();
+  private readonly clientRows = new Map<string, number>();
+  private queuedRows = 0;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private dispatching = false;
+  private readonly maxQueuePerClient: number;
 
   constructor(
-    private readonly predict: (items: readonly I[]) => Promise<O[]>,
+    private readonly predict: (inputs: I) => Promise<O>,
     private readonly options: BatcherOptions,
+    private readonly codecs: { input: RowCodec<I>; output: RowCodec<O> },
     private readonly observer: BatcherObserver = {},
     private readonly now: () => number = () => performance.now(),
   ) {
     if (!(options.maxBatchSize >= 1)) throw new RangeError('maxBatchSize must be at least 1');
     if (!(options.maxBatchDelayMs >= 0)) throw new RangeError('maxBatchDelayMs must be non-negative');
     if (!(options.maxQueue >= 1)) throw new RangeError('maxQueue must be at least 1');
+    this.maxQueuePerClient = options.maxQueuePerClient ?? options.maxQueue;
+    if (!(this.maxQueuePerClient >= 1)) throw new RangeError('maxQueuePerClient must be at least 1');
   }
 
-  /** Texts waiting for an engine call (not counting the one running). */
+  /** Rows waiting for an engine call (not counting the one running). */
   get queueLength(): number {
-    return this.queuedItems;
+    return this.queuedRows;
   }
 
-  /** Queues `items` and resolves with their outputs in order; rejects with QueueFullError at once when full. */
-  submit(items: readonly I[]): Promise<O[]> {
+  /**
+   * Queues `inputs` and resolves with their outputs in order. Rejects at once with QueueFullError
+   * when the queue or the client's share is full, and with the signal's reason when aborted.
+   */
+  submit(inputs: I, options: SubmitOptions = {}): Promise<O> {
     if (this.closed) return Promise.reject(new BatcherClosedError());
-    if (items.length === 0) return Promise.resolve([]);
+    const { signal, client = '' } = options;
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    const rows = this.codecs.input.rows(inputs);
+    if (rows === 0) return Promise.reject(new RangeError('nothing to predict'));
     // A request bigger than the whole queue could never be admitted; let it in when the queue is empty.
-    if (this.queuedItems > 0 && this.queuedItems + items.length > this.options.maxQueue) {
-      return Promise.reject(new QueueFullError(this.options.maxQueue));
+    if (this.queuedRows > 0 && this.queuedRows + rows > this.options.maxQueue) {
+      return Promise.reject(new QueueFullError(this.options.maxQueue, 'server'));
     }
-    return new Promise<O[]>((resolve, reject) => {
-      this.queue.push({ items, enqueuedAt: this.now(), resolve, reject });
-      this.queuedItems += items.length;
-      this.observer.queueLength?.(this.queuedItems);
+    const mine = this.clientRows.get(client) ?? 0;
+    if (mine > 0 && mine + rows > this.maxQueuePerClient) {
+      return Promise.reject(new QueueFullError(this.maxQueuePerClient, 'client'));
+    }
+    return new Promise<O>((resolve, reject) => {
+      const size = this.options.maxBatchSize;
+      const parts = Math.ceil(rows / size);
+      const onAbort = () => this.abandon(request, signal?.reason);
+      const request: Request<I, O> = {
+        inputs,
+        client,
+        outputs: new Array<O | undefined>(parts).fill(undefined),
+        parts,
+        done: 0,
+        settled: false,
+        resolve,
+        reject,
+        release: () => signal?.removeEventListener('abort', onAbort),
+      };
+      const enqueuedAt = this.now();
+      const queue = this.queues.get(client) ?? [];
+      for (let index = 0; index < parts; index += 1) {
+        queue.push({ request, index, start: index * size, end: Math.min(rows, (index + 1) * size), enqueuedAt });
+      }
+      this.queues.set(client, queue);
+      this.clientRows.set(client, mine + rows);
+      this.queuedRows += rows;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.observer.queueLength?.(this.queuedRows);
       this.schedule();
     });
   }
@@ -96,23 +191,69 @@ export class DynamicBatcher<I, O> {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const pending of this.queue.splice(0)) pending.reject(new BatcherClosedError());
-    this.queuedItems = 0;
+    const requests = new Set([...this.queues.values()].flat().map((part) => part.request));
+    this.queues.clear();
+    this.clientRows.clear();
+    this.queuedRows = 0;
+    for (const request of requests) this.fail(request, new BatcherClosedError());
     await this.running;
   }
 
   /** Resolves when nothing is queued or running (used to drain on shutdown). */
   async idle(): Promise<void> {
-    while (this.running !== undefined || this.queue.length > 0) {
-      await (this.running ?? new Promise((resolve) => setTimeout(resolve, this.options.maxBatchDelayMs)));
+    while (this.running !== undefined || this.queuedRows > 0) {
+      await (this.running ?? new Promise((resolve) => setTimeout(resolve, Math.max(1, this.options.maxBatchDelayMs))));
     }
   }
 
+  /** Drops every queued part of `request` and rejects it. */
+  private abandon(request: Request<I, O>, reason: unknown): void {
+    if (request.settled) return;
+    const dropped = this.removeQueued(request);
+    if (dropped > 0) {
+      const isTimeout = reason instanceof Error && reason.name === 'TimeoutError';
+      this.observer.dropped?.(dropped, isTimeout ? 'deadline' : 'cancelled');
+    }
+    this.fail(request, reason);
+  }
+
+  private removeQueued(request: Request<I, O>): number {
+    const queue = this.queues.get(request.client);
+    if (queue === undefined) return 0;
+    const kept = queue.filter((part) => part.request !== request);
+    const removed = queue.filter((part) => part.request === request).reduce((sum, part) => sum + rowsOf(part), 0);
+    if (removed === 0) return 0;
+    if (kept.length === 0) this.queues.delete(request.client);
+    else this.queues.set(request.client, kept);
+    this.account(request.client, -removed);
+    this.observer.queueLength?.(this.queuedRows);
+    return removed;
+  }
+
+  private account(client: string, rows: number): void {
+    this.queuedRows += rows;
+    const left = (this.clientRows.get(client) ?? 0) + rows;
+    if (left > 0) this.clientRows.set(client, left);
+    else this.clientRows.delete(client);
+  }
+
+  private fail(request: Request<I, O>, error: unknown): void {
+    if (request.settled) return;
+    request.settled = true;
+    request.release();
+    request.reject(error);
+  }
+
+  private oldestWait(): number {
+    let oldest = Infinity;
+    for (const queue of this.queues.values()) oldest = Math.min(oldest, queue[0]?.enqueuedAt ?? Infinity);
+    return this.now() - oldest;
+  }
+
   private schedule(): void {
-    if (this.running !== undefined || this.dispatching || this.queue.length === 0) return;
-    const oldest = this.queue[0] as Pending<I, O>;
-    const waited = this.now() - oldest.enqueuedAt;
-    if (this.queuedItems >= this.options.maxBatchSize || waited >= this.options.maxBatchDelayMs) {
+    if (this.running !== undefined || this.dispatching || this.queuedRows === 0) return;
+    const waited = this.oldestWait();
+    if (this.queuedRows >= this.options.maxBatchSize || waited >= this.options.maxBatchDelayMs) {
       clearTimeout(this.timer);
       this.timer = undefined;
       // Start after the event loop's poll phase: a single-threaded backend blocks the loop for the
@@ -121,7 +262,7 @@ export class DynamicBatcher<I, O> {
       this.dispatching = true;
       setImmediate(() => {
         this.dispatching = false;
-        if (this.closed || this.queue.length === 0) return;
+        if (this.closed || this.queuedRows === 0) return;
         this.running = this.runNext().finally(() => {
           this.running = undefined;
           this.schedule();
@@ -135,47 +276,82 @@ export class DynamicBatcher<I, O> {
     }
   }
 
-  private takeBatch(): Pending<I, O>[] {
-    const batch: Pending<I, O>[] = [];
+  /** Up to `maxBatchSize` rows, taking each client's next part in turn. */
+  private takeBatch(): Part<I, O>[] {
+    const batch: Part<I, O>[] = [];
     let size = 0;
-    while (this.queue.length > 0) {
-      const next = this.queue[0] as Pending<I, O>;
-      if (batch.length > 0 && size + next.items.length > this.options.maxBatchSize) break;
-      batch.push(next);
-      size += next.items.length;
-      this.queue.shift();
+    let progress = true;
+    while (progress && size < this.options.maxBatchSize) {
+      progress = false;
+      for (const client of [...this.queues.keys()]) {
+        const queue = this.queues.get(client) as Part<I, O>[];
+        const next = queue[0] as Part<I, O>;
+        if (batch.length > 0 && size + rowsOf(next) > this.options.maxBatchSize) continue;
+        queue.shift();
+        this.queues.delete(client);
+        if (queue.length > 0) this.queues.set(client, queue);
+        this.account(client, -rowsOf(next));
+        batch.push(next);
+        size += rowsOf(next);
+        progress = true;
+        if (size >= this.options.maxBatchSize) break;
+      }
     }
-    this.queuedItems -= size;
     return batch;
   }
 
   private async runNext(): Promise<void> {
     const batch = this.takeBatch();
+    if (batch.length === 0) return;
     const started = this.now();
-    const items = batch.flatMap((pending) => pending.items);
-    this.observer.queueLength?.(this.queuedItems);
-    this.observer.batch?.(items.length, batch.length);
-    for (const pending of batch) this.observer.queued?.((started - pending.enqueuedAt) / 1000);
+    const { input, output } = this.codecs;
+    this.observer.queueLength?.(this.queuedRows);
+    this.observer.batch?.(
+      batch.reduce((sum, part) => sum + rowsOf(part), 0),
+      batch.length,
+    );
+    for (const part of batch) this.observer.queued?.((started - part.enqueuedAt) / 1000);
+    const slices = batch.map((part) => input.slice(part.request.inputs, part.start, part.end));
     try {
-      const outputs = await this.predict(items);
-      if (outputs.length !== items.length) throw new Error(`predict returned ${outputs.length} rows for ${items.length}`);
+      const outputs = await this.predict(input.concat(slices));
+      const expected = slices.reduce((sum, slice) => sum + input.rows(slice), 0);
+      if (output.rows(outputs) !== expected) throw new Error(`predict returned ${output.rows(outputs)} rows for ${expected}`);
       let offset = 0;
-      for (const pending of batch) {
-        pending.resolve(outputs.slice(offset, offset + pending.items.length));
-        offset += pending.items.length;
+      for (const part of batch) {
+        this.complete(part, output.slice(outputs, offset, offset + rowsOf(part)));
+        offset += rowsOf(part);
       }
     } catch (error) {
       if (batch.length === 1) {
-        batch[0]?.reject(error);
+        this.failPart(batch[0] as Part<I, O>, error);
         return;
       }
-      // Isolate the culprit: each request alone, so the others still get their answers.
-      for (const pending of batch) {
-        await this.predict(pending.items).then(
-          (outputs) => pending.resolve(outputs),
-          (reason: unknown) => pending.reject(reason),
+      // Isolate the culprit: each part alone, so the others still get their answers.
+      for (const [i, part] of batch.entries()) {
+        if (part.request.settled) continue;
+        await this.predict(slices[i] as I).then(
+          (outputs) => this.complete(part, outputs),
+          (reason: unknown) => this.failPart(part, reason),
         );
       }
     }
+  }
+
+  private complete(part: Part<I, O>, outputs: O): void {
+    const request = part.request;
+    if (request.settled) return;
+    request.outputs[part.index] = outputs;
+    request.done += 1;
+    if (request.done === request.parts) {
+      request.settled = true;
+      request.release();
+      request.resolve(this.codecs.output.concat(request.outputs as O[]));
+    }
+  }
+
+  private failPart(part: Part<I, O>, error: unknown): void {
+    if (part.request.settled) return;
+    this.removeQueued(part.request);
+    this.fail(part.request, error);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from './backend.js';
-import { createModelRuntime } from './model-repository.js';
+import { createModelRuntime, describeModel } from './kinds.js';
 import { loadSentenceEncoder } from './sentence-encoder.js';
 import type { EngineRequest, EngineResponse, EngineStartup, WorkerRuntimeOptions } from './worker-protocol.js';
 
@@ -21,25 +21,28 @@ async function start(): Promise<void> {
     tensorflow: importer(options.nativeModules?.tensorflow),
     tensorflowGpu: importer(options.nativeModules?.tensorflowGpu),
   });
-  const encoder = await loadSentenceEncoder(options.encoderDir);
-  const runtime = await createModelRuntime(options.versionDir, {
-    encoder,
-    info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'worker' },
-  });
+  const description = await describeModel(options.versionDir, { name: options.name });
+  // Only the kinds fed by the sentence encoder pay for loading it.
+  const encoder = description.needsEncoder ? await loadSentenceEncoder(options.encoderDir) : undefined;
+  const runtime = await createModelRuntime(
+    options.versionDir,
+    { encoder, info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'worker' } },
+    { name: options.name },
+  );
   await runtime.load();
   port?.postMessage({ type: 'ready', backend, info: runtime.info } satisfies EngineStartup);
 
   port?.on('message', (message: EngineRequest) => {
     if (message.type === 'unload') {
       void runtime.unload().then(() => {
-        encoder.dispose();
+        encoder?.dispose();
         port.postMessage({ type: 'unloaded' } satisfies EngineResponse);
         port.close();
       });
       return;
     }
-    runtime.predict(message.texts).then(
-      (rows) => port.postMessage({ type: 'result', id: message.id, rows } satisfies EngineResponse),
+    runtime.predict(message.inputs).then(
+      (outputs) => port.postMessage({ type: 'result', id: message.id, outputs } satisfies EngineResponse),
       (error: unknown) =>
         port.postMessage({
           type: 'error',

@@ -16,9 +16,40 @@ export {
   loadSentenceEncoder,
   type SentenceEncoder,
 } from './sentence-encoder.js';
-export { DynamicBatcher, QueueFullError, BatcherClosedError, type BatcherOptions, type BatcherObserver } from './batcher.js';
-export type { ModelRuntime } from './model-runtime.js';
 export {
+  DynamicBatcher,
+  QueueFullError,
+  BatcherClosedError,
+  arrayRows,
+  type BatcherOptions,
+  type BatcherObserver,
+  type DropReason,
+  type RowCodec,
+  type SubmitOptions,
+} from './batcher.js';
+export { MODEL_KINDS, type ModelDescription, type ModelKind, type ModelRuntime } from './model-runtime.js';
+export {
+  DATATYPES,
+  concatBatches,
+  elementCount,
+  emptyValues,
+  rowSize,
+  rowsOf,
+  signatureSchema,
+  sliceBatch,
+  tensorSpecSchema,
+  textBatch,
+  textsOf,
+  type Batch,
+  type Datatype,
+  type Signature,
+  type Tensor,
+  type TensorSpec,
+  type TensorValues,
+} from './signature.js';
+export { describeIssues, parseMetadata, readMetadataFile } from './metadata.js';
+export {
+  TEXT_INPUT,
   TEXT_TRANSFORMS,
   createTextClassifier,
   readTextClassifierMetadata,
@@ -27,6 +58,16 @@ export {
   type TextClassifierOptions,
   type TextTransform,
 } from './text-classifier.js';
-export { createModelRuntime, listModelVersions, type ModelDependencies, type ModelKind } from './model-repository.js';
+export {
+  createModelRuntime,
+  describeModel,
+  listModelVersions,
+  modelKind,
+  type DescribeOptions,
+  type ModelDependencies,
+  type ModelKindImplementation,
+} from './kinds.js';
+export { EMBEDDING_OUTPUT, sentenceEmbeddingMetadataSchema, type SentenceEmbeddingMetadata } from './sentence-embedding.js';
+export { tfjsMetadataSchema, type TfjsMetadata } from './tfjs-model.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
 export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';

@@ -6,8 +6,11 @@ import { cleanText, PREPROCESSING_VERSION } from '@modeldock/text-preprocessing'
 import { z } from 'zod';
 import { createLexicalFeaturizer, type LexicalFeaturizer, type LexicalFeatureSpec } from './lexical-features.js';
 import { localModelHandler } from './local-io.js';
-import type { ModelRuntime } from './model-runtime.js';
+import type { ModelKindImplementation } from './kinds.js';
+import { parseMetadata, readMetadataFile } from './metadata.js';
+import type { ModelDescription, ModelRuntime } from './model-runtime.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
+import { textsOf, type Batch } from './signature.js';
 
 /** What is applied to each text before the sentence encoder; recorded by the trainer. */
 export const TEXT_TRANSFORMS = {
@@ -27,6 +30,7 @@ const inputSchema = z.object({
 /** The part of a model version's `metadata.json` that serving depends on. */
 export const textClassifierMetadataSchema = z
   .object({
+    kind: z.literal('text-classifier').optional(),
     name: z.string().min(1),
     version: z.string().regex(/^\d+$/, 'versions are digits'),
     labels: z.array(z.string().min(1)).min(2),
@@ -40,14 +44,9 @@ export const textClassifierMetadataSchema = z
 
 export type TextClassifierMetadata = z.infer<typeof textClassifierMetadataSchema>;
 
-/** Reads and validates `metadata.json` of one model version directory. */
+/** Reads and validates `metadata.json` of one text-classifier version directory. */
 export async function readTextClassifierMetadata(versionDir: string): Promise<TextClassifierMetadata> {
-  const file = path.join(versionDir, 'metadata.json');
-  const parsed = textClassifierMetadataSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
-  if (!parsed.success) {
-    throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return parseMetadata(textClassifierMetadataSchema, await readMetadataFile(versionDir), path.join(versionDir, 'metadata.json'));
 }
 
 /** Options for {@link createTextClassifier}. */
@@ -62,58 +61,84 @@ export interface TextClassifierOptions {
   warmupTexts?: readonly string[];
 }
 
+/** The input every text kind takes: a BYTES tensor of texts, shape [n]. */
+export const TEXT_INPUT = 'text';
+
 /** Most texts per encoder call: USE-lite's throughput peaks around 8–32 texts a call and falls beyond. */
 const ENGINE_CHUNK = 32;
 
 const DEFAULT_WARMUP = ['What is your salary?', 'Who wrote Hamlet?', 'Where is the Eiffel Tower?', ''];
 
+function describeTextClassifier(metadata: TextClassifierMetadata): ModelDescription {
+  return {
+    name: metadata.name,
+    version: metadata.version,
+    kind: 'text-classifier',
+    labels: Object.freeze([...metadata.labels]),
+    scoresOutput: 'probabilities',
+    textInput: TEXT_INPUT,
+    needsEncoder: true,
+    signature: {
+      inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }],
+      outputs: [
+        { name: 'probabilities', datatype: 'FP32', shape: [-1, metadata.labels.length] },
+        { name: 'label', datatype: 'BYTES', shape: [-1] },
+      ],
+    },
+    info: Object.freeze({
+      kind: 'text-classifier',
+      encoder: metadata.encoder,
+      textTransform: metadata.textTransform,
+      preprocessingVersion: metadata.preprocessingVersion ?? null,
+      features: metadata.inputs.map(({ name, size }) => ({ name, size })),
+      evaluation: metadata.evaluation ?? null,
+    }),
+  };
+}
+
+/** The `text-classifier` kind: USE embedding (plus optional lexical features) into a TF.js layers head. */
+export const textClassifierKind: ModelKindImplementation = {
+  describe: (raw, versionDir) =>
+    describeTextClassifier(parseMetadata(textClassifierMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
+  create(description, versionDir, deps) {
+    if (deps.encoder === undefined) throw new Error(`${description.name}: a text classifier needs the sentence encoder`);
+    return new TextClassifier(description, { versionDir, encoder: deps.encoder, info: deps.info });
+  },
+};
+
 /**
- * A sentence-embedding text classifier: USE embedding (plus optional lexical features) into a TF.js
- * layers head. Preprocessing is whatever the trainer recorded, so serving cannot drift from
- * training.
+ * A sentence-embedding text classifier, loaded from a version directory. Preprocessing is whatever
+ * the trainer recorded, so serving cannot drift from training.
  */
 export async function createTextClassifier(options: TextClassifierOptions): Promise<ModelRuntime> {
   const metadata = await readTextClassifierMetadata(options.versionDir);
-  if (metadata.encoder.id !== options.encoder.id || metadata.encoder.dimension !== options.encoder.dimension) {
-    throw new Error(
-      `model ${metadata.name}/${metadata.version} needs encoder ${metadata.encoder.id}/${metadata.encoder.dimension}, ` +
-        `loaded ${options.encoder.id}/${options.encoder.dimension}`,
-    );
-  }
-  if (metadata.textTransform === 'seed-clean' && metadata.preprocessingVersion !== PREPROCESSING_VERSION) {
-    throw new Error(
-      `model trained with preprocessing ${String(metadata.preprocessingVersion)}, this build has ${PREPROCESSING_VERSION}`,
-    );
-  }
-  return new TextClassifier(metadata, options);
+  return new TextClassifier(describeTextClassifier(metadata), options);
 }
 
 class TextClassifier implements ModelRuntime {
   readonly name: string;
   readonly version: string;
+  readonly kind = 'text-classifier' as const;
   readonly labels: readonly string[];
+  readonly scoresOutput = 'probabilities';
+  readonly signature: ModelDescription['signature'];
+  readonly textInput = TEXT_INPUT;
+  readonly needsEncoder = true;
   readonly info: Readonly<Record<string, unknown>>;
+  private metadata: TextClassifierMetadata | undefined;
   private model: LayersModel | undefined;
   private featurizer: LexicalFeaturizer | undefined;
-  private readonly transform: (text: string) => string;
+  private transform: (text: string) => string = (text) => text;
 
   constructor(
-    private readonly metadata: TextClassifierMetadata,
+    description: ModelDescription,
     private readonly options: TextClassifierOptions,
   ) {
-    this.name = metadata.name;
-    this.version = metadata.version;
-    this.labels = Object.freeze([...metadata.labels]);
-    this.transform = TEXT_TRANSFORMS[metadata.textTransform];
-    this.info = Object.freeze({
-      kind: 'text-classifier',
-      encoder: metadata.encoder,
-      textTransform: metadata.textTransform,
-      preprocessingVersion: metadata.preprocessingVersion ?? null,
-      inputs: metadata.inputs.map(({ name, size }) => ({ name, size })),
-      evaluation: metadata.evaluation ?? null,
-      ...options.info,
-    });
+    this.name = description.name;
+    this.version = description.version;
+    this.labels = description.labels ?? [];
+    this.signature = description.signature;
+    this.info = Object.freeze({ ...description.info, ...options.info });
   }
 
   ready(): boolean {
@@ -122,8 +147,23 @@ class TextClassifier implements ModelRuntime {
 
   async load(): Promise<void> {
     if (this.model !== undefined) return;
+    const metadata = await readTextClassifierMetadata(this.options.versionDir);
+    const encoder = this.options.encoder;
+    if (metadata.encoder.id !== encoder.id || metadata.encoder.dimension !== encoder.dimension) {
+      throw new Error(
+        `model ${metadata.name}/${metadata.version} needs encoder ${metadata.encoder.id}/${metadata.encoder.dimension}, ` +
+          `loaded ${encoder.id}/${encoder.dimension}`,
+      );
+    }
+    if (metadata.textTransform === 'seed-clean' && metadata.preprocessingVersion !== PREPROCESSING_VERSION) {
+      throw new Error(
+        `model trained with preprocessing ${String(metadata.preprocessingVersion)}, this build has ${PREPROCESSING_VERSION}`,
+      );
+    }
+    this.metadata = metadata;
+    this.transform = TEXT_TRANSFORMS[metadata.textTransform];
     const model = await loadLayersModel(localModelHandler(path.join(this.options.versionDir, 'model.json')));
-    const lexical = this.metadata.inputs.find((input) => input.name === 'lexical');
+    const lexical = metadata.inputs.find((input) => input.name === 'lexical');
     if (lexical !== undefined) {
       if (lexical.featurizer === undefined) throw new Error('lexical input without a featurizer file');
       const spec = JSON.parse(
@@ -143,9 +183,19 @@ class TextClassifier implements ModelRuntime {
     await this.run(this.options.warmupTexts ?? DEFAULT_WARMUP);
   }
 
-  async predict(texts: readonly string[]): Promise<number[][]> {
+  async predict(inputs: Batch): Promise<Batch> {
     if (this.model === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
-    return this.run(texts);
+    const rows = await this.run(textsOf(inputs, TEXT_INPUT));
+    const width = this.labels.length;
+    const probabilities = new Float32Array(rows.length * width);
+    rows.forEach((row, i) => probabilities.set(row, i * width));
+    return {
+      rows: rows.length,
+      tensors: {
+        probabilities: { datatype: 'FP32', shape: [rows.length, width], data: probabilities },
+        label: { datatype: 'BYTES', shape: [rows.length], data: rows.map((row) => this.labels[argMax(row)] as string) },
+      },
+    };
   }
 
   private async run(texts: readonly string[]): Promise<number[][]> {
@@ -167,7 +217,7 @@ class TextClassifier implements ModelRuntime {
     let probabilities: tf.Tensor;
     try {
       probabilities = tf.tidy(() => {
-        const inputs = this.metadata.inputs.map((input) => {
+        const inputs = (this.metadata as TextClassifierMetadata).inputs.map((input) => {
           if (input.name === 'embedding') return embeddings;
           const featurizer = this.featurizer as LexicalFeaturizer;
           return tf.tensor2d(featurizer.transform(texts), [texts.length, featurizer.size]);
@@ -189,4 +239,10 @@ class TextClassifier implements ModelRuntime {
     this.featurizer = undefined;
     return Promise.resolve();
   }
+}
+
+function argMax(row: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i += 1) if ((row[i] as number) > (row[best] as number)) best = i;
+  return best;
 }

@@ -1,10 +1,13 @@
 import type { BackendChoice, BackendRequest, Device } from './backend.js';
+import type { Batch } from './signature.js';
 
 /** How the engine worker is set up (structured-cloned into the worker). */
 export interface WorkerRuntimeOptions {
   /** A model version directory (metadata.json, model.json, ...). */
   versionDir: string;
-  /** USE-lite files; the npm package's by default. */
+  /** Serve under this name instead of the one in metadata.json. */
+  name?: string;
+  /** USE-lite files; the npm package's by default (loaded only by kinds that need the encoder). */
   encoderDir?: string;
   backend: BackendRequest;
   device: Device;
@@ -16,7 +19,7 @@ export interface WorkerRuntimeOptions {
 }
 
 /** Messages from the main thread. */
-export type EngineRequest = { type: 'predict'; id: number; texts: string[] } | { type: 'unload' };
+export type EngineRequest = { type: 'predict'; id: number; inputs: Batch } | { type: 'unload' };
 
 /** The worker's first message. */
 export type EngineStartup =
@@ -25,6 +28,6 @@ export type EngineStartup =
 
 /** Answers to {@link EngineRequest}s. */
 export type EngineResponse =
-  | { type: 'result'; id: number; rows: number[][] }
+  | { type: 'result'; id: number; outputs: Batch }
   | { type: 'error'; id: number; message: string }
   | { type: 'unloaded' };

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend.js';
-import type { ModelRuntime } from './model-runtime.js';
-import { readTextClassifierMetadata } from './text-classifier.js';
+import { describeModel } from './kinds.js';
+import type { ModelDescription, ModelRuntime } from './model-runtime.js';
+import type { Batch } from './signature.js';
 import type { EngineRequest, EngineResponse, EngineStartup, WorkerRuntimeOptions } from './worker-protocol.js';
 
 export type { WorkerRuntimeOptions } from './worker-protocol.js';
@@ -33,30 +34,42 @@ function startWorker(workerData: WorkerRuntimeOptions): Worker {
  * the main thread stays free for HTTP while the worker computes, one call at a time.
  */
 export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
-  const metadata = await readTextClassifierMetadata(options.versionDir);
-  return new EngineThread(metadata.name, metadata.version, metadata.labels, options);
+  return new EngineThread(await describeModel(options.versionDir, { name: options.name }), options);
 }
 
 interface Pending {
-  resolve(rows: number[][]): void;
+  resolve(outputs: Batch): void;
   reject(error: Error): void;
 }
 
 class EngineThread implements WorkerRuntime {
-  readonly labels: readonly string[];
+  readonly name: string;
+  readonly version: string;
+  readonly kind: ModelDescription['kind'];
+  readonly signature: ModelDescription['signature'];
+  readonly labels: readonly string[] | undefined;
+  readonly scoresOutput: string | undefined;
+  readonly textInput: string | undefined;
+  readonly needsEncoder: boolean;
   backend: BackendChoice | undefined;
-  info: Readonly<Record<string, unknown>> = {};
+  info: Readonly<Record<string, unknown>>;
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
   constructor(
-    readonly name: string,
-    readonly version: string,
-    labels: readonly string[],
+    description: ModelDescription,
     private readonly options: WorkerRuntimeOptions,
   ) {
-    this.labels = Object.freeze([...labels]);
+    this.name = description.name;
+    this.version = description.version;
+    this.kind = description.kind;
+    this.signature = description.signature;
+    this.labels = description.labels;
+    this.scoresOutput = description.scoresOutput;
+    this.textInput = description.textInput;
+    this.needsEncoder = description.needsEncoder;
+    this.info = description.info;
   }
 
   ready(): boolean {
@@ -92,13 +105,13 @@ class EngineThread implements WorkerRuntime {
     this.worker = worker;
   }
 
-  predict(texts: readonly string[]): Promise<number[][]> {
+  predict(inputs: Batch): Promise<Batch> {
     const worker = this.worker;
     if (worker === undefined) return Promise.reject(new Error(`model ${this.name}/${this.version} is not loaded`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'predict', id, texts: [...texts] } satisfies EngineRequest);
+      worker.postMessage({ type: 'predict', id, inputs } satisfies EngineRequest);
     });
   }
 
@@ -116,7 +129,7 @@ class EngineThread implements WorkerRuntime {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve(message.rows);
+    if (message.type === 'result') pending.resolve(message.outputs);
     else pending.reject(new Error(message.message));
   }
 

@@ -1,0 +1,138 @@
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { ModelKindImplementation } from './kinds.js';
+import { parseMetadata } from './metadata.js';
+import type { ModelDescription, ModelRuntime } from './model-runtime.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
+import { textsOf, type Batch } from './signature.js';
+import { TEXT_INPUT } from './text-classifier.js';
+
+/** `metadata.json` of a sentence-embedding model: which encoder it serves, and how. */
+export const sentenceEmbeddingMetadataSchema = z
+  .object({
+    kind: z.literal('sentence-embedding'),
+    name: z.string().min(1),
+    version: z.string().regex(/^\d+$/, 'versions are digits'),
+    encoder: z.object({ id: z.string(), dimension: z.number().int().positive(), source: z.string().optional() }),
+    /** `l2`: every row has unit length, so a dot product is the cosine similarity. */
+    normalization: z.enum(['l2', 'none']).default('l2'),
+    description: z.string().optional(),
+    evaluation: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+export type SentenceEmbeddingMetadata = z.infer<typeof sentenceEmbeddingMetadataSchema>;
+
+/** The output tensor: one embedding row per text. */
+export const EMBEDDING_OUTPUT = 'embedding';
+
+const WARMUP = ['How are you?', 'Where is the Eiffel Tower?', ''];
+
+/** Most texts per encoder call (USE-lite's throughput peaks around 8–32 texts a call). */
+const ENGINE_CHUNK = 32;
+
+function describeSentenceEmbedding(metadata: SentenceEmbeddingMetadata): ModelDescription {
+  return {
+    name: metadata.name,
+    version: metadata.version,
+    kind: 'sentence-embedding',
+    textInput: TEXT_INPUT,
+    needsEncoder: true,
+    signature: {
+      inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }],
+      outputs: [{ name: EMBEDDING_OUTPUT, datatype: 'FP32', shape: [-1, metadata.encoder.dimension] }],
+    },
+    info: Object.freeze({
+      kind: 'sentence-embedding',
+      encoder: metadata.encoder,
+      dimension: metadata.encoder.dimension,
+      normalization: metadata.normalization,
+      ...(metadata.description === undefined ? {} : { description: metadata.description }),
+      evaluation: metadata.evaluation ?? null,
+    }),
+  };
+}
+
+/**
+ * The `sentence-embedding` kind: the shared sentence encoder's embeddings, served as a model of
+ * their own (the weights are the encoder's; the version directory holds what is served and how).
+ */
+export const sentenceEmbeddingKind: ModelKindImplementation = {
+  describe: (raw, versionDir) =>
+    describeSentenceEmbedding(parseMetadata(sentenceEmbeddingMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
+  create(description, _versionDir, deps) {
+    const encoder = deps.encoder;
+    if (encoder === undefined) throw new Error(`${description.name}: a sentence-embedding model needs the sentence encoder`);
+    const expected = description.info.encoder as { id: string; dimension: number };
+    if (expected.id !== encoder.id || expected.dimension !== encoder.dimension) {
+      throw new Error(`${description.name} needs encoder ${expected.id}/${expected.dimension}, loaded ${encoder.id}/${encoder.dimension}`);
+    }
+    return new SentenceEmbedding(description, encoder, deps.info ?? {});
+  },
+};
+
+class SentenceEmbedding implements ModelRuntime {
+  readonly name: string;
+  readonly version: string;
+  readonly kind = 'sentence-embedding' as const;
+  readonly signature: ModelDescription['signature'];
+  readonly textInput = TEXT_INPUT;
+  readonly needsEncoder = true;
+  readonly info: Readonly<Record<string, unknown>>;
+  private readonly dimension: number;
+  private readonly normalize: boolean;
+  private loaded = false;
+
+  constructor(
+    description: ModelDescription,
+    private readonly encoder: SentenceEncoder,
+    info: Record<string, unknown>,
+  ) {
+    this.name = description.name;
+    this.version = description.version;
+    this.signature = description.signature;
+    this.info = Object.freeze({ ...description.info, ...info });
+    this.dimension = encoder.dimension;
+    this.normalize = description.info.normalization === 'l2';
+  }
+
+  ready(): boolean {
+    return this.loaded;
+  }
+
+  async load(): Promise<void> {
+    if (this.loaded) return;
+    await this.embed(WARMUP);
+    this.loaded = true;
+  }
+
+  async predict(inputs: Batch): Promise<Batch> {
+    if (!this.loaded) throw new Error(`model ${this.name}/${this.version} is not loaded`);
+    const texts = textsOf(inputs, TEXT_INPUT);
+    return {
+      rows: texts.length,
+      tensors: { [EMBEDDING_OUTPUT]: { datatype: 'FP32', shape: [texts.length, this.dimension], data: await this.embed(texts) } },
+    };
+  }
+
+  private async embed(texts: readonly string[]): Promise<Float32Array> {
+    const out = new Float32Array(texts.length * this.dimension);
+    for (let start = 0; start < texts.length; start += ENGINE_CHUNK) {
+      const chunk = texts.slice(start, start + ENGINE_CHUNK);
+      const raw = await this.encoder.embed(chunk);
+      // USE's rows are close to unit length but not exactly; clients compare them by dot product.
+      const rows = this.normalize ? tf.tidy(() => tf.div(raw, tf.maximum(tf.norm(raw, 'euclidean', 1, true), 1e-12))) : raw;
+      const values = (await rows.data()) as Float32Array;
+      if (rows !== raw) rows.dispose();
+      raw.dispose();
+      out.set(values, start * this.dimension);
+    }
+    return out;
+  }
+
+  unload(): Promise<void> {
+    this.loaded = false;
+    return Promise.resolve();
+  }
+}

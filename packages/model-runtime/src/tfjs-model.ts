@@ -1,0 +1,228 @@
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import type { ModelKindImplementation } from './kinds.js';
+import { localModelHandler } from './local-io.js';
+import { parseMetadata, readMetadataFile } from './metadata.js';
+import type { ModelDescription, ModelRuntime } from './model-runtime.js';
+import { signatureSchema, tensorSpecSchema, type Batch, type Datatype, type Tensor, type TensorSpec } from './signature.js';
+
+/** A declared tensor of a bring-your-own model; `node` names the graph node when it differs from `name`. */
+const boundSpecSchema = tensorSpecSchema.extend({ node: z.string().min(1).optional() });
+
+/**
+ * `metadata.json` of a bring-your-own TF.js model: what `tensorflowjs_converter` produced (a layers
+ * or graph `model.json` with weight shards) plus the signature it is served with.
+ */
+export const tfjsMetadataSchema = z
+  .object({
+    kind: z.literal('tfjs'),
+    name: z.string().min(1),
+    version: z.string().regex(/^\d+$/, 'versions are digits'),
+    /** The TF.js model file in the version directory. */
+    modelFile: z.string().default('model.json'),
+    signature: z.strictObject({ inputs: z.array(boundSpecSchema).min(1), outputs: z.array(boundSpecSchema).min(1) }),
+    /** A classifier's class names; `scoresOutput` (default: the only FP32 output) holds one score per label. */
+    labels: z.array(z.string().min(1)).min(2).optional(),
+    scoresOutput: z.string().optional(),
+    description: z.string().optional(),
+    evaluation: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose()
+  .superRefine((metadata, ctx) => {
+    const plain = {
+      inputs: metadata.signature.inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+      outputs: metadata.signature.outputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+    };
+    const checked = signatureSchema.safeParse(plain);
+    if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ ...issue, path: ['signature', ...issue.path] });
+    if (metadata.labels !== undefined) {
+      const scores = scoresOutputOf(metadata);
+      if (scores === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['scoresOutput'], message: 'labels need an FP32 output [-1, <number of labels>] of scores' });
+      }
+    }
+  });
+
+export type TfjsMetadata = z.infer<typeof tfjsMetadataSchema>;
+
+function scoresOutputOf(metadata: Pick<TfjsMetadata, 'signature' | 'labels' | 'scoresOutput'>): string | undefined {
+  const labels = metadata.labels?.length;
+  const candidates = metadata.signature.outputs.filter(
+    (spec) => spec.datatype === 'FP32' && spec.shape.length === 2 && spec.shape[1] === labels,
+  );
+  if (metadata.scoresOutput !== undefined) return candidates.find((spec) => spec.name === metadata.scoresOutput)?.name;
+  return candidates.length === 1 ? candidates[0]?.name : undefined;
+}
+
+const TF_DTYPE = { FP32: 'float32', INT32: 'int32', BOOL: 'bool', BYTES: 'string' } as const satisfies Record<Datatype, tf.DataType>;
+
+function describeTfjs(metadata: TfjsMetadata): ModelDescription {
+  const plain = (spec: TensorSpec) => ({ name: spec.name, datatype: spec.datatype, shape: spec.shape });
+  const scoresOutput = scoresOutputOf(metadata);
+  return {
+    name: metadata.name,
+    version: metadata.version,
+    kind: 'tfjs',
+    needsEncoder: false,
+    signature: { inputs: metadata.signature.inputs.map(plain), outputs: metadata.signature.outputs.map(plain) },
+    ...(metadata.labels === undefined || scoresOutput === undefined ? {} : { labels: Object.freeze([...metadata.labels]), scoresOutput }),
+    info: Object.freeze({
+      kind: 'tfjs',
+      ...(metadata.description === undefined ? {} : { description: metadata.description }),
+      evaluation: metadata.evaluation ?? null,
+    }),
+  };
+}
+
+/** The `tfjs` kind: any TF.js layers or graph model whose numeric inputs and outputs its metadata declares. */
+export const tfjsKind: ModelKindImplementation = {
+  describe: (raw, versionDir) => describeTfjs(parseMetadata(tfjsMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
+  create(description, versionDir, deps) {
+    return new TfjsModel(description, versionDir, deps.info ?? {});
+  },
+};
+
+type Loaded = { type: 'layers'; model: LayersModel } | { type: 'graph'; model: GraphModel };
+
+/** Whether a model dimension (`null`/-1 = any) accepts the declared one. */
+function compatible(modelShape: readonly (number | null)[] | undefined, declared: readonly number[]): boolean {
+  if (modelShape === undefined) return true;
+  if (modelShape.length !== declared.length) return false;
+  return modelShape.every((dim, i) => i === 0 || dim === null || dim === -1 || dim === declared[i]);
+}
+
+class TfjsModel implements ModelRuntime {
+  readonly name: string;
+  readonly version: string;
+  readonly kind = 'tfjs' as const;
+  readonly signature: ModelDescription['signature'];
+  readonly labels: readonly string[] | undefined;
+  readonly scoresOutput: string | undefined;
+  readonly needsEncoder = false;
+  readonly info: Readonly<Record<string, unknown>>;
+  private loaded: Loaded | undefined;
+  private metadata: TfjsMetadata | undefined;
+
+  constructor(
+    description: ModelDescription,
+    private readonly versionDir: string,
+    info: Record<string, unknown>,
+  ) {
+    this.name = description.name;
+    this.version = description.version;
+    this.signature = description.signature;
+    this.labels = description.labels;
+    this.scoresOutput = description.scoresOutput;
+    this.info = Object.freeze({ ...description.info, ...info });
+  }
+
+  ready(): boolean {
+    return this.loaded !== undefined;
+  }
+
+  async load(): Promise<void> {
+    if (this.loaded !== undefined) return;
+    const metadata = parseMetadata(tfjsMetadataSchema, await readMetadataFile(this.versionDir), path.join(this.versionDir, 'metadata.json'));
+    const handler = localModelHandler(path.join(this.versionDir, metadata.modelFile));
+    const artifacts = await handler.load?.();
+    if (artifacts === undefined) throw new Error(`${metadata.modelFile}: nothing to load`);
+    const format = artifacts.format ?? (artifacts.modelTopology !== undefined && 'node' in (artifacts.modelTopology) ? 'graph-model' : 'layers-model');
+    const fromArtifacts = { load: () => Promise.resolve(artifacts) };
+    const loaded: Loaded =
+      format === 'graph-model'
+        ? { type: 'graph', model: await loadGraphModel(fromArtifacts) }
+        : { type: 'layers', model: await loadLayersModel(fromArtifacts) };
+    try {
+      this.check(loaded, metadata);
+      this.loaded = loaded;
+      this.metadata = metadata;
+      // Warm-up: one row of zeros (any free dimension as 1) through the whole model.
+      const warmup: Record<string, Tensor> = {};
+      for (const spec of this.signature.inputs) {
+        const shape = spec.shape.map((dim) => (dim === -1 ? 1 : dim));
+        const size = shape.reduce((a, b) => a * b, 1);
+        const data = spec.datatype === 'BYTES' ? Array.from({ length: size }, () => '') : spec.datatype === 'FP32' ? new Float32Array(size) : spec.datatype === 'INT32' ? new Int32Array(size) : new Uint8Array(size);
+        warmup[spec.name] = { datatype: spec.datatype, shape, data };
+      }
+      await this.predict({ rows: 1, tensors: warmup });
+    } catch (error) {
+      loaded.model.dispose();
+      this.loaded = undefined;
+      throw error;
+    }
+  }
+
+  /** The declared signature must be the model's: counts, names (graph) and fixed dimensions. */
+  private check(loaded: Loaded, metadata: TfjsMetadata): void {
+    const where = `${this.name}/${this.version}`;
+    if (loaded.type === 'layers') {
+      const { inputs, outputs } = loaded.model;
+      if (inputs.length !== metadata.signature.inputs.length || outputs.length !== metadata.signature.outputs.length) {
+        throw new Error(
+          `${where}: the layers model has ${inputs.length} inputs and ${outputs.length} outputs; metadata declares ` +
+            `${metadata.signature.inputs.length} and ${metadata.signature.outputs.length} (in the model's order)`,
+        );
+      }
+      metadata.signature.inputs.forEach((spec, i) => {
+        if (!compatible(inputs[i]?.shape, spec.shape)) throw new Error(`${where}: input '${spec.name}' is [${spec.shape.join(', ')}], the model's is [${String(inputs[i]?.shape)}]`);
+      });
+      metadata.signature.outputs.forEach((spec, i) => {
+        if (!compatible(outputs[i]?.shape, spec.shape)) throw new Error(`${where}: output '${spec.name}' is [${spec.shape.join(', ')}], the model's is [${String(outputs[i]?.shape)}]`);
+      });
+      return;
+    }
+    const inputNames = new Set(loaded.model.inputs.map((input) => input.name));
+    for (const spec of metadata.signature.inputs) {
+      const node = spec.node ?? spec.name;
+      if (!inputNames.has(node)) throw new Error(`${where}: the graph has no input '${node}' (inputs: ${[...inputNames].join(', ')})`);
+    }
+  }
+
+  async predict(inputs: Batch): Promise<Batch> {
+    const loaded = this.loaded;
+    const metadata = this.metadata;
+    if (loaded === undefined || metadata === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
+    const created = metadata.signature.inputs.map((spec) => {
+      const tensor = inputs.tensors[spec.name];
+      if (tensor === undefined) throw new Error(`input '${spec.name}' is missing`);
+      return tf.tensor(tensor.data, [...tensor.shape], TF_DTYPE[spec.datatype]);
+    });
+    let results: tf.Tensor[];
+    try {
+      if (loaded.type === 'layers') {
+        const output = loaded.model.predict(created.length === 1 ? (created[0] as tf.Tensor) : created);
+        results = Array.isArray(output) ? output : [output];
+      } else {
+        const feed = Object.fromEntries(metadata.signature.inputs.map((spec, i) => [spec.node ?? spec.name, created[i] as tf.Tensor]));
+        const output = await loaded.model.executeAsync(feed, metadata.signature.outputs.map((spec) => spec.node ?? spec.name));
+        results = Array.isArray(output) ? output : [output];
+      }
+    } finally {
+      for (const tensor of created) tensor.dispose();
+    }
+    try {
+      const tensors: Record<string, Tensor> = {};
+      for (const [i, spec] of metadata.signature.outputs.entries()) {
+        const result = results[i];
+        if (result === undefined) throw new Error(`the model returned no output '${spec.name}'`);
+        const cast = spec.datatype === 'FP32' && result.dtype !== 'float32' ? tf.cast(result, 'float32') : spec.datatype === 'INT32' && result.dtype !== 'int32' ? tf.cast(result, 'int32') : result;
+        const values = await cast.data();
+        if (cast !== result) cast.dispose();
+        const data = spec.datatype === 'BYTES' ? Array.from(values as unknown as Uint8Array[], (bytes) => (typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'))) : spec.datatype === 'BOOL' ? Uint8Array.from(values as ArrayLike<number>) : values;
+        tensors[spec.name] = { datatype: spec.datatype, shape: result.shape, data: data };
+      }
+      return { rows: inputs.rows, tensors };
+    } finally {
+      for (const result of results) result.dispose();
+    }
+  }
+
+  unload(): Promise<void> {
+    this.loaded?.model.dispose();
+    this.loaded = undefined;
+    return Promise.resolve();
+  }
+}
