@@ -71,3 +71,4 @@ export { EMBEDDING_OUTPUT, sentenceEmbeddingMetadataSchema, type SentenceEmbeddi
 export { tfjsMetadataSchema, type TfjsMetadata } from './tfjs-model.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
 export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';
+export { loadPieceCounter, type PieceCounter } from './piece-counter.js';

@@ -13,6 +13,7 @@ export function errorHandler(): ErrorRequestHandler {
       return;
     }
     const httpError = toHttpError(err);
+    // Only the unexpected gets a stack trace; a client's 4xx or a shed 503 is in the access log already.
     if (httpError.status >= 500 && !(err instanceof HttpError)) {
       req.log?.error({ err }, 'unhandled error');
     }

@@ -55,6 +55,21 @@ export class HttpError extends Error {
     return new HttpError(503, message, 'overloaded', { 'retry-after': String(retryAfterSeconds) });
   }
 
+  /** 429 with `Retry-After`: this client has more work queued or in flight than its share. */
+  static tooManyRequests(message: string, retryAfterSeconds = 1): HttpError {
+    return new HttpError(429, message, 'too_many_requests', { 'retry-after': String(retryAfterSeconds) });
+  }
+
+  /** 499 (nginx's "client closed request"): the client left before its answer; nobody reads it. */
+  static clientClosedRequest(): HttpError {
+    return new HttpError(499, 'client closed the request', 'client_closed_request');
+  }
+
+  /** 504: the request's deadline passed before its answer was computed. */
+  static deadlineExceeded(): HttpError {
+    return new HttpError(504, 'deadline exceeded before the request could be served', 'deadline_exceeded');
+  }
+
   /** 503: the model is loading, warming up or shutting down (OIP: non-200 readiness). */
   static modelNotReady(model: string): HttpError {
     return new HttpError(503, `model '${model}' is not ready`, 'model_not_ready', { 'retry-after': '1' });
@@ -102,6 +117,8 @@ function isBodyParserError(err: unknown): err is BodyParserError {
  */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  // Express decodes path parameters with decodeURIComponent; `%ff` is the client's mistake.
+  if (err instanceof URIError) return HttpError.invalidInput('malformed percent-encoding in the request path');
   if (isBodyParserError(err)) {
     switch (err.type) {
       case 'entity.parse.failed':

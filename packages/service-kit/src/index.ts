@@ -1,7 +1,17 @@
 export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './config.js';
 export { errorHandler, notFoundHandler } from './error-handler.js';
 export { HttpError, toHttpError } from './errors.js';
-export { createLogger, httpLogger, requestIdOf, REQUEST_ID_HEADER, type Logger, type LoggerOptions } from './logger.js';
+export {
+  createLogger,
+  createLogSampler,
+  httpLogger,
+  requestIdOf,
+  REQUEST_ID_HEADER,
+  type HttpLoggerOptions,
+  type Logger,
+  type LoggerOptions,
+} from './logger.js';
+export { jsonDepthExceeds, limitJsonDepth } from './json-depth.js';
 export {
   Counter,
   Gauge,

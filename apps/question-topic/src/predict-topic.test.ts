@@ -1,7 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import supertest from 'supertest';
-import { createTestApp, fakeLabel, FakeRuntime, LABELS, shiftedFakeLabel } from '../test/fakes.js';
+import {
+  createTestApp as createServerTestApp,
+  FAKE_LABELS as LABELS,
+  FakeClassifier as FakeRuntime,
+  fakeLabel as shiftedFakeLabel,
+  type TestAppOptions,
+} from '@modeldock/model-server/testing';
+import { predictTopicPlugin } from './predict-topic.js';
+
+/** question-topic as it runs: the model server with the seed route, over fake classifiers. */
+function createTestApp(options: TestAppOptions & { runtime?: FakeRuntime } = {}) {
+  const runtimes = options.runtimes ?? [options.runtime ?? new FakeRuntime()];
+  const built = createServerTestApp({ ...options, runtimes, plugins: [predictTopicPlugin] });
+  return { ...built, runtime: runtimes.at(-1) as FakeRuntime };
+}
+
+const fakeLabel = (text: string) => shiftedFakeLabel(text, 0);
 
 const QUESTIONS = ['What is your salary?', 'Who wrote Hamlet?', 'Where is Rome?'];
 
@@ -152,12 +168,12 @@ describe('Open Inference Protocol', () => {
 
   const badRequests: [string, unknown, RegExp][] = [
     ['no inputs', { inputs: [] }, /non-empty array/],
-    ['two inputs', { inputs: [inferBody(['a']).inputs[0], inferBody(['b']).inputs[0]] }, /one input tensor/],
+    ['two inputs', { inputs: [inferBody(['a']).inputs[0], inferBody(['b']).inputs[0]] }, /takes 1 input tensor/],
     ['a non-BYTES datatype', { inputs: [{ name: 'text', shape: [1], datatype: 'FP32', data: [1] }] }, /BYTES/],
-    ['a shape that does not match the data', inferBody(['a', 'b'], [3]), /shape \[3\] but 2 elements/],
-    ['a 3-d shape', inferBody(['a'], [1, 1, 1]), /shape \[n\] or \[n, 1\]/],
+    ['a shape that does not match the data', inferBody(['a', 'b'], [3]), /shape \[3\] \(3 elements\) but 2 elements/],
+    ['a 3-d shape', inferBody(['a'], [1, 1, 1]), /must have shape \[n\]/],
     ['numbers as data', inferBody([1, 2]), /must be a string/],
-    ['an unknown output', { ...inferBody(['a']), outputs: [{ name: 'logits' }] }, /unknown output "logits"/],
+    ['an unknown output', { ...inferBody(['a']), outputs: [{ name: 'logits' }] }, /unknown output 'logits'/],
     ['binary data', { inputs: [{ ...inferBody(['a']).inputs[0], parameters: { binary_data_size: 3 } }] }, /binary/],
   ];
   for (const [what, body, message] of badRequests) {

@@ -1,0 +1,120 @@
+import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
+import { logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
+import { z } from 'zod';
+
+/**
+ * Every setting of a model server, without its prefix: the generic server reads them as `MODEL_*`,
+ * question-topic as `QT_*` (the names its users already know). Each `.describe()` is the text of
+ * the configuration reference, which is generated from this schema.
+ */
+export const serverSettingsSchema = z.object({
+  HOST: z.string().default('0.0.0.0').describe('interface the model server listens on'),
+  PORT: port().default(8501).describe('port the model server listens on'),
+  LOG_LEVEL: logLevel().default('info').describe('pino log level'),
+  MODEL_DIR: z.string().min(1).describe('directory of version folders (`1/`, `2/`, ...) each with `metadata.json`'),
+  MODEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"')
+    .optional()
+    .describe("served model name (default: the `name` in the newest version's metadata.json)"),
+  MODEL_VERSIONS: z
+    .string()
+    .regex(/^(latest|all|\d+(,\d+)*)$/, "expected 'latest', 'all' or versions like '1,2'")
+    .default('latest')
+    .describe('versions to serve: `latest`, `all` or a list like `1,2`; versioned OIP and TF Serving paths reach each'),
+  DEFAULT_VERSION: z
+    .string()
+    .regex(/^\d+$/, 'digits')
+    .optional()
+    .describe('version unversioned requests get (default: the highest served)'),
+  ENCODER_DIR: z.string().optional().describe('USE-lite files (`model.json`, shards, `vocab.json`); default: the npm package'),
+  BACKEND: z
+    .enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]])
+    .default('auto')
+    .describe('`auto` (native TensorFlow, else wasm), `tensorflow`, `wasm` or `cpu`'),
+  DEVICE: z.enum(DEVICES as [Device, ...Device[]]).default('cpu').describe('`gpu` makes `auto`/`tensorflow` use tfjs-node-gpu'),
+  ENGINE_THREAD: z
+    .enum(['worker', 'main'])
+    .default('worker')
+    .describe('`worker`: inference on a worker thread, so HTTP, probes and load shedding stay responsive; `main`: on the event loop'),
+  MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
+  MAX_JSON_DEPTH: positiveInt().default(32).describe('deepest JSON nesting accepted in a body (400 beyond)'),
+  MAX_TEXTS: positiveInt().default(256).describe('most rows (texts) in one request (400 beyond); larger valid requests are split into batches internally'),
+  MAX_TEXT_LENGTH: positiveInt().default(2000).describe('most characters in one text, counted after NFKC normalisation'),
+  MAX_TEXT_PIECES: positiveInt().default(512).describe("most sentence-encoder pieces (tokens) in one text"),
+  MAX_REQUEST_PIECES: positiveInt().default(16_384).describe('most sentence-encoder pieces in one request: bounds its engine time'),
+  MAX_TENSOR_ELEMENTS: positiveInt().default(1_000_000).describe('most tensor elements in one request of a numeric model'),
+  MAX_BATCH_SIZE: positiveInt().default(32).describe('dynamic batching: most rows per engine call; `1` turns batching off'),
+  MAX_BATCH_DELAY_MS: nonNegativeInt().default(2).describe('dynamic batching: how long a request may wait for others to join its batch'),
+  MAX_QUEUE: positiveInt().default(1024).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
+  MAX_QUEUE_PER_CLIENT: positiveInt()
+    .default(256)
+    .describe('most rows one client (`x-forwarded-for`, else its address) may have waiting; beyond it 429 + `Retry-After`'),
+  REQUEST_DEADLINE_MS: positiveInt()
+    .default(30_000)
+    .describe('longest a request may wait for its answer; `x-modeldock-deadline-ms` from the gateway can only shorten it (504 when it passes)'),
+  HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers'),
+  REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),
+  KEEP_ALIVE_TIMEOUT_MS: positiveInt().default(65_000).describe('idle keep-alive connection lifetime (longer than the gateway’s)'),
+  DRAIN_TIMEOUT_MS: positiveInt().default(30_000).describe('how long SIGTERM waits for in-flight requests'),
+});
+
+export type ServerSettings = Readonly<z.output<typeof serverSettingsSchema>>;
+
+/** Settings an app fixes or defaults before the environment is read (question-topic's model folder, its port). */
+export type SettingDefaults = Partial<Record<keyof z.input<typeof serverSettingsSchema>, string>>;
+
+/**
+ * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`, `QT_PORT`), applies the app's defaults,
+ * validates with zod and returns a frozen object. Every problem is reported at once, named with
+ * its prefixed variable, so a misconfigured container says what to fix.
+ */
+export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}): ServerSettings {
+  const values: Record<string, string> = { ...defaults };
+  for (const key of Object.keys(serverSettingsSchema.shape)) {
+    const value = env[`${prefix}${key}`];
+    // Empty strings mean "unset": compose files often pass `VAR=${VAR:-}`.
+    if (value !== undefined && value !== '') values[key] = value;
+  }
+  const parsed = serverSettingsSchema.safeParse(values);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${prefix}${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** One row of the configuration reference. */
+export interface SettingReference {
+  variable: string;
+  default: string | undefined;
+  meaning: string;
+}
+
+/** The configuration reference of a prefix, from the schema itself (docs cannot drift from it). */
+export function settingsReference(prefix: string, defaults: SettingDefaults = {}): SettingReference[] {
+  return Object.entries(serverSettingsSchema.shape).map(([key, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
+    return {
+      variable: `${prefix}${key}`,
+      default: defaults[key as keyof SettingDefaults] ?? fallback,
+      meaning: schema.description ?? '',
+    };
+  });
+}
+
+/**
+ * The versions to serve, oldest first, from the version policy and the versions found on disk;
+ * throws naming what is missing.
+ */
+export function selectVersions(policy: string, available: readonly string[]): string[] {
+  const sorted = [...available].sort((a, b) => Number(a) - Number(b));
+  if (sorted.length === 0) throw new Error('no model versions found');
+  if (policy === 'all') return sorted;
+  if (policy === 'latest') return sorted.slice(-1);
+  const wanted = [...new Set(policy.split(','))].sort((a, b) => Number(a) - Number(b));
+  const missing = wanted.filter((version) => !sorted.includes(version));
+  if (missing.length > 0) throw new Error(`model versions ${missing.join(', ')} not found (found: ${sorted.join(', ')})`);
+  return wanted;
+}

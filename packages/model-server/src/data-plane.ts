@@ -1,0 +1,226 @@
+import {
+  BatcherClosedError,
+  DynamicBatcher,
+  QueueFullError,
+  concatBatches,
+  rowSize,
+  sliceBatch,
+  type Batch,
+  type BatcherOptions,
+  type ModelRuntime,
+  type RowCodec,
+} from '@modeldock/model-runtime';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+import { decodeTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
+
+/** The context of one inference request, from its HTTP exchange. */
+export interface InferenceContext {
+  /** Labels metrics (`open-inference`, `tf-serving`, `openai`, `seed`...). */
+  protocol: string;
+  /** Aborted when the client has gone or the request's deadline has passed (reason `TimeoutError`). */
+  signal?: AbortSignal;
+  /** Who asked, for the fair share of the queue. */
+  client?: string;
+}
+
+/** Options for {@link createDataPlane}. */
+export interface DataPlaneOptions {
+  /** Every served version of one model, oldest first. */
+  runtimes: readonly ModelRuntime[];
+  /** The version unversioned requests get (TF Serving's "latest" policy by default: the highest). */
+  defaultVersion?: string;
+  limits: RequestLimits;
+  /** Counts the sentence encoder's pieces, for kinds fed by it; absent when no served kind is. */
+  textBudget?: TextBudget;
+  /** Each version gets its own batcher with these settings (versions never share an engine call). */
+  batching: BatcherOptions;
+  registry: Registry;
+}
+
+/**
+ * Protocol-independent serving logic between the HTTP routes and the model runtimes: model and
+ * version resolution, input validation against the signature, work limits, dynamic batching,
+ * cancellation, readiness and inference metrics. Each protocol's routes only translate their wire
+ * format to and from these calls (MLServer's `DataPlane`).
+ */
+export interface DataPlane {
+  /** The served model's name. */
+  readonly name: string;
+  /** The version unversioned requests get. */
+  readonly model: ModelRuntime;
+  /** Every served version, oldest first. */
+  readonly versions: readonly ModelRuntime[];
+  readonly limits: RequestLimits;
+  /** Server readiness: every served version is warm and the server is not draining. */
+  ready(): boolean;
+  /** The runtime for `name` at `version` (the default version when absent); 404 otherwise. */
+  resolve(name: string, version?: string): ModelRuntime;
+  /**
+   * Validates tensors from a request against `runtime`'s signature and the work limits, and
+   * returns them as one batch; a 400 names what is wrong. `pieces` counts the encoder's pieces.
+   */
+  decode(runtime: ModelRuntime, tensors: readonly RawTensor[]): { inputs: Batch; pieces: number };
+  /** Runs validated inputs through `runtime`, batched with concurrent requests for the same version. */
+  infer(runtime: ModelRuntime, inputs: Batch, context: InferenceContext): Promise<Batch>;
+  /** Counts a refusal before inference by reason, and returns the error to throw. */
+  reject(reason: string, error: HttpError): HttpError;
+  /** Stops reporting ready (SIGTERM) so balancers move traffic away; work that still arrives is served. */
+  startDraining(): void;
+  /** Waits for queued work, then refuses more. */
+  close(): Promise<void>;
+}
+
+const batchRows: RowCodec<Batch> = {
+  rows: (batch) => batch.rows,
+  slice: sliceBatch,
+  concat: concatBatches,
+};
+
+/** Creates the data plane for the loaded versions of one model. */
+export function createDataPlane(options: DataPlaneOptions): DataPlane {
+  const { runtimes, limits, textBudget, batching, registry } = options;
+  const latest = runtimes.at(-1);
+  if (latest === undefined) throw new Error('a data plane needs at least one model version');
+  const name = latest.name;
+  if (runtimes.some((runtime) => runtime.name !== name)) throw new Error('all versions must be one model');
+  const byVersion = new Map(runtimes.map((runtime) => [runtime.version, runtime]));
+  const model = options.defaultVersion === undefined ? latest : byVersion.get(options.defaultVersion);
+  if (model === undefined) throw new Error(`default version ${String(options.defaultVersion)} is not served`);
+  if (runtimes.some((runtime) => runtime.textInput !== undefined) && textBudget === undefined) {
+    throw new Error('a text model needs a text budget (the encoder’s piece counter)');
+  }
+
+  const rows = new Counter({
+    name: 'modeldock_inference_texts_total',
+    help: 'Rows (texts) inferred, by protocol.',
+    labelNames: ['model', 'version', 'protocol'] as const,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'modeldock_inference_rejected_total',
+    help: 'Requests refused before inference, by reason.',
+    labelNames: ['model', 'reason'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'modeldock_dropped_rows_total',
+    help: 'Queued rows never computed because their client had gone (cancelled) or their deadline had passed.',
+    labelNames: ['model', 'version', 'reason'] as const,
+    registers: [registry],
+  });
+  const modelHistogram = (metric: string, help: string, buckets: number[]) =>
+    new Histogram({ name: metric, help, buckets, labelNames: ['model', 'version'] as const, registers: [registry] });
+  const engineSeconds = modelHistogram('modeldock_engine_call_duration_seconds', 'Time of one engine call (one batch).', LATENCY_BUCKETS);
+  const queueSeconds = modelHistogram('modeldock_batch_queue_duration_seconds', 'Time a request part waited in the batching queue.', LATENCY_BUCKETS);
+  const batchSize = modelHistogram('modeldock_batch_size', 'Rows per engine call.', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  const queueLength = new Gauge({
+    name: 'modeldock_batch_queue_length',
+    help: 'Rows waiting for an engine call.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
+  let draining = false;
+  new Gauge({
+    name: 'modeldock_model_ready',
+    help: '1 when the model version answers requests.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+    collect() {
+      for (const runtime of runtimes) {
+        this.set({ model: runtime.name, version: runtime.version }, runtime.ready() && !draining ? 1 : 0);
+      }
+    },
+  });
+
+  const batchers = new Map(
+    runtimes.map((runtime) => {
+      const labels = { model: runtime.name, version: runtime.version };
+      const batcher = new DynamicBatcher<Batch, Batch>(
+        async (inputs) => {
+          const stop = engineSeconds.startTimer(labels);
+          try {
+            return await runtime.predict(inputs);
+          } finally {
+            stop();
+          }
+        },
+        batching,
+        { input: batchRows, output: batchRows },
+        {
+          queueLength: (n) => queueLength.set(labels, n),
+          queued: (seconds) => queueSeconds.observe(labels, seconds),
+          batch: (n) => batchSize.observe(labels, n),
+          dropped: (n, reason) => dropped.inc({ ...labels, reason }, n),
+        },
+      );
+      return [runtime, batcher] as const;
+    }),
+  );
+
+  const reject = (reason: string, error: HttpError): HttpError => {
+    rejected.inc({ model: name, reason });
+    return error;
+  };
+
+  return {
+    name,
+    model,
+    versions: runtimes,
+    limits,
+    reject,
+    ready: () => !draining && runtimes.every((runtime) => runtime.ready()),
+    resolve(requested, version) {
+      if (requested !== name) throw reject('unknown_model', HttpError.modelNotFound(requested));
+      if (version === undefined) return model;
+      const runtime = byVersion.get(version);
+      if (runtime === undefined) throw reject('unknown_version', HttpError.modelNotFound(requested, version));
+      return runtime;
+    },
+    decode(runtime, tensors) {
+      try {
+        return decodeTensors(runtime, tensors, limits, textBudget);
+      } catch (error) {
+        if (error instanceof HttpError) throw reject('invalid_input', error);
+        throw error;
+      }
+    },
+    async infer(runtime, inputs, context) {
+      const batcher = batchers.get(runtime);
+      if (batcher === undefined) throw new Error(`version ${runtime.version} is not served by this data plane`);
+      // Draining only turns readiness off: requests that still reach us are answered while the model is loaded.
+      if (!runtime.ready()) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+      let outputs: Batch;
+      try {
+        outputs = await batcher.submit(inputs, { signal: context.signal, client: context.client });
+      } catch (error) {
+        if (error instanceof QueueFullError) {
+          throw error.scope === 'server'
+            ? reject('overloaded', HttpError.overloaded(error.message))
+            : reject('client_share', HttpError.tooManyRequests(error.message));
+        }
+        if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+        if (error instanceof Error && error.name === 'TimeoutError') throw reject('deadline', HttpError.deadlineExceeded());
+        if (context.signal?.aborted === true) throw reject('cancelled', HttpError.clientClosedRequest());
+        throw error;
+      }
+      rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
+      return outputs;
+    },
+    startDraining() {
+      draining = true;
+    },
+    async close() {
+      await Promise.all(
+        [...batchers.values()].map(async (batcher) => {
+          await batcher.idle();
+          await batcher.close();
+        }),
+      );
+    },
+  };
+}
+
+/** Elements per row of each output, for protocols that reshape answers. */
+export function outputRowSizes(outputs: Batch): Record<string, number> {
+  return Object.fromEntries(Object.entries(outputs.tensors).map(([key, tensor]) => [key, rowSize(tensor.shape)]));
+}

@@ -1,0 +1,23 @@
+export { createApp, type AppDependencies } from './app.js';
+export {
+  loadServerSettings,
+  selectVersions,
+  serverSettingsSchema,
+  settingsReference,
+  type ServerSettings,
+  type SettingDefaults,
+  type SettingReference,
+} from './config.js';
+export { createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext } from './data-plane.js';
+export {
+  BUILT_IN_PLUGINS,
+  openAiEmbeddingsPlugin,
+  openInferencePlugin,
+  tfServingPlugin,
+  type ModelServerPlugin,
+} from './plugins.js';
+export { DEADLINE_HEADER, clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
+export type { RouteOptions, ServerInfo } from './routes/options.js';
+export * as schemas from './schemas.js';
+export { checkTexts, decodeTensors, describeValue, textTensor, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
+export { nativeModules, runModelServer, startOrExit, type ModelServerOptions } from './server.js';

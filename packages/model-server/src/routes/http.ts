@@ -1,0 +1,62 @@
+import type { Request, Response } from 'express';
+import { HttpError } from '@modeldock/service-kit';
+import type { z } from 'zod';
+import type { InferenceContext } from '../data-plane.js';
+
+/** The gateway's remaining deadline for this attempt, in milliseconds (relative, so clocks need not agree). */
+export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
+
+/** The parsed JSON body as an object, or a 400 saying what it was instead. */
+export function jsonObjectBody(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw HttpError.invalidInput('request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Parses a request body with a zod schema; a 400 names the first problem's field. Schemas leave
+ * tensor contents as `unknown` (they are checked against the model's signature afterwards), so
+ * zod never walks client data of unbounded size.
+ */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(jsonObjectBody(body));
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  const field = issue === undefined || issue.path.length === 0 ? 'body' : `'${issue.path.join('.')}'`;
+  throw HttpError.invalidInput(`${field}: ${issue?.message ?? 'invalid'}`);
+}
+
+/** `:name` and the optional `:version` of a model path. */
+export function modelParams(params: Record<string, string | string[] | undefined>): [string, string | undefined] {
+  const { name, version } = params as { name: string; version?: string };
+  return [name, version];
+}
+
+/** Who asked, for the fair share of the queue: the first `x-forwarded-for` hop (set by the gateway), else the peer. */
+export function clientOf(req: Request): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  if (first !== undefined && first !== '' && first.length <= 64) return first;
+  return req.socket.remoteAddress ?? '';
+}
+
+/**
+ * The inference context of an HTTP exchange: its signal aborts when the client goes away before
+ * the answer, or when the deadline passes (the gateway's `x-modeldock-deadline-ms`, capped by the
+ * server's own `capMs`), so queued work is dropped instead of computed for nobody.
+ */
+export function inferenceContext(req: Request, res: Response, protocol: string, capMs: number): InferenceContext {
+  const header = req.headers[DEADLINE_HEADER];
+  let ms = capMs;
+  if (header !== undefined) {
+    const value = Array.isArray(header) ? header[0] : header;
+    if (value === undefined || !/^\d{1,9}$/.test(value)) throw HttpError.invalidInput(`${DEADLINE_HEADER} must be a number of milliseconds`);
+    ms = Math.min(ms, Number(value));
+  }
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort(new Error('client closed the request'));
+  });
+  return { protocol, client: clientOf(req), signal: AbortSignal.any([gone.signal, AbortSignal.timeout(ms)]) };
+}

@@ -1,0 +1,106 @@
+import { Router, type ErrorRequestHandler } from 'express';
+import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
+import { HttpError, toHttpError } from '@modeldock/service-kit';
+import type { z } from 'zod';
+import type { DataPlane } from '../data-plane.js';
+import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError } from '../schemas.js';
+import { textTensor } from '../tensors.js';
+import { inferenceContext, parseBody } from './http.js';
+import type { RouteOptions } from './options.js';
+
+/** The model's embedding output, when it is a text model with one FP32 `[-1, d]` output and no labels. */
+export function embeddingOutput(runtime: ModelDescription): { name: string; dimension: number } | undefined {
+  const [output, ...others] = runtime.signature.outputs;
+  if (runtime.textInput === undefined || runtime.labels !== undefined || output === undefined || others.length > 0) return undefined;
+  const dimension = output.shape[1];
+  if (output.datatype !== 'FP32' || output.shape.length !== 2 || dimension === undefined || dimension < 1) return undefined;
+  return { name: output.name, dimension };
+}
+
+/** OpenAI's error `type` for an HTTP status (as its API answers). */
+function errorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 404) return 'invalid_request_error';
+  if (status === 429) return 'rate_limit_exceeded';
+  if (status >= 500) return status === 503 ? 'service_unavailable' : 'server_error';
+  return 'invalid_request_error';
+}
+
+/** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
+const OPENAI_PATHS = new Set(['/v1/models', '/v1/embeddings']);
+
+/**
+ * OpenAI's error body on the OpenAI-compatible routes (its clients read `error.message`), with
+ * the same statuses as everywhere else; errors on any other path pass on.
+ */
+export function openAiErrorHandler(): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent || !OPENAI_PATHS.has(req.path.replace(/\/$/, ''))) {
+      next(err);
+      return;
+    }
+    const httpError = toHttpError(err);
+    if (httpError.status >= 500 && !(err instanceof HttpError)) req.log?.error({ err }, 'unhandled error');
+    const param = httpError.code === 'model_not_found' ? 'model' : null;
+    const body: z.input<typeof openAiError> = {
+      error: { message: httpError.message, type: errorType(httpError.status), param, code: httpError.code },
+    };
+    res.status(httpError.status).set(httpError.headers).json(body);
+  };
+}
+
+/** Float32 little-endian bytes, base64: what OpenAI's `encoding_format: "base64"` carries (and its clients decode). */
+function base64Floats(values: Float32Array): string {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
+  return bytes.toString('base64');
+}
+
+/**
+ * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models` for an embedding model. `input` is
+ * a string or a list of strings; `encoding_format` is `float` or `base64` (the official client
+ * asks for base64 by default and decodes it); `dimensions` is accepted only when it is the
+ * model's; `usage` counts the encoder's pieces.
+ */
+export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
+  const router = Router();
+  const created = Math.floor(Date.now() / 1000);
+
+  router.get('/v1/models', (_req, res) => {
+    const body: z.input<typeof modelListResponse> = {
+      object: 'list',
+      data: [{ id: plane.name, object: 'model', created, owned_by: 'modeldock' }],
+    };
+    res.json(body);
+  });
+
+  router.post('/v1/embeddings', async (req, res) => {
+    const request = parseBody(embeddingsRequest, req.body);
+    const runtime = plane.resolve(request.model);
+    const output = embeddingOutput(runtime);
+    if (output === undefined) throw HttpError.invalidInput(`model '${runtime.name}' does not produce embeddings`);
+    if (request.dimensions !== undefined && request.dimensions !== output.dimension) {
+      throw HttpError.invalidInput(`model '${runtime.name}' has ${output.dimension} dimensions; 'dimensions' must be ${output.dimension} or absent`);
+    }
+    const texts = typeof request.input === 'string' ? [request.input] : request.input;
+    const { inputs, pieces } = plane.decode(runtime, [textTensor(runtime, texts, 'input')]);
+    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options.deadlineMs));
+    const tensor = outputs.tensors[output.name] as Tensor;
+    const values = tensor.data as Float32Array;
+    const body: z.input<typeof embeddingsResponse> = {
+      object: 'list',
+      data: texts.map((_, index) => {
+        const row = values.subarray(index * output.dimension, (index + 1) * output.dimension);
+        return { object: 'embedding', index, embedding: request.encoding_format === 'base64' ? base64Floats(row) : Array.from(row) };
+      }),
+      model: runtime.name,
+      usage: { prompt_tokens: pieces, total_tokens: pieces },
+    };
+    res.json(body);
+  });
+
+  router.all(['/v1/models', '/v1/embeddings'], (req) => {
+    throw HttpError.methodNotAllowed(req.method, req.path);
+  });
+  return router;
+}

@@ -1,0 +1,102 @@
+/**
+ * The request and response bodies of every protocol the model server speaks, defined once with
+ * zod: routes parse requests with them, tests check responses against them, and API documentation
+ * can be generated from them. Tensor contents stay `unknown` here; they are validated against the
+ * model's signature (tensors.ts), which bounds their size first.
+ */
+import { DATATYPES } from '@modeldock/model-runtime';
+import { z } from 'zod';
+
+const parameters = z.record(z.string(), z.unknown());
+const tensorMetadata = z.object({ name: z.string(), datatype: z.enum(DATATYPES), shape: z.array(z.number().int()) });
+
+/** OIP `$metadata_server_response`. */
+export const serverMetadataResponse = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+
+/** OIP `$metadata_model_response`. */
+export const modelMetadataResponse = z.object({
+  name: z.string(),
+  versions: z.array(z.string()).optional(),
+  platform: z.string(),
+  inputs: z.array(tensorMetadata),
+  outputs: z.array(tensorMetadata),
+  parameters: parameters.optional(),
+});
+
+/** OIP `$request_input`: a tensor in a request. */
+export const requestInput = z.object({
+  name: z.string().max(128),
+  shape: z.array(z.number()).max(8),
+  datatype: z.string().max(16),
+  parameters: parameters.optional(),
+  data: z.unknown(),
+});
+
+/** OIP `$request_output`: an output the client asks for. */
+export const requestOutput = z.object({ name: z.string().max(128), parameters: parameters.optional() });
+
+/** OIP `$inference_request`. */
+export const inferenceRequest = z.object({
+  id: z.string().max(256).optional(),
+  parameters: parameters.optional(),
+  inputs: z.array(requestInput).min(1, 'must be a non-empty array').max(16),
+  outputs: z.array(requestOutput).min(1, 'must be a non-empty array of {name}').max(16).optional(),
+});
+
+/** OIP `$response_output`. */
+export const responseOutput = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int()),
+  datatype: z.enum(DATATYPES),
+  parameters: parameters.optional(),
+  data: z.array(z.union([z.number(), z.string(), z.boolean()])),
+});
+
+/** OIP `$inference_response`. */
+export const inferenceResponse = z.object({
+  model_name: z.string(),
+  model_version: z.string().optional(),
+  id: z.string().optional(),
+  parameters: parameters.optional(),
+  outputs: z.array(responseOutput),
+});
+
+/** TF Serving `:predict`: exactly one of `instances` (row format) or `inputs` (columnar). */
+export const predictRequest = z
+  .object({ signature_name: z.string().optional(), instances: z.unknown().optional(), inputs: z.unknown().optional() })
+  .refine((body) => (body.instances === undefined) !== (body.inputs === undefined), "request must have exactly one of 'instances' or 'inputs'");
+
+/** TF Serving `:classify` / `:regress`: tf.Example-like feature maps, optionally with shared `context`. */
+export const classifyRequest = z.object({
+  signature_name: z.string().optional(),
+  context: z.record(z.string(), z.unknown()).optional(),
+  examples: z.array(z.record(z.string(), z.unknown()), "'examples' must be an array of objects").min(1).max(4096),
+});
+
+/** OpenAI `POST /v1/embeddings` request. */
+export const embeddingsRequest = z.object({
+  input: z.union([z.string(), z.array(z.string())], 'must be a string or an array of strings'),
+  model: z.string().max(128),
+  encoding_format: z.enum(['float', 'base64']).default('float'),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().max(256).optional(),
+});
+
+/** OpenAI `POST /v1/embeddings` response. */
+export const embeddingsResponse = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ object: z.literal('embedding'), index: z.number().int(), embedding: z.union([z.array(z.number()), z.string()]) })),
+  model: z.string(),
+  usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
+});
+
+/** OpenAI `GET /v1/models` response. */
+export const modelListResponse = z.object({
+  object: z.literal('list'),
+  data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+});
+
+/** OpenAI error body (only on the OpenAI-compatible routes; everything else answers `{"error": string}`). */
+export const openAiError = z.object({
+  error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
+});
