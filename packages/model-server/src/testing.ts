@@ -4,7 +4,7 @@
  * caller gets its own rows back, and an app over them driven with supertest, never listening.
  */
 import type { Batch, ModelDescription, ModelRuntime, Signature } from '@modeldock/model-runtime';
-import { createLogger, createRegistry } from '@modeldock/service-kit';
+import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createDataPlane, type DataPlane } from './data-plane.js';
@@ -193,10 +193,12 @@ export interface TestAppOptions {
   maxBodyBytes?: number;
   deadlineMs?: number;
   defaultVersion?: string;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 /** An app over fake runtimes, as tests drive it with supertest. */
-export function createTestApp(options: TestAppOptions = {}): { app: Express; plane: DataPlane; runtimes: ModelRuntime[] } {
+export function createTestApp(options: TestAppOptions = {}): { app: Express; plane: DataPlane; runtimes: ModelRuntime[]; registry: Registry } {
   const runtimes = options.runtimes ?? [new FakeClassifier()];
   const registry = createRegistry();
   const plane = createDataPlane({
@@ -222,11 +224,11 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
   const app = createApp({
     plane,
     registry,
-    logger: createLogger({ service: 'test', level: 'silent' }),
+    logger: options.logger ?? createLogger({ service: 'test', level: 'silent' }),
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
     deadlineMs: options.deadlineMs,
     plugins: options.plugins,
   });
-  return { app, plane, runtimes };
+  return { app, plane, runtimes, registry };
 }

@@ -97,6 +97,13 @@ export function httpLogger(logger: Logger, options: HttpLoggerOptions = {}): Htt
       }
       return err !== undefined || status >= 500 ? 'error' : 'info';
     },
+    // pino-http treats every status >= 500 as an error with a synthetic stack; a shed 503 is expected.
+    customErrorObject: (_req, res, _err, value: Record<string, unknown>) => {
+      if (!EXPECTED_UNDER_LOAD.has(res.statusCode)) return value;
+      return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'err'));
+    },
+    customErrorMessage: (_req, res, err) =>
+      EXPECTED_UNDER_LOAD.has(res.statusCode) ? 'request completed' : `request errored: ${err.message}`,
     customProps: (_req, res) => {
       const suppressed = suppressedBy.get(res);
       return suppressed === undefined ? {} : { suppressedSimilar: suppressed };

@@ -1,0 +1,207 @@
+// Regression tests for the hardening findings against a model replica: each would fail on the
+// server as it was (no output de-duplication, limits before normalisation, no deadlines, no
+// cancellation, one shared queue, 500s from malformed paths and nesting, error-level shed logs).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import type { Express } from 'express';
+import supertest from 'supertest';
+import { createTestApp, FakeClassifier } from './testing.js';
+
+const infer = (texts: unknown[], extra: Record<string, unknown> = {}) => ({
+  inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }],
+  ...extra,
+});
+
+/** Serves an app on a loopback port for the duration of `body`. */
+async function listening<T>(app: Express, body: (base: string) => Promise<T>): Promise<T> {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    return await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+
+describe('OIP outputs', () => {
+  it('answers 400 for an output requested twice, so a response is never larger than with each output once', async () => {
+    const outputs = Array.from({ length: 8000 }, () => ({ name: 'probabilities' }));
+    const res = await supertest(createTestApp({ maxBodyBytes: 1 << 20 }).app)
+      .post('/v2/models/question-topic/infer')
+      .send(infer(['Who?'], { outputs: outputs.slice(0, 2) }));
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: "output 'probabilities' is requested twice" });
+    const many = await supertest(createTestApp({ maxBodyBytes: 1 << 20 }).app)
+      .post('/v2/models/question-topic/infer')
+      .send(infer(['Who?'], { outputs }));
+    assert.equal(many.status, 400);
+  });
+
+  it('answers 400 for an unknown output without echoing a nested value', async () => {
+    let nested: unknown = 'x';
+    for (let i = 0; i < 20; i += 1) nested = [nested];
+    const res = await supertest(createTestApp().app)
+      .post('/v2/models/question-topic/infer')
+      .send(infer(['Who?'], { outputs: [{ name: nested }] }));
+    assert.equal(res.status, 400);
+    assert.deepEqual(Object.keys(res.body), ['error']);
+  });
+});
+
+describe('work limits after Unicode normalisation', () => {
+  it('counts a text’s length after NFKC (U+FDFA becomes 18 characters)', async () => {
+    const text = '\uFDFA'.repeat(10); // 10 characters raw, 180 after NFKC; the limit is 50
+    const res = await supertest(createTestApp().app).post('/v2/models/question-topic/infer').send(infer([text]));
+    assert.equal(res.status, 400);
+    assert.match(res.body.error, /180 characters after Unicode normalisation; the limit is 50/);
+  });
+
+  it('bounds the encoder pieces of one text and of a whole request', async () => {
+    const { app } = createTestApp({ limits: { maxTextLength: 1000, maxTextPieces: 20, maxRequestPieces: 40 } });
+    const long = await supertest(app).post('/v2/models/question-topic/infer').send(infer(['word '.repeat(30)]));
+    assert.equal(long.status, 400);
+    assert.match(long.body.error, /encoder pieces \(tokens\); the limit is 20/);
+    const many = await supertest(app).post('/v2/models/question-topic/infer').send(infer(Array(4).fill('word '.repeat(12))));
+    assert.equal(many.status, 400);
+    assert.match(many.body.error, /in all; the limit is 40/);
+  });
+});
+
+describe('deadlines and cancellation', () => {
+  it('drops the queued texts of a request whose client has gone, and counts them', async () => {
+    const runtime = new FakeClassifier();
+    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 2, limits: { maxRows: 64, maxRequestPieces: 10_000 } });
+    await listening(app, async (base) => {
+      runtime.hold();
+      const controller = new AbortController();
+      const abandoned = fetch(`${base}/v2/models/question-topic/infer`, {
+        method: 'POST',
+        body: JSON.stringify(infer(Array.from({ length: 20 }, (_, i) => `question ${i}`))),
+        signal: controller.signal,
+      }).catch(() => 'aborted');
+      // Wait until the first part of the request is in the engine, then leave.
+      for (let i = 0; i < 100 && runtime.calls.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      controller.abort();
+      assert.equal(await abandoned, 'aborted');
+      for (let i = 0; i < 100; i += 1) {
+        const text = await registry.metrics();
+        if (/modeldock_dropped_rows_total\{[^}]*reason="cancelled"\} 18/.test(text)) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      runtime.release();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // The running part (2 texts) finished; the other 18 were never computed.
+      assert.equal(runtime.calls.length, 1);
+      assert.equal(metricValue(await registry.metrics(), /modeldock_dropped_rows_total\{[^}]*reason="cancelled"\} (\d+)/), 18);
+    });
+  });
+
+  it('answers 504 once the x-modeldock-deadline-ms deadline passes in the queue, and never computes it', async () => {
+    const runtime = new FakeClassifier();
+    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 1 });
+    runtime.hold();
+    const first = supertest(app).post('/v2/models/question-topic/infer').send(infer(['first'])).then((res) => res.status);
+    for (let i = 0; i < 100 && runtime.calls.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const late = await supertest(app).post('/v2/models/question-topic/infer').set('x-modeldock-deadline-ms', '30').send(infer(['late']));
+    assert.equal(late.status, 504);
+    assert.deepEqual(Object.keys(late.body), ['error']);
+    runtime.release();
+    assert.equal(await first, 200);
+    assert.equal(runtime.calls.length, 1);
+    assert.equal(metricValue(await registry.metrics(), /modeldock_dropped_rows_total\{[^}]*reason="deadline"\} (\d+)/), 1);
+  });
+
+  it('answers 400 for a malformed deadline header', async () => {
+    const res = await supertest(createTestApp().app)
+      .post('/v2/models/question-topic/infer')
+      .set('x-modeldock-deadline-ms', 'soon')
+      .send(infer(['Who?']));
+    assert.equal(res.status, 400);
+  });
+});
+
+describe('fair sharing of the queue', () => {
+  it('answers 429 to a client over its share while another client is still served', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 64, maxQueuePerClient: 3 });
+    runtime.hold();
+    const flood = Array.from({ length: 8 }, () =>
+      supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', '10.0.0.1').send(infer(['q'])),
+    );
+    const requests = flood.map((request) =>
+      request.then((res) => ({ status: res.status, retryAfter: res.headers['retry-after'] })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const other = supertest(app)
+      .post('/v2/models/question-topic/infer')
+      .set('x-forwarded-for', '10.0.0.2')
+      .send(infer(['mine']))
+      .then((res) => res.status);
+    runtime.release();
+    const statuses = await Promise.all(requests);
+    // The flood: one running and three queued (its share) answered, the other four refused at once.
+    assert.ok(statuses.filter((s) => s.status === 429).length >= 3, JSON.stringify(statuses));
+    assert.ok(statuses.filter((s) => s.status === 429).every((s) => s.retryAfter === '1'));
+    assert.equal(await other, 200);
+  });
+});
+
+describe('no 5xx from client input', () => {
+  for (const path of ['/v2/models/%ff', '/v2/models/%ff/infer', '/v1/models/%ff:predict', '/v2/models/question-topic/versions/%E0%A4%A/ready']) {
+    it(`answers 4xx {error} for GET/POST ${path}`, async () => {
+      const { app } = createTestApp();
+      for (const res of [await supertest(app).get(path), await supertest(app).post(path).send(infer(['a']))]) {
+        assert.ok(res.status >= 400 && res.status < 500, `${res.status}`);
+        assert.deepEqual(Object.keys(res.body), ['error']);
+      }
+    });
+  }
+
+  it('answers 400 for deeply nested JSON in datatype, outputs[].name and data', async () => {
+    const deep = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    const bodies = [
+      `{"inputs":[{"name":"text","shape":[1],"datatype":${deep(5000)},"data":["a"]}]}`,
+      `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["a"]}],"outputs":[{"name":${deep(5000)}}]}`,
+      `{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":${deep(5000)}}]}`,
+    ];
+    for (const body of bodies) {
+      const res = await supertest(createTestApp({ maxBodyBytes: 1 << 20 }).app)
+        .post('/v2/models/question-topic/infer')
+        .set('content-type', 'application/json')
+        .send(body);
+      assert.equal(res.status, 400);
+      assert.match(res.body.error, /nested deeper than 32 levels/);
+    }
+  });
+});
+
+describe('logs under a flood', () => {
+  it('logs shed 503s at info without stack traces, and a bounded number of lines', async () => {
+    const lines: { level: number; err?: unknown; res?: { statusCode: number } }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
+        done();
+      },
+    });
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 1, logger: pino({ level: 'info' }, sink) });
+    runtime.hold();
+    const responses = Array.from({ length: 120 }, () => supertest(app).post('/v2/models/question-topic/infer').send(infer(['q'])).then((res) => res.status));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    runtime.release();
+    const statuses = await Promise.all(responses);
+    const shed = statuses.filter((status) => status === 503).length;
+    assert.ok(shed > 100, `expected a flood of 503s, got ${shed}`);
+    const shedLines = lines.filter((line) => line.res?.statusCode === 503);
+    assert.ok(shedLines.length <= 20, `${shedLines.length} lines for ${shed} shed requests`);
+    assert.ok(shedLines.every((line) => line.level === 30 && line.err === undefined), 'shed 503s log at info without errors');
+  });
+});
