@@ -4,6 +4,7 @@ export {
   selectVersions,
   serverSettingsSchema,
   settingsReference,
+  variableName,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,

@@ -3,6 +3,8 @@
  * runtimes whose answers are a function of their input alone, so a test can check that each
  * caller gets its own rows back, and an app over them driven with supertest, never listening.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import type { Batch, ModelDescription, ModelRuntime, Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
@@ -231,4 +233,65 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     plugins: options.plugins,
   });
   return { app, plane, runtimes, registry };
+}
+
+/** A JSON log line of a server process. */
+export interface LogLine {
+  msg?: string;
+  port?: number;
+  [key: string]: unknown;
+}
+
+/** A model server started as a child process by {@link startServerProcess}. */
+export interface ServerProcess {
+  child: ChildProcess;
+  /** Resolves once the server logs that it is warm, with the port it listens on. */
+  ready: Promise<{ port: number; base: string; logs: LogLine[] }>;
+  exited: Promise<number | null>;
+  logs: LogLine[];
+  /** SIGKILLs it if still running. */
+  kill(): void;
+}
+
+/**
+ * Starts a built model server (`dist/main.js`) on a free loopback port, for integration tests over
+ * real sockets. `env` holds its prefixed settings; it becomes ready when it logs
+ * `model loaded and warm: ready` (bounded by `timeoutMs`).
+ */
+export function startServerProcess(main: string, env: Record<string, string>, timeoutMs = 180_000): ServerProcess {
+  const child = spawn(process.execPath, [main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const logs: LogLine[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<{ port: number; base: string; logs: LogLine[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not become ready in time')), timeoutMs);
+    let port = 0;
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      let entry: LogLine;
+      try {
+        entry = JSON.parse(line) as LogLine;
+      } catch {
+        return;
+      }
+      logs.push(entry);
+      if (entry.msg === 'listening') port = entry.port ?? 0;
+      if (entry.msg === 'model loaded and warm: ready') {
+        clearTimeout(timer);
+        resolve({ port, base: `http://127.0.0.1:${port}`, logs });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited early with ${code}`));
+    });
+  });
+  ready.catch(() => {});
+  return {
+    child,
+    ready,
+    exited,
+    logs,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }

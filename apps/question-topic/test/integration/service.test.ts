@@ -2,43 +2,17 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { startServerProcess, type LogLine } from '@modeldock/model-server/testing';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const START_TIMEOUT_MS = 180_000;
 
-interface LogLine {
-  msg?: string;
-  port?: number;
-  [key: string]: unknown;
-}
-
-/** Starts the built service on a free port and resolves once it logs that it is ready. */
+/** Starts the built service on a free port; `ready` resolves once it logs that it is warm. */
 function startService(env: Record<string, string>) {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, QT_PORT: '0', QT_HOST: '127.0.0.1', QT_BACKEND: 'wasm', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const logs: LogLine[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<{ port: number; logs: LogLine[] }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('service did not become ready in time')), START_TIMEOUT_MS);
-    let port = 0;
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as LogLine;
-      logs.push(entry);
-      if (entry.msg === 'listening') port = entry.port ?? 0;
-      if (entry.msg === 'model loaded and warm: ready') {
-        clearTimeout(timer);
-        resolve({ port, logs });
-      }
-    });
-    void exited.then((code) => reject(new Error(`service exited early with ${code}`)));
-  });
-  return { child, ready, exited, logs };
+  return startServerProcess(MAIN, { QT_PORT: '0', QT_HOST: '127.0.0.1', QT_BACKEND: 'wasm', ...env }, START_TIMEOUT_MS);
 }
 
 describe('question-topic service process (real model, wasm, real sockets)', () => {
