@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { createModelRuntime, loadSentenceEncoder, selectBackend } from '@modeldock/model-runtime';
+import { TEXT_INPUT, createModelRuntime, loadSentenceEncoder, selectBackend, textBatch } from '@modeldock/model-runtime';
 import { cpuSeconds, machineBusySeconds } from './processes.js';
 import { round, summarise, type LatencySummary } from './stats.js';
 
@@ -46,9 +46,9 @@ export async function measureEngine(options: EngineOptions): Promise<{ backend: 
         while (performance.now() < deadline && latencies.length < maxCalls) {
           const texts = options.nextTexts(batchSize);
           const t0 = performance.now();
-          const rows = await runtime.predict(texts);
+          const outputs = await runtime.predict(textBatch(TEXT_INPUT, texts));
           latencies.push(performance.now() - t0);
-          if (rows.length !== batchSize) throw new Error(`predict returned ${rows.length} rows for ${batchSize} texts`);
+          if (outputs.rows !== batchSize) throw new Error(`predict returned ${outputs.rows} rows for ${batchSize} texts`);
         }
         return { calls: latencies.length, elapsedS: (performance.now() - started) / 1000, latencies };
       };
