@@ -1,5 +1,7 @@
 import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
 import { logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -125,4 +127,42 @@ export function selectVersions(policy: string, available: readonly string[]): st
   const missing = wanted.filter((version) => !sorted.includes(version));
   if (missing.length > 0) throw new Error(`model versions ${missing.join(', ')} not found (found: ${sorted.join(', ')})`);
   return wanted;
+}
+
+/**
+ * `<model dir>/model-settings.json`, optional (MLServer's file of the same name): how a model is
+ * served wherever it runs. The server reads `versions` and `defaultVersion`; the start script and
+ * deployment tooling read `app`, `port` and `aliases`. Unknown fields are an error, so a typo
+ * cannot silently change nothing.
+ */
+export const modelSettingsSchema = z.strictObject({
+  /** The app that serves it when it has its own routes (question-topic); default: the generic model server. */
+  app: z.string().regex(/^[a-z0-9-]+$/).optional(),
+  /** Its port under `pnpm start`. */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** Extra gateway routes to this model, e.g. `{"method": "POST", "path": "/predict_topic"}`. */
+  aliases: z.array(z.strictObject({ method: z.enum(['GET', 'POST']), path: z.string().regex(/^\/[\w./-]*$/) })).optional(),
+  /** Versions to serve (as MODEL_VERSIONS): `latest`, `all` or a list like `1,2`. */
+  versions: z.string().regex(/^(latest|all|\d+(,\d+)*)$/).optional(),
+  /** The version unversioned requests get (as DEFAULT_VERSION). */
+  defaultVersion: z.string().regex(/^\d+$/).optional(),
+});
+
+export type ModelSettings = z.output<typeof modelSettingsSchema>;
+
+/** The serving defaults a model directory's `model-settings.json` gives, as settings (none when absent). */
+export async function readModelSettings(modelDir: string): Promise<SettingDefaults> {
+  const file = path.join(modelDir, 'model-settings.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return {};
+  }
+  const parsed = modelSettingsSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return {
+    ...(parsed.data.versions === undefined ? {} : { MODEL_VERSIONS: parsed.data.versions }),
+    ...(parsed.data.defaultVersion === undefined ? {} : { DEFAULT_VERSION: parsed.data.defaultVersion }),
+  };
 }

@@ -1,10 +1,13 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
+  modelSettingsSchema,
+  readModelSettings,
   selectVersions,
   serverSettingsSchema,
   settingsReference,
   variableName,
+  type ModelSettings,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,

@@ -14,7 +14,7 @@ import {
 } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadServerSettings, selectVersions, type ServerSettings, type SettingDefaults } from './config.js';
+import { loadServerSettings, readModelSettings, selectVersions, variableName, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
 import type { ModelServerPlugin } from './plugins.js';
 
@@ -91,7 +91,11 @@ async function createRuntimes(
  */
 export async function runModelServer(options: ModelServerOptions): Promise<void> {
   const startedAt = performance.now();
-  const settings = loadServerSettings(options.envPrefix, options.env ?? process.env, options.defaults);
+  const env = options.env ?? process.env;
+  const modelDir = env[variableName(options.envPrefix, 'MODEL_DIR')] ?? options.defaults?.MODEL_DIR;
+  // The model directory's own serving policy sits between the app's defaults and the environment.
+  const fromModel = modelDir === undefined || modelDir === '' ? {} : await readModelSettings(modelDir);
+  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel });
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
   const versions = selectVersions(settings.MODEL_VERSIONS, await listModelVersions(settings.MODEL_DIR));
