@@ -3,8 +3,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import { localModelHandler } from './local-io.js';
+import { createUseTokenizer, parseUseVocabulary, type UseTokenizer } from './use-tokenizer.js';
 
 /** Identifies the encoder in model metadata, so a classifier is never paired with another encoder. */
 export const USE_LITE_ID = 'universal-sentence-encoder-lite';
@@ -18,6 +18,8 @@ export interface SentenceEncoder {
   readonly dimension: number;
   /** Where the weights were loaded from. */
   readonly source: string;
+  /** The encoder's own tokenizer, for counting pieces before a text reaches `embed`. */
+  readonly tokenizer: UseTokenizer;
   /** One L2-normalised row per text, in order. The caller owns (and disposes) the result. */
   embed(texts: readonly string[]): Promise<tf.Tensor2D>;
   dispose(): void;
@@ -37,9 +39,9 @@ export function defaultEncoderDirectory(): string {
 export async function loadSentenceEncoder(directory: string = defaultEncoderDirectory()): Promise<SentenceEncoder> {
   const [model, vocabulary] = await Promise.all([
     loadGraphModel(localModelHandler(path.join(directory, 'model.json'))),
-    readFile(path.join(directory, 'vocab.json'), 'utf8').then((text) => JSON.parse(text) as [string, number][]),
+    readFile(path.join(directory, 'vocab.json'), 'utf8').then(parseUseVocabulary),
   ]);
-  return new UseLiteEncoder(model, new Tokenizer(vocabulary), directory);
+  return new UseLiteEncoder(model, createUseTokenizer(vocabulary), directory);
 }
 
 class UseLiteEncoder implements SentenceEncoder {
@@ -50,7 +52,7 @@ class UseLiteEncoder implements SentenceEncoder {
 
   constructor(
     private readonly model: GraphModel,
-    private readonly tokenizer: Tokenizer,
+    readonly tokenizer: UseTokenizer,
     readonly source: string,
   ) {
     this.blankPiece = tokenizer.encode(' ').slice(0, 1);
