@@ -223,7 +223,7 @@ console.log(JSON.stringify({ samples, fits }));
   const head = textOfPieces(ours, 200);
   const [a, b] = [head, `${head} ${textOfPieces(ours, 300, 4242)}`];
   const output = await encoder.embed([a, b]);
-  const rows = (await output.array()) as number[][];
+  const rows = (await output.array());
   output.dispose();
   const difference = Math.max(...(rows[0] ?? []).map((v, i) => Math.abs(v - (rows[1]?.[i] ?? NaN))));
   console.log(`\nmax |embedding(200 pieces) - embedding(same + ${ours.countPieces(b) - ours.countPieces(a)} more)|: ${difference}`);
