@@ -16,7 +16,7 @@ export {
   loadSentenceEncoder,
   type SentenceEncoder,
 } from './sentence-encoder.js';
-export { USE_LITE_MAX_POSITIONS, USE_LITE_WASM_COST, estimateEngineCost, paddedPositions, type EngineCostModel } from './engine-cost.js';
+export { USE_LITE_MAX_POSITIONS, USE_LITE_WASM_COST, estimateEngineCost, paddedPositions, planEngineCalls, plannedPositions, type EngineCostModel } from './engine-cost.js';
 export { createUseTokenizer, loadUseTokenizer, normalizeForEncoder, parseUseVocabulary, type UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 export { DynamicBatcher, QueueFullError, BatcherClosedError, type BatcherOptions, type BatcherObserver } from './batcher.js';
 export type { ModelRuntime } from './model-runtime.js';
