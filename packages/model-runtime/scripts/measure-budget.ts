@@ -5,7 +5,10 @@
  *      least-squares fits of the cost. The graph keeps only each text's first 128 pieces
  *      (`ClipToMaxLength`), so the features use e = min(pieces, 128).
  *
- *   nice -n 5 node --import tsx scripts/measure-budget.ts [--quick] [--max-seconds=40]
+ *  (c) the largest requests the proposed budget admits (planned padded positions <= 4,096), run as
+ *      `planEngineCalls` splits them.
+ *
+ *   nice -n 5 node --import tsx scripts/measure-budget.ts [--quick] [--max-seconds=40] [--admitted-only]
  *
  * Not a test: it times things. Every loop is bounded by count and by `--max-seconds` per case.
  */
@@ -13,12 +16,13 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import { setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { loadSentenceEncoder, selectBackend, type SentenceEncoder } from '../src/index.js';
+import { loadSentenceEncoder, planEngineCalls, plannedPositions, selectBackend, type SentenceEncoder } from '../src/index.js';
 import { createUseTokenizer, parseUseVocabulary, normalizeForEncoder, type UseTokenizer } from '../src/use-tokenizer.js';
 import { defaultEncoderDirectory } from '../src/sentence-encoder.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const admittedOnly = args.includes('--admitted-only');
 const maxSeconds = Number(args.find((a) => a.startsWith('--max-seconds='))?.split('=')[1] ?? 40);
 
 function seconds(start: bigint): number {
@@ -56,8 +60,8 @@ console.log(`# measure-budget  ${new Date().toISOString()}  node ${process.versi
 console.log('\n## (a) tokenizer, seconds per text\n');
 console.log('| input | pieces | characters after NFKC | upstream s | linear s |');
 console.log('|---|---:|---:|---:|---:|');
-const tokenizerCases: [string, number][] = quick ? [['english', 1000], ['english', 4000]] : [['english', 1000], ['english', 4000], ['english', 18000], ['english', 36000]];
-const fdfaCases = quick ? [100] : [100, 400, 1000, 2000];
+const tokenizerCases: [string, number][] = admittedOnly ? [] : quick ? [['english', 1000], ['english', 4000]] : [['english', 1000], ['english', 4000], ['english', 18000], ['english', 36000]];
+const fdfaCases = admittedOnly ? [] : quick ? [100] : [100, 400, 1000, 2000];
 const runTokenizerCase = (label: string, text: string): void => {
   const pieces = ours.countPieces(text);
   let start = process.hrtime.bigint();
@@ -118,7 +122,7 @@ await timeEmbed(['warm up the graph', 'and its kernels']);
 const uniform = (pieces: number, texts: number): number[] => Array.from({ length: texts }, () => pieces);
 const perText = quick ? [16, 64, 256] : [16, 64, 256, 512, 1024, 2048];
 const batches = quick ? [1, 8] : [1, 32];
-const cases: number[][] = [
+const cases: number[][] = admittedOnly ? [] : [
   ...batches.flatMap((b) => perText.map((p) => uniform(p, b))),
   ...(quick
     ? [[...uniform(16, 7), 256]]
@@ -210,12 +214,45 @@ const models: [string, string[], ((s: Sample) => number)[]][] = [
 ];
 const fits: Record<string, unknown> = {};
 for (const [name, terms, features] of models) {
+  if (samples.length < 4) break;
   const { beta, worst, predict } = fit(features);
   fits[name] = { terms, beta, worst };
   console.log(`\nfit (${name}): seconds = ${beta.map((b, j) => `${b.toExponential(3)}·${terms[j]}`).join(' + ')}  (worst relative error ${(worst * 100).toFixed(0)} %)`);
   for (const s of samples) console.log(`  ${s.label} x${s.texts}: measured ${s.seconds.toFixed(3)} s, fit ${predict(s).toFixed(3)} s`);
 }
 console.log(JSON.stringify({ samples, fits }));
+
+// (c) The largest admitted requests, split as the budget plans them.
+{
+  const budget = 4096;
+  const questions = readFileSync(new URL('../../../data/trec/train_5500.label', import.meta.url))
+    .toString('latin1')
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .map((line) => line.slice(line.indexOf(' ') + 1));
+  const requests: [string, string[]][] = [
+    ['32 texts of 128+ pieces', Array.from({ length: 32 }, (_, i) => textOfPieces(ours, 300, i * 31))],
+    ['256 TREC questions (1..256)', questions.slice(0, 256)],
+    ['31 x 16 pieces + 1 x 2,000 pieces', [...Array.from({ length: 31 }, (_, i) => textOfPieces(ours, 16, i * 7)), textOfPieces(ours, 2000)]],
+    ['2,000 x U+FDFA (36,001 pieces)', ['\uFDFA'.repeat(2000)]],
+  ];
+  console.log(`\n## (c) largest admitted requests (planned padded positions <= ${budget}), wasm, one thread\n`);
+  console.log('| request | pieces | planned positions | calls | engine s (wall) | process CPU s |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [label, texts] of requests) {
+    const counts = texts.map((t) => ours.countPieces(t));
+    const planned = plannedPositions(counts, budget);
+    const calls = planEngineCalls(counts, budget);
+    const start = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    for (const call of calls) {
+      const output = await encoder.embed(call.map((i) => texts[i] ?? ''));
+      await output.data();
+      output.dispose();
+    }
+    console.log(`| ${label} | ${counts.reduce((a, b) => a + b, 0)} | ${planned}${planned > budget ? ' (rejected)' : ''} | ${calls.length} | ${seconds(start).toFixed(3)} | ${(((u) => (u.user + u.system) / 1e6)(process.cpuUsage(cpu))).toFixed(3)} |`);
+  }
+}
 
 // The graph ignores pieces past the 128th: a text and the same text with more words after its
 // 128th piece embed identically.
