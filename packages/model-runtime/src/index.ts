@@ -12,10 +12,14 @@ export {
   USE_LITE_DIMENSION,
   USE_LITE_ID,
   USE_LITE_PACKAGE,
+  MAX_CALL_POSITIONS,
   defaultEncoderDirectory,
+  forEachEngineCall,
   loadSentenceEncoder,
   type SentenceEncoder,
 } from './sentence-encoder.js';
+export { USE_LITE_MAX_POSITIONS, USE_LITE_WASM_COST, estimateEngineCost, paddedPositions, planEngineCalls, plannedPositions, type EngineCostModel } from './engine-cost.js';
+export { createUseTokenizer, loadUseTokenizer, normalizeForEncoder, parseUseVocabulary, type UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 export {
   DynamicBatcher,
   QueueFullError,
@@ -71,4 +75,3 @@ export { EMBEDDING_OUTPUT, sentenceEmbeddingMetadataSchema, type SentenceEmbeddi
 export { tfjsMetadataSchema, type TfjsMetadata } from './tfjs-model.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
 export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';
-export { loadPieceCounter, type PieceCounter } from './piece-counter.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ModelKindImplementation } from './kinds.js';
 import { parseMetadata } from './metadata.js';
 import type { ModelDescription, ModelRuntime } from './model-runtime.js';
-import type { SentenceEncoder } from './sentence-encoder.js';
+import { forEachEngineCall, type SentenceEncoder } from './sentence-encoder.js';
 import { textsOf, type Batch } from './signature.js';
 import { TEXT_INPUT } from './text-classifier.js';
 
@@ -28,9 +28,6 @@ export type SentenceEmbeddingMetadata = z.infer<typeof sentenceEmbeddingMetadata
 export const EMBEDDING_OUTPUT = 'embedding';
 
 const WARMUP = ['How are you?', 'Where is the Eiffel Tower?', ''];
-
-/** Most texts per encoder call (USE-lite's throughput peaks around 8–32 texts a call). */
-const ENGINE_CHUNK = 32;
 
 function describeSentenceEmbedding(metadata: SentenceEmbeddingMetadata): ModelDescription {
   return {
@@ -118,16 +115,16 @@ class SentenceEmbedding implements ModelRuntime {
 
   private async embed(texts: readonly string[]): Promise<Float32Array> {
     const out = new Float32Array(texts.length * this.dimension);
-    for (let start = 0; start < texts.length; start += ENGINE_CHUNK) {
-      const chunk = texts.slice(start, start + ENGINE_CHUNK);
-      const raw = await this.encoder.embed(chunk);
+    // Texts of similar length share an engine call; rows do not depend on their batch.
+    await forEachEngineCall(this.encoder, texts, async (indices) => {
+      const raw = await this.encoder.embed(indices.map((i) => texts[i] as string));
       // USE's rows are close to unit length but not exactly; clients compare them by dot product.
       const rows = this.normalize ? tf.tidy(() => tf.div(raw, tf.maximum(tf.norm(raw, 'euclidean', 1, true), 1e-12))) : raw;
       const values = (await rows.data()) as Float32Array;
       if (rows !== raw) rows.dispose();
       raw.dispose();
-      out.set(values, start * this.dimension);
-    }
+      indices.forEach((index, j) => out.set(values.subarray(j * this.dimension, (j + 1) * this.dimension), index * this.dimension));
+    });
     return out;
   }
 

@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
+import { USE_LITE_MAX_POSITIONS, planEngineCalls } from './engine-cost.js';
 import { localModelHandler } from './local-io.js';
+import { createUseTokenizer, parseUseVocabulary, type UseTokenizer } from './use-tokenizer.js';
 
 /** Identifies the encoder in model metadata, so a classifier is never paired with another encoder. */
 export const USE_LITE_ID = 'universal-sentence-encoder-lite';
@@ -18,6 +19,8 @@ export interface SentenceEncoder {
   readonly dimension: number;
   /** Where the weights were loaded from. */
   readonly source: string;
+  /** The encoder's own tokenizer, for counting pieces before a text reaches `embed`. */
+  readonly tokenizer: UseTokenizer;
   /** One L2-normalised row per text, in order. The caller owns (and disposes) the result. */
   embed(texts: readonly string[]): Promise<tf.Tensor2D>;
   dispose(): void;
@@ -37,9 +40,9 @@ export function defaultEncoderDirectory(): string {
 export async function loadSentenceEncoder(directory: string = defaultEncoderDirectory()): Promise<SentenceEncoder> {
   const [model, vocabulary] = await Promise.all([
     loadGraphModel(localModelHandler(path.join(directory, 'model.json'))),
-    readFile(path.join(directory, 'vocab.json'), 'utf8').then((text) => JSON.parse(text) as [string, number][]),
+    readFile(path.join(directory, 'vocab.json'), 'utf8').then(parseUseVocabulary),
   ]);
-  return new UseLiteEncoder(model, new Tokenizer(vocabulary), directory);
+  return new UseLiteEncoder(model, createUseTokenizer(vocabulary), directory);
 }
 
 class UseLiteEncoder implements SentenceEncoder {
@@ -50,7 +53,7 @@ class UseLiteEncoder implements SentenceEncoder {
 
   constructor(
     private readonly model: GraphModel,
-    private readonly tokenizer: Tokenizer,
+    readonly tokenizer: UseTokenizer,
     readonly source: string,
   ) {
     this.blankPiece = tokenizer.encode(' ').slice(0, 1);
@@ -58,7 +61,8 @@ class UseLiteEncoder implements SentenceEncoder {
 
   async embed(texts: readonly string[]): Promise<tf.Tensor2D> {
     if (texts.length === 0) return tf.zeros([0, this.dimension]);
-    const pieces = texts.map((text) => this.tokenizer.encode(text));
+    // The graph reads only each text's first 128 pieces (engine-cost.ts): the rest would only grow the tensors.
+    const pieces = texts.map((text) => this.tokenizer.encode(text).slice(0, USE_LITE_MAX_POSITIONS));
     // The graph infers the batch size from the largest row index it sees, so trailing texts with
     // no pieces would silently drop out of the output. A sentinel row keeps every row present and
     // gives an empty text the same embedding wherever it sits in the batch.
@@ -81,5 +85,26 @@ class UseLiteEncoder implements SentenceEncoder {
 
   dispose(): void {
     this.model.dispose();
+  }
+}
+
+/** Most padded positions per `embed` call: bounds one call's engine time (~4.6 s on wasm at worst, BUDGET.md). */
+export const MAX_CALL_POSITIONS = 4096;
+
+/**
+ * Runs `call` once per planned `embed` call over `texts` (indices into `texts`, texts of similar
+ * length together so short texts do not pay a long one's padding), yielding to the event loop
+ * between calls so health checks and signals keep flowing on a single-threaded backend.
+ */
+export async function forEachEngineCall(
+  encoder: SentenceEncoder,
+  texts: readonly string[],
+  call: (indices: number[]) => Promise<void>,
+  maxPositions: number = MAX_CALL_POSITIONS,
+): Promise<void> {
+  const plan = planEngineCalls(texts.map((text) => encoder.tokenizer.countPieces(text)), maxPositions);
+  for (const [i, indices] of plan.entries()) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    await call(indices);
   }
 }

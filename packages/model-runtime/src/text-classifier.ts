@@ -9,7 +9,7 @@ import { localModelHandler } from './local-io.js';
 import type { ModelKindImplementation } from './kinds.js';
 import { parseMetadata, readMetadataFile } from './metadata.js';
 import type { ModelDescription, ModelRuntime } from './model-runtime.js';
-import type { SentenceEncoder } from './sentence-encoder.js';
+import { forEachEngineCall, type SentenceEncoder } from './sentence-encoder.js';
 import { textsOf, type Batch } from './signature.js';
 
 /** What is applied to each text before the sentence encoder; recorded by the trainer. */
@@ -63,9 +63,6 @@ export interface TextClassifierOptions {
 
 /** The input every text kind takes: a BYTES tensor of texts, shape [n]. */
 export const TEXT_INPUT = 'text';
-
-/** Most texts per encoder call: USE-lite's throughput peaks around 8–32 texts a call and falls beyond. */
-const ENGINE_CHUNK = 32;
 
 const DEFAULT_WARMUP = ['What is your salary?', 'Who wrote Hamlet?', 'Where is the Eiffel Tower?', ''];
 
@@ -199,13 +196,12 @@ class TextClassifier implements ModelRuntime {
   }
 
   private async run(texts: readonly string[]): Promise<number[][]> {
-    const rows: number[][] = [];
-    // On wasm a chunk is one synchronous stretch of the event loop; chunking keeps health checks,
-    // new requests and signals flowing during a large request. Rows do not depend on their batch.
-    for (let start = 0; start < texts.length; start += ENGINE_CHUNK) {
-      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-      rows.push(...(await this.runChunk(texts.slice(start, start + ENGINE_CHUNK))));
-    }
+    const rows: number[][] = new Array<number[]>(texts.length);
+    // Texts of similar length share an engine call; rows do not depend on their batch.
+    await forEachEngineCall(this.options.encoder, texts, async (indices) => {
+      const chunk = await this.runChunk(indices.map((i) => texts[i] as string));
+      indices.forEach((index, j) => (rows[index] = chunk[j] as number[]));
+    });
     return rows;
   }
 

@@ -42,9 +42,11 @@ export const serverSettingsSchema = z.object({
   MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
   MAX_JSON_DEPTH: positiveInt().default(32).describe('deepest JSON nesting accepted in a body (400 beyond)'),
   MAX_TEXTS: positiveInt().default(256).describe('most rows (texts) in one request (400 beyond); larger valid requests are split into batches internally'),
-  MAX_TEXT_LENGTH: positiveInt().default(2000).describe('most characters in one text, counted after NFKC normalisation'),
-  MAX_TEXT_PIECES: positiveInt().default(512).describe("most sentence-encoder pieces (tokens) in one text"),
-  MAX_REQUEST_PIECES: positiveInt().default(16_384).describe('most sentence-encoder pieces in one request: bounds its engine time'),
+  MAX_TEXT_LENGTH: positiveInt().default(2000).describe('most characters in one text, raw and after NFKC normalisation'),
+  MAX_TEXT_PIECES: positiveInt().default(1024).describe('most sentence-encoder pieces (tokens) in one text (the encoder reads the first 128)'),
+  MAX_REQUEST_POSITIONS: positiveInt()
+    .default(4096)
+    .describe("most padded sentence-encoder positions one request's engine calls may take: bounds its engine time (≤ ~4.6 s on wasm, one core)"),
   MAX_TENSOR_ELEMENTS: positiveInt().default(1_000_000).describe('most tensor elements in one request of a numeric model'),
   MAX_BATCH_SIZE: positiveInt().default(32).describe('dynamic batching: most rows per engine call; `1` turns batching off'),
   MAX_BATCH_DELAY_MS: nonNegativeInt().default(2).describe('dynamic batching: how long a request may wait for others to join its batch'),

@@ -64,20 +64,22 @@ describe('work limits after Unicode normalisation', () => {
   });
 
   it('bounds the encoder pieces of one text and of a whole request', async () => {
-    const { app } = createTestApp({ limits: { maxTextLength: 1000, maxTextPieces: 20, maxRequestPieces: 40 } });
+    const { app } = createTestApp({ limits: { maxTextLength: 1000, maxTextPieces: 20, maxRequestPositions: 60 } });
     const long = await supertest(app).post('/v2/models/question-topic/infer').send(infer(['word '.repeat(30)]));
     assert.equal(long.status, 400);
     assert.match(long.body.error, /encoder pieces \(tokens\); the limit is 20/);
     const many = await supertest(app).post('/v2/models/question-topic/infer').send(infer(Array(4).fill('word '.repeat(12))));
     assert.equal(many.status, 400);
-    assert.match(many.body.error, /in all; the limit is 40/);
+    assert.match(many.body.error, /needs 64 padded encoder positions; the limit is 60/);
+    const raw = await supertest(app).post('/v2/models/question-topic/infer').send(infer(['x'.repeat(1001)]));
+    assert.match(raw.body.error, /1001 characters; the limit is 1000/);
   });
 });
 
 describe('deadlines and cancellation', () => {
   it('drops the queued texts of a request whose client has gone, and counts them', async () => {
     const runtime = new FakeClassifier();
-    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 2, limits: { maxRows: 64, maxRequestPieces: 10_000 } });
+    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 2, limits: { maxRows: 64, maxRequestPositions: 10_000 } });
     await listening(app, async (base) => {
       runtime.hold();
       const controller = new AbortController();

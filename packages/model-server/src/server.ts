@@ -6,7 +6,7 @@ import {
   createWorkerRuntime,
   describeModel,
   listModelVersions,
-  loadPieceCounter,
+  loadUseTokenizer,
   loadSentenceEncoder,
   selectBackend,
   type BackendChoice,
@@ -105,7 +105,8 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const versionDirs = versions.map((version) => path.join(settings.MODEL_DIR, version));
   const { runtimes, backend, dispose } = await createRuntimes(settings, versionDirs, options, logger);
   // Only the kinds fed by the sentence encoder need its vocabulary here, to bound work per request.
-  const textBudget = runtimes.some((runtime) => runtime.textInput !== undefined) ? await loadPieceCounter(settings.ENCODER_DIR) : undefined;
+  const tokenizer = runtimes.some((runtime) => runtime.textInput !== undefined) ? await loadUseTokenizer(settings.ENCODER_DIR) : undefined;
+  const textBudget = tokenizer === undefined ? undefined : { normalize: (text: string) => text.normalize('NFKC'), countPieces: (text: string) => tokenizer.countPieces(text) };
 
   const registry = createRegistry({ service: options.service });
   const plane = createDataPlane({
@@ -115,7 +116,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       maxRows: settings.MAX_TEXTS,
       maxTextLength: settings.MAX_TEXT_LENGTH,
       maxTextPieces: settings.MAX_TEXT_PIECES,
-      maxRequestPieces: settings.MAX_REQUEST_PIECES,
+      maxRequestPositions: settings.MAX_REQUEST_POSITIONS,
       maxTensorElements: settings.MAX_TENSOR_ELEMENTS,
     },
     textBudget,

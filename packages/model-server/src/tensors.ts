@@ -1,5 +1,7 @@
 import {
+  MAX_CALL_POSITIONS,
   elementCount,
+  plannedPositions,
   type Batch,
   type Datatype,
   type ModelDescription,
@@ -17,8 +19,11 @@ export interface RequestLimits {
   maxTextLength: number;
   /** Most encoder pieces in one text. */
   maxTextPieces: number;
-  /** Most encoder pieces in one request: bounds its engine time. */
-  maxRequestPieces: number;
+  /**
+   * Most padded encoder positions the request's engine calls may take, as the runtime plans them
+   * (`plannedPositions`): what its engine time grows with (packages/model-runtime/BUDGET.md).
+   */
+  maxRequestPositions: number;
   /** Most elements in one request's tensors (numeric models). */
   maxTensorElements: number;
 }
@@ -142,28 +147,32 @@ function typedValues(datatype: Datatype, values: unknown[], name: string): Tenso
 }
 
 /**
- * Checks texts bound for the sentence encoder against the limits, after normalisation (what the
- * encoder actually reads: one character can become eighteen under NFKC), and counts their pieces.
+ * Checks texts bound for the sentence encoder against the limits and counts their pieces. The raw
+ * length is bounded first (Unicode normalisation is quadratic in a run of combining marks), then
+ * the length after NFKC, which is what the encoder reads (one character can become eighteen), then
+ * each text's pieces and the padded positions of the engine calls the whole request will take.
+ * @returns the pieces of all texts (OpenAI's `usage`).
  */
 export function checkTexts(texts: readonly string[], field: string, limits: RequestLimits, budget: TextBudget): number {
-  let total = 0;
-  texts.forEach((text, i) => {
+  const pieces = texts.map((text, i) => {
     const where = `'${field}[${i}]'`;
+    if (text.length > limits.maxTextLength) throw invalid(`${where} has ${text.length} characters; the limit is ${limits.maxTextLength}`);
     if (text.trim() === '') throw invalid(`${where} is blank`);
     const normalized = budget.normalize(text);
     if (normalized.length > limits.maxTextLength) {
       throw invalid(`${where} has ${normalized.length} characters after Unicode normalisation; the limit is ${limits.maxTextLength}`);
     }
-    const pieces = budget.countPieces(text);
-    if (pieces > limits.maxTextPieces) {
-      throw invalid(`${where} has ${pieces} encoder pieces (tokens); the limit is ${limits.maxTextPieces}`);
-    }
-    total += pieces;
+    const count = budget.countPieces(text);
+    if (count > limits.maxTextPieces) throw invalid(`${where} has ${count} encoder pieces (tokens); the limit is ${limits.maxTextPieces}`);
+    return count;
   });
-  if (total > limits.maxRequestPieces) {
-    throw invalid(`the request has ${total} encoder pieces (tokens) in all; the limit is ${limits.maxRequestPieces}: send fewer or shorter texts per request`);
+  const positions = plannedPositions(pieces, MAX_CALL_POSITIONS);
+  if (positions > limits.maxRequestPositions) {
+    throw invalid(
+      `the request needs ${positions} padded encoder positions; the limit is ${limits.maxRequestPositions}: send fewer or shorter texts per request`,
+    );
   }
-  return total;
+  return pieces.reduce((sum, count) => sum + count, 0);
 }
 
 /**

@@ -210,7 +210,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
       maxRows: 8,
       maxTextLength: 50,
       maxTextPieces: 64,
-      maxRequestPieces: 200,
+      maxRequestPositions: 400,
       maxTensorElements: 1000,
       ...options.limits,
     },
