@@ -1,37 +1,138 @@
-// Starts the system on this machine without containers: one question-topic service and the
-// gateway in front of it, with the same defaults as docker compose (gateway on 8080, model on 8501).
-// Ctrl-C (or SIGTERM) stops both, letting in-flight requests drain.
+// `pnpm start`: builds the workspace (turbo), then starts one process per model under models/ and the
+// gateway in front of them, without containers. See CONTRIBUTING.md and `node scripts/start.mjs --help`.
+//
+// The root script is `exec node scripts/start.mjs`: pnpm 12 signals only its direct child, and a shell
+// in between (`a && b`) dies without passing SIGTERM on, leaving the services orphaned. This process
+// forwards SIGTERM/SIGINT to every child and exits once they have all exited (SIGKILL after a bound).
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ModelConfigError, parseOnly, planStack, readModels } from './lib/models.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const qtPort = process.env.QT_PORT ?? '8501';
-const services = [
-  { name: 'question-topic', entry: 'apps/question-topic/dist/main.js', env: { QT_PORT: qtPort } },
-  {
-    name: 'gateway',
-    entry: 'apps/gateway/dist/main.js',
-    env: { GATEWAY_MODELS: process.env.GATEWAY_MODELS ?? JSON.stringify({ 'question-topic': { upstream: `http://127.0.0.1:${qtPort}` } }) },
-  },
-];
+const USAGE = `Usage: pnpm start [-- --no-build]
 
-const children = services.map(({ name, entry, env }) => {
-  const child = spawn(process.execPath, [entry], { cwd: root, env: { ...process.env, ...env }, stdio: 'inherit' });
-  child.once('exit', (code, signal) => {
-    console.error(`[start] ${name} exited (${signal ?? code})`);
-    stopAll(code ?? 1);
-  });
-  return child;
-});
+Builds the workspace, then runs every model in models/<name>/ (a folder with at least one numeric
+version folder) on 127.0.0.1 and the gateway in front of them (port GATEWAY_PORT, default 8080).
 
+  --no-build    skip the turbo build (dist/ must be current; pnpm dev uses this)
+  -h, --help    print this help
+
+Environment:
+  MODELDOCK_MODELS=a,b   start only these models (default: all)
+  GATEWAY_MODELS         replace the gateway configuration built from models/ (JSON)
+  anything else (QT_*, GATEWAY_*, MODEL_*) is passed to the processes.
+
+models/<name>/model-settings.json (optional): {"app": "<apps folder>", "port": <int>,
+"aliases": [{"method": "POST", "path": "/..."}]}. Without "app" a model runs on the generic
+model server (apps/model-server); without "port" it gets 8502, 8503, ... in name order.`;
+
+/** How long children get to drain after SIGTERM before SIGKILL (the services drain in ≤ 30 s). */
+const DRAIN_BOUND_MS = Number(process.env.MODELDOCK_STOP_TIMEOUT_MS ?? 35_000);
+const log = (message) => console.error(`[start] ${message}`);
+
+const args = process.argv.slice(2).filter((a) => a !== '--');
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const unknown = args.filter((a) => a !== '--no-build');
+if (unknown.length > 0) {
+  console.error(`start: unknown argument: ${unknown.join(' ')}; see --help`);
+  process.exit(2);
+}
+
+const children = new Set();
 let stopping = false;
-function stopAll(code) {
+let exitCode = 0;
+
+function stopAll(code, reason) {
   if (stopping) return;
   stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  Promise.all(children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null))).then(
-    () => process.exit(code),
-  );
+  exitCode = code;
+  if (reason) log(reason);
+  for (const child of children) child.kill('SIGTERM');
+  const killer = setTimeout(() => {
+    for (const child of children) {
+      log(`${child.modeldockName} did not exit within ${DRAIN_BOUND_MS} ms: SIGKILL`);
+      child.kill('SIGKILL');
+    }
+  }, DRAIN_BOUND_MS);
+  killer.unref();
+  exitWhenDrained();
 }
-process.once('SIGINT', () => stopAll(0));
-process.once('SIGTERM', () => stopAll(0));
+
+function exitWhenDrained() {
+  if (stopping && children.size === 0) process.exit(exitCode);
+}
+
+function run(name, args, env, stdio = 'inherit') {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio });
+  child.modeldockName = name;
+  children.add(child);
+  return new Promise((resolve) => {
+    child.once('error', (err) => log(`${name}: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      if (stopping) log(`${name} exited (${signal ?? code})`);
+      resolve({ code, signal });
+      exitWhenDrained();
+    });
+  });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => stopAll(0, `${signal}: stopping ${children.size} process(es)`));
+}
+// If pnpm (or whatever started this) dies without signalling, this process is re-parented: stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stopAll(1, `parent ${parent} is gone: stopping`);
+}, 1000).unref();
+
+if (!args.includes('--no-build')) {
+  const turbo = path.join(root, 'node_modules/turbo/bin/turbo');
+  const { code, signal } = await run('build', [turbo, 'run', 'build', '--output-logs=errors-only'], {});
+  if (stopping) {
+    exitWhenDrained();
+  } else if (code !== 0) {
+    log(`build failed (${signal ?? code})`);
+    process.exit(code ?? 1);
+  }
+}
+
+if (!stopping) {
+  let plan;
+  try {
+    const models = await readModels(path.join(root, 'models'));
+    const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
+    plan = planStack(models, {
+      root,
+      only: parseOnly(process.env.MODELDOCK_MODELS),
+      exists: (file) => existsSync(path.join(root, file)),
+      reservedPorts: Number.isInteger(gatewayPort) ? [gatewayPort] : [],
+    });
+  } catch (err) {
+    if (!(err instanceof ModelConfigError)) throw err;
+    console.error(`start: ${err.message}`);
+    process.exit(2);
+  }
+  for (const warning of plan.warnings) log(`warning: ${warning}`);
+  if (plan.services.length === 0) {
+    console.error('start: no model to serve (models/<name>/<version>/ with metadata.json; see CONTRIBUTING.md)');
+    process.exit(2);
+  }
+  const gatewayEnv = { GATEWAY_MODELS: process.env.GATEWAY_MODELS ?? JSON.stringify(plan.gatewayModels) };
+  if (process.env.GATEWAY_MODELS !== undefined) log('GATEWAY_MODELS is set: using it instead of the models found');
+  const processes = [
+    ...plan.services.map((s) => ({ name: s.name, entry: s.entry, env: s.env, note: `127.0.0.1:${s.port}` })),
+    { name: 'gateway', entry: path.join(root, 'apps/gateway/dist/main.js'), env: gatewayEnv, note: `port ${process.env.GATEWAY_PORT ?? 8080}` },
+  ];
+  for (const p of processes) {
+    log(`${p.name} on ${p.note}`);
+    void run(p.name, [p.entry], p.env).then(({ code, signal }) => {
+      if (!stopping) stopAll(code || 1, `${p.name} exited (${signal ?? code}): stopping the others`);
+    });
+  }
+}

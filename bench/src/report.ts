@@ -147,7 +147,7 @@ export function renderMarkdown(res: BenchResults): string {
     '',
     'Latency in ms (2xx only). Batch = mean texts per engine call; engine busy = share of wall time in `predict`; CPU in cores (service / load generator; gateway rows: service / gateway / load generator); other CPU = cores used by unrelated processes during the point.',
     '',
-    '| Setup | Clients | Texts/req | Req/s | Texts/s | p50 | p90 | p99 | Errors | Batch | Engine busy | CPU |',
+    '| Setup | Clients | Texts/req | Req/s | Texts/s | p50 | p90 | p99 | Errors | Batch | Engine busy | CPU | Other CPU |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
     ...loadRows(res.direct.batchingOff, ['service', 'loadgen']),
     ...loadRows(res.direct.batchingOn, ['service', 'loadgen']),
@@ -163,7 +163,7 @@ export function renderMarkdown(res: BenchResults): string {
     '',
     'CPU in cores: replica A / replica B / gateway / load generator.',
     '',
-    '| Setup | Clients | Texts/req | Req/s | Texts/s | p50 | p90 | p99 | Errors | Batch | Engine busy (sum) | CPU |',
+    '| Setup | Clients | Texts/req | Req/s | Texts/s | p50 | p90 | p99 | Errors | Batch | Engine busy (sum) | CPU | Other CPU |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
     ...loadRows([res.replicas.one], ['service', '-', 'gateway', 'loadgen']),
     ...loadRows(res.replicas.two, ['serviceA', 'serviceB', 'gateway', 'loadgen']),
@@ -195,4 +195,25 @@ function overloadRows(r: LoadResult): string[] {
     `| 503/429 | ${r.shed.count} | ${fmt(r.shed.count / r.durationS)} | ${fmt(r.shed.p50)} | ${fmt(r.shed.p90)} | ${fmt(r.shed.p99)} | ${fmt(r.shed.max)} |`,
     `| other / socket errors | ${other} | | | | | |`,
   ];
+}
+
+/** The cells of one markdown table row (`| a | b |` → `['a', 'b']`); GFM splits on every unescaped `|`. */
+export function tableCells(row: string): string[] {
+  const inner = row.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '');
+  return inner.split(/(?<!\\)\|/).map((cell) => cell.trim());
+}
+
+/** Each markdown table in `markdown` as its rows (header, separator, data), in order. */
+export function markdownTables(markdown: string): string[][] {
+  const tables: string[][] = [];
+  let current: string[] | null = null;
+  for (const line of markdown.split('\n')) {
+    if (line.trimStart().startsWith('|')) {
+      if (current === null) tables.push((current = []));
+      current.push(line);
+    } else {
+      current = null;
+    }
+  }
+  return tables;
 }

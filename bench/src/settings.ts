@@ -39,12 +39,72 @@ const COMMON = {
   readyTimeoutMs: 120_000,
 } as const;
 
-/** Parses the command line (`--quick`, `--log-level=<level>`). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const USAGE = `Usage: pnpm bench [options]
+       pnpm bench report <results.json> [--docs]
+
+Runs the load benchmarks against services started on 127.0.0.1 and writes
+bench/results/<date>.json and .md (see bench/README.md).
+
+Options:
+  --quick              CI-sized run (~2-3 min): shorter points, fewer loads
+  --log-level=<level>  log level of the services and the gateway
+                       (${LOG_LEVELS.join(', ')}; default ${COMMON.logLevel})
+  -h, --help           print this help and exit
+
+report <results.json>  re-render the markdown tables of a committed run into
+                       the .md next to it, without running anything
+  --docs               also replace the "Latest full table" in docs/benchmarks.md
+
+A leading "--" (as in \`pnpm bench -- --quick\`) is ignored.`;
+
+/** A command line the bench cannot use: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+/** What the command line asks for. */
+export type BenchCommand =
+  | { kind: 'help' }
+  | { kind: 'run'; settings: BenchSettings }
+  | { kind: 'report'; file: string; docs: boolean };
+
+/** Parses the command line: `[--quick] [--log-level=<level>]`, `report <file.json> [--docs]` or `--help`. */
+export function parseCommand(argv: readonly string[]): BenchCommand {
+  // pnpm passes `--` through when the user separates script arguments with it.
+  const args = argv.filter((arg) => arg !== '--');
+  if (args.includes('--help') || args.includes('-h')) return { kind: 'help' };
+  if (args[0] === 'report') {
+    const rest = args.slice(1);
+    const files = rest.filter((arg) => !arg.startsWith('-'));
+    const flags = rest.filter((arg) => arg.startsWith('-'));
+    const unknown = flags.filter((flag) => flag !== '--docs');
+    if (unknown.length > 0) throw new UsageError(`unknown option for report: ${unknown.join(' ')} (only --docs)`);
+    if (files.length !== 1 || files[0] === undefined) throw new UsageError('report needs exactly one results file: bench report <results.json>');
+    return { kind: 'report', file: files[0], docs: flags.includes('--docs') };
+  }
+  return { kind: 'run', settings: parseSettings(args) };
+}
+
+/** Parses the run options (`--quick`, `--log-level=<level>` or `--log-level <level>`). */
 export function parseSettings(argv: readonly string[]): BenchSettings {
-  const unknown = argv.filter((arg) => arg !== '--quick' && !arg.startsWith('--log-level='));
-  if (unknown.length > 0) throw new Error(`unknown argument(s): ${unknown.join(' ')} (use --quick, --log-level=<level>)`);
-  const logLevel = argv.find((arg) => arg.startsWith('--log-level='))?.split('=')[1] ?? COMMON.logLevel;
-  if (argv.includes('--quick')) {
+  let quick = false;
+  let logLevel: string = COMMON.logLevel;
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') continue;
+    if (arg === '--quick') {
+      quick = true;
+    } else if (arg === '--log-level' || arg.startsWith('--log-level=')) {
+      const value = arg === '--log-level' ? argv[++i] : arg.slice('--log-level='.length);
+      if (value === undefined || !(LOG_LEVELS as readonly string[]).includes(value)) {
+        throw new UsageError(`--log-level needs one of ${LOG_LEVELS.join(', ')}${value === undefined ? '' : ` (got "${value}")`}`);
+      }
+      logLevel = value;
+    } else {
+      throw new UsageError(`unknown argument: ${arg} (options: --quick, --log-level=<level>, --help)`);
+    }
+  }
+  if (quick) {
     return {
       ...COMMON,
       mode: 'quick',

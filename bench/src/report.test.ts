@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { markdownTables, renderMarkdown, tableCells } from './report.js';
+import type { BenchResults } from './results.js';
+import { REPO_ROOT } from './settings.js';
+
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+const runs = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
+const load = (file: string): BenchResults => JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults;
+
+describe('tableCells', () => {
+  it('splits a row on its pipes, keeping empty cells', () => {
+    assert.deepEqual(tableCells('| a | b |'), ['a', 'b']);
+    assert.deepEqual(tableCells('| other | 0 | | |'), ['other', '0', '', '']);
+    assert.deepEqual(tableCells('|---|---:|'), ['---', '---:']);
+  });
+});
+
+describe('renderMarkdown', () => {
+  it('has committed runs to render', () => {
+    assert.ok(runs.length > 0);
+  });
+
+  for (const file of runs) {
+    it(`renders every table of ${file} with as many cells in each row as in its header`, () => {
+      const tables = markdownTables(renderMarkdown(load(file)));
+      assert.ok(tables.length >= 7, `only ${tables.length} tables`);
+      for (const rows of tables) {
+        const [header, separator, ...data] = rows;
+        assert.ok(header !== undefined && separator !== undefined, 'a table needs a header and a separator');
+        const width = tableCells(header).length;
+        assert.match(separator, /^\|(\s*:?-+:?\s*\|)+$/, `not a separator row: ${separator}`);
+        assert.equal(tableCells(separator).length, width, `separator of "${header}"`);
+        assert.ok(data.length > 0, `no rows under "${header}"`);
+        for (const row of data) assert.equal(tableCells(row).length, width, `"${row}" under "${header}"`);
+      }
+    });
+
+    it(`matches the committed ${file.replace(/\.json$/, '.md')} (regenerate with \`pnpm bench report\`)`, () => {
+      const committed = readFileSync(path.join(RESULTS_DIR, file.replace(/\.json$/, '.md')), 'utf8');
+      assert.equal(committed, renderMarkdown(load(file)));
+    });
+  }
+});
