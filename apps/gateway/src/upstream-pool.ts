@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, get } from 'node:http';
 import type { Logger } from '@modeldock/service-kit';
@@ -6,8 +7,10 @@ import type { GatewayConfig, ModelConfig, UpstreamAddress } from './config.js';
 
 /** One replica: an IP and port behind a model's upstream hostname. */
 export interface Endpoint {
-  /** `10.0.0.5:8501` (`[fd00::5]:8501` for IPv6); also the `x-served-by` value and the metrics label. */
+  /** `10.0.0.5:8501` (`[fd00::5]:8501` for IPv6); the admin listing's and metrics' label, never shown to clients. */
   readonly id: string;
+  /** Opaque and stable for the process's life: the `x-served-by` value (see {@link publicEndpointId}). */
+  readonly publicId: string;
   /** `http://10.0.0.5:8501`, the proxy target. */
   readonly origin: string;
   /** False until a readiness check has answered 200. */
@@ -40,6 +43,8 @@ export interface PoolOptions {
   lookup: LookupFn;
   probe: ProbeFn;
   healthTimeoutMs: number;
+  /** Key of {@link publicEndpointId}. */
+  idKey: Buffer;
 }
 
 /**
@@ -54,6 +59,15 @@ const NOT_CHECKED = 'not checked yet';
 
 function endpointId(address: string, family: number, port: number): string {
   return family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * A replica's public name: a short HMAC of its address under a per-process key. Stable while the
+ * gateway runs (a client can tell replicas apart when reporting a problem) but reveals nothing
+ * about the internal network.
+ */
+export function publicEndpointId(key: Buffer, id: string): string {
+  return createHmac('sha256', key).update(id).digest('base64url').slice(0, 12);
 }
 
 /**
@@ -105,7 +119,7 @@ export class UpstreamPool {
     return this.#endpoints.some((endpoint) => endpoint.healthy && !exclude.has(endpoint));
   }
 
-  /** Takes a replica out of rotation now (connection refused); the next passing probe brings it back. */
+  /** Takes a replica out of rotation now (refused, reset, timed out); the next passing probe brings it back. */
   markDown(endpoint: Endpoint, reason: string): void {
     if (endpoint.healthy) {
       this.#options.logger.warn({ endpoint: endpoint.id, reason }, 'replica marked down');
@@ -136,6 +150,7 @@ export class UpstreamPool {
             if (existing !== undefined) return existing;
             const created: Endpoint = {
               id,
+              publicId: publicEndpointId(this.#options.idKey, id),
               origin: `http://${id}`,
               healthy: false,
               outstanding: 0,
@@ -243,6 +258,8 @@ export interface UpstreamsOptions {
   logger: Logger;
   lookup?: LookupFn;
   probe?: ProbeFn;
+  /** Key for the replicas' public ids; random per process by default. */
+  idKey?: Buffer;
 }
 
 /** Builds one {@link UpstreamPool} per configured model. Does no I/O until `refresh` or `start`. */
@@ -253,6 +270,7 @@ export function createUpstreams(
   const agent = new Agent({ keepAlive: true });
   const lookup: LookupFn = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true }));
   const probe = options.probe ?? httpProbe(agent);
+  const idKey = options.idKey ?? randomBytes(32);
   const pools = new Map(
     config.models.map((model) => [
       model.name,
@@ -261,6 +279,7 @@ export function createUpstreams(
         lookup,
         probe,
         healthTimeoutMs: config.healthTimeoutMs,
+        idKey,
       }),
     ]),
   );

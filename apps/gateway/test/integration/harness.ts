@@ -1,16 +1,34 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLogger } from '@modeldock/service-kit';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createUpstreams, type Upstreams } from '../../src/upstream-pool.js';
+import { createLogger, type Logger } from '@modeldock/service-kit';
+import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
+import { loadConfig, type AliasConfig } from '../../src/config.js';
+import { createLimitedServer } from '../../src/server.js';
+import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
 
-/** A gateway built with createApp and listening on 127.0.0.1, port chosen by the OS. */
+/** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
 export interface TestGateway {
   readonly url: string;
+  readonly adminUrl: string;
   readonly upstreams: Upstreams;
+  readonly apps: GatewayApps;
+  readonly lifecycle: Lifecycle;
+  /** The opaque `x-served-by` id of the replica at `127.0.0.1:<port>`. */
+  servedBy(address: string): string;
   close(): Promise<void>;
+}
+
+/** The key for replicas' public ids in tests, so expected ids can be computed. */
+const ID_KEY = Buffer.alloc(32, 1);
+
+/** A model entry of the GATEWAY_MODELS JSON. */
+export interface ModelEntry {
+  upstream: string;
+  timeoutMs?: number;
+  attemptTimeoutMs?: number;
+  readyPath?: string;
+  aliases?: AliasConfig[];
 }
 
 /**
@@ -18,26 +36,35 @@ export interface TestGateway {
  * readiness round. `start: true` also runs the background timers.
  */
 export async function startGateway(
-  models: Record<string, { upstream: string; timeoutMs?: number; readyPath?: string }>,
+  models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false } = {},
+  { start = false, logger: givenLogger }: { start?: boolean; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
-  const logger = createLogger({ service: 'gateway', level: config.logLevel });
-  const upstreams = createUpstreams(config, { logger });
+  const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
+  const upstreams = createUpstreams(config, { logger, idKey: ID_KEY });
   await upstreams.refresh();
   if (start) upstreams.start();
-  const server = createServer(createApp({ config, logger, upstreams }));
+  const lifecycle: Lifecycle = { draining: false };
+  const apps = createApps({ config, logger, upstreams, lifecycle });
+  const server = createLimitedServer(apps.app, config, logger);
+  const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  admin.listen(0, '127.0.0.1');
+  await Promise.all([once(server, 'listening'), once(admin, 'listening')]);
   const { port } = server.address() as AddressInfo;
+  const { port: adminPort } = admin.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     upstreams,
+    apps,
+    lifecycle,
+    servedBy: (address) => publicEndpointId(ID_KEY, address),
     close: async () => {
       upstreams.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, admin]) s.closeAllConnections();
+      await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
 }
