@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@modeldock/service-kit';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
@@ -100,4 +100,47 @@ export function post(url: string, body: unknown, headers: Record<string, string>
     headers: { 'content-type': 'application/json', ...headers },
     ...(signal === undefined ? {} : { signal }),
   });
+}
+
+/** What a raw socket received: the parsed status line and body, and whether the server closed it. */
+export interface RawAnswer {
+  status: number | undefined;
+  headers: string;
+  body: string;
+  closed: boolean;
+  elapsedMs: number;
+}
+
+/**
+ * Writes `chunks` to a fresh TCP connection to `url` (bytes exactly as given, for requests fetch
+ * cannot send: stalled, malformed, oversized) and reads until the server closes or `waitMs` passes.
+ */
+export async function rawRequest(url: string, chunks: readonly (string | Buffer)[], waitMs = 5000): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  const started = Date.now();
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.on('error', () => {});
+  for (const chunk of chunks) socket.write(chunk);
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), waitMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  socket.destroy();
+  const text = Buffer.concat(received).toString('latin1');
+  const split = text.indexOf('\r\n\r\n');
+  const head = split === -1 ? text : text.slice(0, split);
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
+  return {
+    status: status === undefined ? undefined : Number(status),
+    headers: head,
+    body: split === -1 ? '' : text.slice(split + 4),
+    closed,
+    elapsedMs: Date.now() - started,
+  };
 }
