@@ -10,7 +10,7 @@ export type ServerLimits = Pick<
 >;
 
 /** What a request Node's parser rejected gets: the same `{"error"}` body as everything else. */
-function clientErrorAnswer(err: NodeJS.ErrnoException, limits: ServerLimits): HttpError | undefined {
+function clientErrorAnswer(err: NodeJS.ErrnoException, limits: ServerLimits, headersDone: boolean): HttpError | undefined {
   switch (err.code) {
     case 'ECONNRESET':
     case 'EPIPE':
@@ -18,7 +18,8 @@ function clientErrorAnswer(err: NodeJS.ErrnoException, limits: ServerLimits): Ht
     case 'HPE_HEADER_OVERFLOW':
       return HttpError.headersTooLarge();
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return HttpError.requestTimeout(limits.requestTimeoutMs);
+      // Node reports both deadlines with one code; a response object exists once the headers were parsed.
+      return HttpError.requestTimeout(headersDone ? limits.requestTimeoutMs : limits.headersTimeoutMs);
     default:
       return HttpError.invalidInput('malformed HTTP request');
   }
@@ -44,9 +45,9 @@ export function createLimitedServer(listener: RequestListener, limits: ServerLim
   );
   server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const answer = clientErrorAnswer(err, limits);
     // A response already started on this socket cannot be replaced; nor can a socket already gone.
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage ?? undefined;
+    const answer = clientErrorAnswer(err, limits, inFlight !== undefined);
     if (answer === undefined || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;

@@ -124,7 +124,7 @@ describe('gateway hardening', () => {
     it('answers slow headers with a JSON 408 and closes the connection', async () => {
       const res = await rawRequest(gateway.url, ['GET /healthz HTTP/1.1\r\nHost: x\r\n'], 5000);
       assert.equal(res.status, 408);
-      assert.deepEqual(JSON.parse(res.body), { error: 'request not received within 600 ms' });
+      assert.deepEqual(JSON.parse(res.body), { error: 'request not received within 300 ms' });
       assert.match(res.headers, /connection: close/i);
       assert.ok(res.closed && res.elapsedMs < 3000, `closed after ${res.elapsedMs} ms`);
     });
