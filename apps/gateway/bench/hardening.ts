@@ -2,33 +2,33 @@
 // Starts a built gateway (dist/main.js, or the one given) as a child process in front of fake
 // replicas on 127.0.0.1, and prints one line of numbers per scenario. Every loop is bounded.
 //
-//   node apps/gateway/bench/hardening.mjs [path/to/gateway/main.js] [scenario ...]
+//   node --import tsx apps/gateway/bench/hardening.ts [path/to/gateway/main.js] [scenario ...]
 //
 // Scenarios: stalled-body, black-hole, uploads, slow-headers, fairness, log-flood (default: all).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import { connect, createServer as createTcpServer } from 'node:net';
+import { createServer, request, type RequestListener, type ServerResponse } from 'node:http';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-const mainJs = args[0]?.endsWith('.js') ? args.shift() : fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const mainJs = args[0]?.endsWith('.js') === true ? (args.shift() as string) : fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const only = new Set(args);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function freePort() {
+function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createTcpServer();
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = server.address() as AddressInfo;
       server.close(() => resolve(port));
     });
   });
 }
 
 /** A fake replica; `handle(req, res)` answers everything but the readiness path. */
-async function replica(handle, { ready = () => true } = {}) {
+async function replica(handle: RequestListener, { ready = (): boolean => true } = {}) {
   const server = createServer((req, res) => {
     if (req.url === '/v2/health/ready') {
       res.writeHead(ready() ? 200 : 503).end();
@@ -39,7 +39,7 @@ async function replica(handle, { ready = () => true } = {}) {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => {
       server.closeAllConnections();
       server.close();
@@ -47,18 +47,18 @@ async function replica(handle, { ready = () => true } = {}) {
   };
 }
 
-const echo = (req, res) => {
+const echo: RequestListener = (req, res) => {
   req.resume();
   req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
 };
 
 /** Starts the gateway with `env`; resolves once it answers /healthz. */
-async function gateway(models, env = {}) {
+async function gateway(models: Record<string, { upstream: string }>, env: Record<string, string> = {}) {
   const port = await freePort();
   const adminPort = await freePort();
   const child = spawn(process.execPath, [mainJs], {
     env: {
-      PATH: process.env.PATH,
+      PATH: process.env.PATH ?? '',
       GATEWAY_PORT: String(port),
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_ADMIN_PORT: String(adminPort),
@@ -69,7 +69,7 @@ async function gateway(models, env = {}) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let logBytes = 0;
-  child.stdout.on('data', (chunk) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     logBytes += chunk.length;
   });
   const url = `http://127.0.0.1:${port}`;
@@ -85,7 +85,7 @@ async function gateway(models, env = {}) {
     url,
     pid: child.pid,
     logBytes: () => logBytes,
-    rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
+    rssMiB: (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     stop: async () => {
       child.kill('SIGKILL');
       await once(child, 'exit');
@@ -94,7 +94,16 @@ async function gateway(models, env = {}) {
 }
 
 /** One request; resolves with status (0 on a transport error) and elapsed ms; never throws. */
-function send(url, { method = 'POST', body = '{}', timeoutMs = 60_000, localAddress } = {}) {
+interface Sent {
+  status: number;
+  ms: number;
+  error?: string;
+}
+
+function send(
+  url: string,
+  { method = 'POST', body = '{}', timeoutMs = 60_000, localAddress }: { method?: string; body?: string; timeoutMs?: number; localAddress?: string } = {},
+): Promise<Sent> {
   const started = performance.now();
   return new Promise((resolve) => {
     const target = new URL(url);
@@ -111,27 +120,29 @@ function send(url, { method = 'POST', body = '{}', timeoutMs = 60_000, localAddr
       },
       (res) => {
         res.resume();
-        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
         res.on('error', (err) => resolve({ status: 0, error: err.name, ms: performance.now() - started }));
       },
     );
-    req.on('error', (err) => resolve({ status: 0, error: err.name === 'AbortError' ? 'client-timeout' : err.code, ms: performance.now() - started }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ status: 0, error: err.name === 'AbortError' ? 'client-timeout' : err.code, ms: performance.now() - started }),
+    );
     req.end(body);
   });
 }
 
-async function uploads(env) {
+async function uploads(env: Record<string, string>): Promise<string> {
   const up = await replica(echo);
   const gw = await gateway({ m: { upstream: up.url } }, env);
   const before = gw.rssMiB();
   const size = 1024 * 1024 - 1024;
   const chunk = Buffer.alloc(64 * 1024, 120);
-  const sockets = [];
-  const refused = new Map();
+  const sockets: Socket[] = [];
+  const refused = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
     socket.on('error', () => {});
-    socket.on('data', (d) => {
+    socket.on('data', (d: Buffer) => {
       const status = /^HTTP\/1\.1 (\d+)/.exec(d.toString('latin1'))?.[1];
       if (status !== undefined) refused.set(status, (refused.get(status) ?? 0) + 1);
     });
@@ -150,7 +161,7 @@ async function uploads(env) {
   return `gateway RSS ${before.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB while 200 × 1 MiB uploads stall (5 s); answers: ${JSON.stringify(Object.fromEntries(refused))}`;
 }
 
-const scenarios = {
+const scenarios: Record<string, () => Promise<string>> = {
   /** An upstream sends its head and part of a body, then stalls. How long until the client's response ends? */
   'stalled-body': async () => {
     const up = await replica((req, res) => {
@@ -173,7 +184,7 @@ const scenarios = {
       { m: { upstream: `${good.url},${hole.url}` } },
       { GATEWAY_TIMEOUT_MS: '3000', GATEWAY_ATTEMPT_TIMEOUT_MS: '1000', GATEWAY_HEALTH_TIMEOUT_MS: '500' },
     );
-    const results = [];
+    const results: Sent[] = [];
     for (let i = 0; i < 20; i++) results.push(await send(`${gw.url}/v2/models/m/infer`));
     await gw.stop();
     good.close();
@@ -199,7 +210,7 @@ const scenarios = {
     const started = performance.now();
     const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
     let answer = '';
-    socket.on('data', (d) => {
+    socket.on('data', (d: Buffer) => {
       answer += d.toString('latin1');
     });
     socket.on('error', () => {});
@@ -219,12 +230,12 @@ const scenarios = {
    * client B (127.0.0.3) sends 4 at a time, for 6 s. Who gets the capacity?
    */
   fairness: async () => {
-    const queue = [];
+    const queue: ServerResponse[] = [];
     let busy = false;
     const work = () => {
       if (busy || queue.length === 0) return;
       busy = true;
-      const res = queue.shift();
+      const res = queue.shift() as ServerResponse;
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
         busy = false;
@@ -243,9 +254,9 @@ const scenarios = {
       });
     });
     const gw = await gateway({ m: { upstream: up.url } }, { GATEWAY_MAX_RETRIES: '0' });
-    const counts = { A: new Map(), B: new Map() };
+    const counts = { A: new Map<number, number>(), B: new Map<number, number>() };
     const until = performance.now() + 6000;
-    const client = (name, localAddress) => async () => {
+    const client = (name: 'A' | 'B', localAddress: string) => async () => {
       while (performance.now() < until) {
         const r = await send(`${gw.url}/v2/models/m/infer`, { localAddress, timeoutMs: 10_000 });
         counts[name].set(r.status, (counts[name].get(r.status) ?? 0) + 1);
@@ -258,9 +269,9 @@ const scenarios = {
     ]);
     await gw.stop();
     up.close();
-    const ok = (name) => counts[name].get(200) ?? 0;
-    const total = (name) => [...counts[name].values()].reduce((a, b) => a + b, 0);
-    const fmt = (name) => `${name}: ${JSON.stringify(Object.fromEntries(counts[name]))} (${((100 * ok(name)) / Math.max(1, total(name))).toFixed(0)} % ok)`;
+    const ok = (name: 'A' | 'B') => counts[name].get(200) ?? 0;
+    const total = (name: 'A' | 'B') => [...counts[name].values()].reduce((a, b) => a + b, 0);
+    const fmt = (name: 'A' | 'B') => `${name}: ${JSON.stringify(Object.fromEntries(counts[name]))} (${((100 * ok(name)) / Math.max(1, total(name))).toFixed(0)} % ok)`;
     const share = (100 * ok('B')) / Math.max(1, ok('A') + ok('B'));
     return `${fmt('A')}; ${fmt('B')}; B's share of the replica's answers ${share.toFixed(0)} %`;
   },
