@@ -57,6 +57,8 @@ export interface GatewayConfig {
   readonly resolveIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
+  /** How long an outlier (timeout, reset, stalled body) is first held out of rotation; doubles per repeat. */
+  readonly ejectionBaseMs: number;
   readonly timeoutMs: number;
   readonly attemptTimeoutMs: number;
   /** A streaming upstream response body silent this long is cut off (client connection destroyed). */
@@ -107,6 +109,7 @@ const envSchema = z.object({
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000),
   GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000),
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000),
+  GATEWAY_EJECTION_MS: positiveInt().default(5000),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000),
   GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000),
   GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000),
@@ -278,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     resolveIntervalMs: parsed.GATEWAY_RESOLVE_INTERVAL_MS,
     healthIntervalMs: parsed.GATEWAY_HEALTH_INTERVAL_MS,
     healthTimeoutMs: parsed.GATEWAY_HEALTH_TIMEOUT_MS,
+    ejectionBaseMs: parsed.GATEWAY_EJECTION_MS,
     timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
     attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
     upstreamIdleTimeoutMs: parsed.GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS,

@@ -139,13 +139,14 @@ class Attempt {
       this.#finish({ kind: 'unavailable' });
       return;
     }
+    if (status < 500) this.pool.recordSuccess(this.endpoint);
     copyResponseHead(proxyRes, res, this.endpoint.publicId);
     this.#finish({ kind: 'responded' });
     // A body that stops moving is cut off: the client sees an error instead of waiting forever.
     // When the client is the one not reading (the response buffer is full) the replica is not to blame.
     const idle = setTimeout(() => {
       const clientStalled = res.writableNeedDrain;
-      if (!clientStalled) this.pool.markDown(this.endpoint, 'response body stalled');
+      if (!clientStalled) this.pool.eject(this.endpoint, 'response body stalled');
       this.metrics.stalledResponses.inc({ model: this.pool.name, side: clientStalled ? 'client' : 'upstream' });
       proxyRes.destroy();
       res.destroy();
@@ -172,8 +173,9 @@ class Attempt {
     const code = err.code ?? 'UNKNOWN';
     // Node documents `reusedSocket` for exactly this: a kept-alive connection the server closed as we reused it.
     const staleSocket = code === 'ECONNRESET' && this.proxyReq?.reusedSocket === true;
-    // Outlier ejection: a replica that refuses or resets a fresh connection leaves rotation until a probe passes.
-    if (UNREACHABLE.has(code) || (code === 'ECONNRESET' && !staleSocket)) this.pool.markDown(this.endpoint, code);
+    // Unreachable: out until a probe passes. Reset on a fresh connection: an outlier, held out a while.
+    if (UNREACHABLE.has(code)) this.pool.markDown(this.endpoint, code);
+    else if (code === 'ECONNRESET' && !staleSocket) this.pool.eject(this.endpoint, code);
     this.#release('error');
     this.#finish({ kind: 'failed', code, staleSocket });
   }
@@ -185,7 +187,7 @@ class Attempt {
   timeout(): void {
     if (this.settled) return;
     this.proxyReq?.destroy();
-    this.pool.markDown(this.endpoint, 'timeout');
+    this.pool.eject(this.endpoint, 'timeout');
     this.#release('timeout');
     this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }

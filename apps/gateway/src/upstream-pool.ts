@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, get } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '@modeldock/service-kit';
 import { LeastOutstandingBalancer } from './balancer.js';
 import type { GatewayConfig, ModelConfig, UpstreamAddress } from './config.js';
@@ -21,6 +22,10 @@ export interface Endpoint {
   reason: string | undefined;
   /** Readiness checks in a row that got no answer in time (see {@link SLOW_PROBES_TO_EJECT}). */
   slowProbes: number;
+  /** Outlier ejections in a row (timeouts, resets, stalls) without a good answer in between. */
+  ejections: number;
+  /** An ejected outlier stays out until then (`performance.now()`), even if its readiness passes. */
+  heldUntil: number;
 }
 
 /** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
@@ -43,6 +48,8 @@ export interface PoolOptions {
   lookup: LookupFn;
   probe: ProbeFn;
   healthTimeoutMs: number;
+  /** First hold of an ejected outlier; doubles per ejection in a row, up to {@link MAX_EJECTION_MS}. */
+  ejectionBaseMs: number;
   /** Key of {@link publicEndpointId}. */
   idKey: Buffer;
 }
@@ -53,6 +60,9 @@ export interface PoolOptions {
  * in a row; a refused connection or a non-200 answer still takes it out at once.
  */
 export const SLOW_PROBES_TO_EJECT = 3;
+
+/** The longest an outlier is held out of rotation. */
+export const MAX_EJECTION_MS = 60_000;
 
 /** Reason of an endpoint that has not answered a probe yet. */
 const NOT_CHECKED = 'not checked yet';
@@ -119,13 +129,35 @@ export class UpstreamPool {
     return this.#endpoints.some((endpoint) => endpoint.healthy && !exclude.has(endpoint));
   }
 
-  /** Takes a replica out of rotation now (refused, reset, timed out); the next passing probe brings it back. */
+  /** Takes a replica out of rotation now (connection refused); the next passing probe brings it back. */
   markDown(endpoint: Endpoint, reason: string): void {
     if (endpoint.healthy) {
       this.#options.logger.warn({ endpoint: endpoint.id, reason }, 'replica marked down');
     }
     endpoint.healthy = false;
     endpoint.reason = reason;
+  }
+
+  /**
+   * Outlier ejection: a replica that timed out, reset a fresh connection or stalled a response
+   * leaves rotation like one failing readiness, and is held out for a while even if its readiness
+   * passes (a replica whose inference hangs may still answer probes). The hold doubles per
+   * ejection in a row, as Envoy's outlier detection does, and {@link recordSuccess} resets it.
+   */
+  eject(endpoint: Endpoint, reason: string): void {
+    const holdMs = Math.min(MAX_EJECTION_MS, this.#options.ejectionBaseMs * 2 ** Math.min(endpoint.ejections, 16));
+    endpoint.ejections++;
+    endpoint.heldUntil = performance.now() + holdMs;
+    if (endpoint.healthy) {
+      this.#options.logger.warn({ endpoint: endpoint.id, reason, holdMs }, 'replica ejected');
+    }
+    endpoint.healthy = false;
+    endpoint.reason = reason;
+  }
+
+  /** A replica answered (not a 5xx): its next ejection starts from the base hold again. */
+  recordSuccess(endpoint: Endpoint): void {
+    endpoint.ejections = 0;
   }
 
   /** Re-resolves every upstream hostname; new endpoints are probed before this resolves. */
@@ -156,6 +188,8 @@ export class UpstreamPool {
               outstanding: 0,
               reason: NOT_CHECKED,
               slowProbes: 0,
+              ejections: 0,
+              heldUntil: 0,
             };
             known.set(id, created);
             return created;
@@ -204,6 +238,8 @@ export class UpstreamPool {
     this.#probing.add(endpoint);
     try {
       const result = await this.#options.probe(endpoint.origin + this.config.readyPath, this.#options.healthTimeoutMs);
+      // An ejected outlier's passing probe does not end its hold.
+      if (result.healthy && !endpoint.healthy && performance.now() < endpoint.heldUntil) return;
       endpoint.slowProbes = result.timedOut === true ? endpoint.slowProbes + 1 : 0;
       if (endpoint.healthy && result.timedOut === true && endpoint.slowProbes < SLOW_PROBES_TO_EJECT) return;
       // Transitions only, plus the first verdict, so a replica that never becomes ready is visible in the log once.
@@ -264,7 +300,7 @@ export interface UpstreamsOptions {
 
 /** Builds one {@link UpstreamPool} per configured model. Does no I/O until `refresh` or `start`. */
 export function createUpstreams(
-  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs'>,
+  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'ejectionBaseMs'>,
   options: UpstreamsOptions,
 ): Upstreams {
   const agent = new Agent({ keepAlive: true });
@@ -279,6 +315,7 @@ export function createUpstreams(
         lookup,
         probe,
         healthTimeoutMs: config.healthTimeoutMs,
+        ejectionBaseMs: config.ejectionBaseMs,
         idKey,
       }),
     ]),

@@ -18,7 +18,7 @@ describe('gateway hardening', () => {
       [good, bad] = await Promise.all([startUpstream('good'), startUpstream('bad')]);
       gateway = await startGateway(
         { m: { upstream: `${good.url},${bad.url}`, attemptTimeoutMs: 300, aliases: ALIAS } },
-        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300' },
+        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300', GATEWAY_EJECTION_MS: '400' },
       );
     });
     after(async () => {
@@ -41,6 +41,8 @@ describe('gateway hardening', () => {
       assert.ok(Date.now() - started < 5000);
       good.mode = { kind: 'echo' };
       bad.mode = { kind: 'echo' };
+      // Past the ejection hold, then a readiness round brings both back.
+      await new Promise((resolve) => setTimeout(resolve, 900));
       await gateway.upstreams.refresh();
     });
 
@@ -55,8 +57,11 @@ describe('gateway hardening', () => {
       );
       assert.equal(bad.hits - hitsBefore, 1, 'the black hole got one request, then left the rotation');
       assert.deepEqual(await endpointOf(bad), { ...(await endpointOf(bad)), healthy: false, reason: 'timeout' });
-      // Back once its readiness check passes again.
+      // Held out for the ejection time even though its readiness passes, then back.
+      await gateway.upstreams.refresh();
+      assert.equal((await endpointOf(bad)).healthy, false, 'still held');
       bad.mode = { kind: 'echo' };
+      await new Promise((resolve) => setTimeout(resolve, 900));
       await gateway.upstreams.refresh();
       assert.equal((await endpointOf(bad)).healthy, true);
     });
@@ -72,6 +77,8 @@ describe('gateway hardening', () => {
       assert.deepEqual(res.json, { error: 'upstream did not answer within 300 ms' });
       good.mode = { kind: 'echo' };
       bad.mode = { kind: 'echo' };
+      // Past the ejection hold, then a readiness round brings both back.
+      await new Promise((resolve) => setTimeout(resolve, 900));
       await gateway.upstreams.refresh();
     });
   });
