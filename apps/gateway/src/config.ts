@@ -12,11 +12,11 @@ export interface UpstreamAddress {
   readonly port: number;
 }
 
-/** A path that a model answers besides its protocol routes, e.g. `POST /predict_topic` (the seed route). */
+/** A path that a model answers besides its protocol routes, e.g. a seed-style `POST /classify`. */
 export interface AliasConfig {
   /** Upper case, e.g. `POST`. */
   readonly method: string;
-  /** Exact path without query, e.g. `/predict_topic`; forwarded unchanged. */
+  /** Exact path without query, e.g. `/classify`; forwarded unchanged. */
   readonly path: string;
 }
 

@@ -15,7 +15,7 @@ export type RoutingTable = readonly Pick<ModelConfig, 'name' | 'aliases'>[];
 /** Compiled once per app from the configuration; see {@link parseModelRoute}. */
 export interface Router {
   readonly models: ReadonlySet<string>;
-  /** `"POST /predict_topic"` → model. */
+  /** `"POST /classify"` → model. */
   readonly aliases: ReadonlyMap<string, string>;
 }
 
@@ -93,7 +93,7 @@ function isDotSegment(segment: string): boolean {
  * - OIP `/v2/models/<model>[/versions/<v>][/ready|/infer]` and TF Serving
  *   `/v1/models/<model>[/versions/<n>|/labels/<l>][/metadata|:predict|:classify|:regress]` pass
  *   through unchanged;
- * - a configured alias (`POST /predict_topic`) goes to its model, unchanged;
+ * - a configured alias (`POST /classify`) goes to its model, unchanged;
  * - `/models/<model>/<one of those, or the service's /v2 and health routes>` → `/<rest>`.
  *
  * Prefixes match case-insensitively, as Express routes do and as TF Serving requires; model names
