@@ -179,10 +179,27 @@ describe('UpstreamPool', () => {
     assert.notEqual(publicEndpointId(Buffer.alloc(32, 8), '10.0.0.1:8501'), ids[0], 'another key (process) gives other ids');
   });
 
+  it('never ejects the last ready replica as an outlier', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.refresh();
+    const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+    replicas.eject(first, 'timeout');
+    replicas.eject(second, 'timeout');
+    assert.deepEqual(
+      [first.healthy, second.healthy],
+      [false, true],
+    );
+  });
+
   it('holds an ejected outlier out even while its readiness passes, doubling the hold per repeat', async () => {
     const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1']);
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
     fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
     const replicas = pool(model('http://qt:8501'), fake);
     await replicas.refresh();
     const endpoint = replicas.endpoints[0] as Endpoint;

@@ -143,8 +143,12 @@ export class UpstreamPool {
    * leaves rotation like one failing readiness, and is held out for a while even if its readiness
    * passes (a replica whose inference hangs may still answer probes). The hold doubles per
    * ejection in a row, as Envoy's outlier detection does, and {@link recordSuccess} resets it.
+   * The last ready replica is never ejected this way (Envoy's `max_ejection_percent`): without an
+   * alternative, ejecting it would turn a slow model into an unavailable one; readiness checks
+   * still take it out if it stops answering them.
    */
   eject(endpoint: Endpoint, reason: string): void {
+    if (!this.#endpoints.some((other) => other !== endpoint && other.healthy)) return;
     const holdMs = Math.min(MAX_EJECTION_MS, this.#options.ejectionBaseMs * 2 ** Math.min(endpoint.ejections, 16));
     endpoint.ejections++;
     endpoint.heldUntil = performance.now() + holdMs;
