@@ -6,23 +6,38 @@ import { after, describe, it } from 'node:test';
 import { loadConfig } from './config.js';
 
 describe('loadConfig', () => {
-  it('defaults to one question-topic replica on the laptop', () => {
+  it('defaults to the models file in the checkout: every model pnpm start runs, with their aliases', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);
     assert.equal(config.host, '0.0.0.0');
-    assert.equal(config.defaultModel, 'question-topic');
+    assert.deepEqual([config.adminPort, config.adminHost], [9081, '127.0.0.1']);
     assert.deepEqual(config.models, [
       {
         name: 'question-topic',
         upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }],
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
+        attemptTimeoutMs: 15_000,
+        aliases: [{ method: 'POST', path: '/predict_topic' }],
+      },
+      {
+        name: 'sentence-embedding',
+        upstreams: [{ url: 'http://127.0.0.1:8502', hostname: '127.0.0.1', port: 8502 }],
+        readyPath: '/v2/health/ready',
+        timeoutMs: 30_000,
+        attemptTimeoutMs: 15_000,
+        aliases: [],
       },
     ]);
     assert.deepEqual(
       [config.resolveIntervalMs, config.healthIntervalMs, config.timeoutMs, config.maxRetries, config.maxBodyBytes],
       [2000, 1000, 30_000, 2, 1024 * 1024],
     );
+    assert.deepEqual(
+      [config.maxInflightBodyBytes, config.headersTimeoutMs, config.requestTimeoutMs, config.keepAliveTimeoutMs, config.maxConnections],
+      [64 * 1024 * 1024, 10_000, 30_000, 5000, 1024],
+    );
+    assert.deepEqual(config.clientLimits, { maxConcurrency: 16, ratePerSecond: 0, burst: 1 });
   });
 
   it('reads models from GATEWAY_MODELS with comma-separated upstreams and per-model settings', () => {
@@ -85,9 +100,32 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ GATEWAY_MODELS: '{}' }), /at least one model/);
   });
 
-  it('requires an explicit default model to be configured', () => {
-    const models = JSON.stringify({ sentiment: { upstream: 'http://s:1' } });
-    assert.throws(() => loadConfig({ GATEWAY_MODELS: models, GATEWAY_DEFAULT_MODEL: 'question-topic' }), /GATEWAY_DEFAULT_MODEL/);
-    assert.equal(loadConfig({ GATEWAY_MODELS: models, GATEWAY_DEFAULT_MODEL: 'sentiment' }).defaultModel, 'sentiment');
+  it('reads aliases per model, upper-casing the method', () => {
+    const config = loadConfig({
+      GATEWAY_MODELS: JSON.stringify({ a: { upstream: 'http://a:1', aliases: [{ method: 'post', path: '/classify_it' }] } }),
+    });
+    assert.deepEqual(config.models[0]?.aliases, [{ method: 'POST', path: '/classify_it' }]);
+  });
+
+  it('rejects an alias claimed by two models, or one shadowing a gateway route', () => {
+    const alias = { method: 'POST', path: '/predict' };
+    assert.throws(
+      () => loadConfig({ GATEWAY_MODELS: JSON.stringify({ a: { upstream: 'http://a:1', aliases: [alias] }, b: { upstream: 'http://b:1', aliases: [alias] } }) }),
+      /GATEWAY_MODELS\.b\.aliases\.0: POST \/predict is already an alias of 'a'/,
+    );
+    for (const path of ['/v2/models/x/infer', '/models/a', '/healthz', '/V1/embeddings', 'predict', '/p?x=1', '/%7e']) {
+      assert.throws(
+        () => loadConfig({ GATEWAY_MODELS: JSON.stringify({ a: { upstream: 'http://a:1', aliases: [{ method: 'POST', path }] } }) }),
+        /aliases\.0\.path/,
+        path,
+      );
+    }
+  });
+
+  it('validates the server limits together', () => {
+    assert.throws(() => loadConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '5000', GATEWAY_REQUEST_TIMEOUT_MS: '1000' }), /GATEWAY_HEADERS_TIMEOUT_MS/);
+    assert.throws(() => loadConfig({ GATEWAY_MAX_INFLIGHT_BODY_BYTES: '10', GATEWAY_MAX_BODY_BYTES: '100' }), /GATEWAY_MAX_INFLIGHT_BODY_BYTES/);
+    assert.throws(() => loadConfig({ GATEWAY_CLIENT_MAX_CONCURRENCY: '-1', GATEWAY_MAX_HEADER_BYTES: '10' }), /HEADER_BYTES.*CONCURRENCY/);
+    assert.deepEqual(loadConfig({ GATEWAY_CLIENT_RATE_PER_SECOND: '5' }).clientLimits, { maxConcurrency: 16, ratePerSecond: 5, burst: 10 });
   });
 });

@@ -1,14 +1,23 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { logLevel, nonNegativeInt, parseEnv, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
 
 /** One `http://host:port` a model's replicas are reached at; `hostname` may resolve to many IPs. */
 export interface UpstreamAddress {
-  /** As configured, normalised (`http://question-topic:8501`). */
+  /** As configured, normalised (`http://my-model:8501`). */
   readonly url: string;
   /** Without IPv6 brackets, ready for `dns.lookup`. */
   readonly hostname: string;
   readonly port: number;
+}
+
+/** A path that a model answers besides its protocol routes, e.g. a seed-style `POST /classify`. */
+export interface AliasConfig {
+  /** Upper case, e.g. `POST`. */
+  readonly method: string;
+  /** Exact path without query, e.g. `/classify`; forwarded unchanged. */
+  readonly path: string;
 }
 
 /** Where one model's replicas live and how to talk to them. */
@@ -19,50 +28,102 @@ export interface ModelConfig {
   readonly readyPath: string;
   /** Deadline for an upstream answer (all retries included). */
   readonly timeoutMs: number;
+  /** Deadline of one attempt on one replica; past it the replica is ejected and the request retried elsewhere. */
+  readonly attemptTimeoutMs: number;
+  readonly aliases: readonly AliasConfig[];
+}
+
+/** Per-client limits at the gateway (client = remote address until API keys exist). */
+export interface ClientLimitConfig {
+  /** Requests one client may have in flight; 0 turns the limit off. */
+  readonly maxConcurrency: number;
+  /** Sustained requests per second per client (token bucket); 0 turns the bucket off. */
+  readonly ratePerSecond: number;
+  /** Bucket size: how many requests a client may send at once after being idle. */
+  readonly burst: number;
 }
 
 /** The gateway's whole configuration, parsed once by {@link loadConfig}. */
 export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
+  /** The admin listener: the gateway's own metrics and the detailed replica listing. */
+  readonly adminPort: number;
+  readonly adminHost: string;
   readonly logLevel: z.output<ReturnType<typeof logLevel>>;
+  /** Access-log lines per second before repeats are suppressed (and counted in a summary line). */
+  readonly logLinesPerSecond: number;
   readonly models: readonly ModelConfig[];
-  /** Target of the seed-style `POST /predict_topic`. */
-  readonly defaultModel: string;
   readonly resolveIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
+  /** How long an outlier (timeout, reset, stalled body) is first held out of rotation; doubles per repeat. */
+  readonly ejectionBaseMs: number;
   readonly timeoutMs: number;
+  readonly attemptTimeoutMs: number;
+  /** A streaming upstream response body silent this long is cut off (client connection destroyed). */
+  readonly upstreamIdleTimeoutMs: number;
   readonly maxRetries: number;
   readonly maxBodyBytes: number;
+  /** Request body bytes buffered across all requests at once; beyond it new bodies get 503 + Retry-After. */
+  readonly maxInflightBodyBytes: number;
+  /** Node's `headersTimeout`: the whole header section must arrive within this (408). */
+  readonly headersTimeoutMs: number;
+  /** Node's `requestTimeout`: headers and body must arrive within this (408). */
+  readonly requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Open client connections at once; further ones are closed at once. */
+  readonly maxConnections: number;
+  /** Largest header section (Node's `maxHeaderSize`); beyond it 431. */
+  readonly maxHeaderBytes: number;
+  readonly clientLimits: ClientLimitConfig;
   readonly drainTimeoutMs: number;
 }
 
-/** Works on a laptop: one question-topic process on its default port. */
-export const DEFAULT_MODELS = { 'question-topic': { upstream: 'http://127.0.0.1:8501' } } as const;
-/** Target of `POST /predict_topic` unless GATEWAY_DEFAULT_MODEL says otherwise. */
-export const DEFAULT_MODEL = 'question-topic';
+/**
+ * The models file used when neither GATEWAY_MODELS nor GATEWAY_MODELS_FILE is set: the one in the
+ * checkout, which lists every model `pnpm start` runs on the laptop. Images set one of the variables.
+ */
+export const DEFAULT_MODELS_FILE = fileURLToPath(new URL('../../../deploy/gateway/models.local.json', import.meta.url));
 /** OIP readiness, which every modeldock model service answers. */
 export const DEFAULT_READY_PATH = '/v2/health/ready';
 
 /** Model names become a path segment, so they stay within the characters that never need escaping. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** Paths the gateway routes itself, which an alias must not shadow. */
+const RESERVED_PATH = /^\/(models|v1|v2|healthz|readyz|metrics)(\/|$)/i;
+
 const envSchema = z.object({
   GATEWAY_PORT: port().default(8080),
   GATEWAY_HOST: z.string().default('0.0.0.0'),
+  GATEWAY_ADMIN_PORT: port().default(9081),
+  GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1'),
   GATEWAY_LOG_LEVEL: logLevel().default('info'),
-  /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?}}`. */
+  GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100),
+  /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
   GATEWAY_MODELS: z.string().optional(),
   /** Path to a JSON file of the same shape as GATEWAY_MODELS. */
   GATEWAY_MODELS_FILE: z.string().optional(),
-  GATEWAY_DEFAULT_MODEL: z.string().regex(MODEL_NAME).optional(),
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000),
   GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000),
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000),
+  GATEWAY_EJECTION_MS: positiveInt().default(5000),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000),
+  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000),
+  GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000),
   GATEWAY_MAX_RETRIES: nonNegativeInt().default(2),
   GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
+  GATEWAY_MAX_INFLIGHT_BODY_BYTES: positiveInt().default(64 * 1024 * 1024),
+  GATEWAY_HEADERS_TIMEOUT_MS: positiveInt().default(10_000),
+  GATEWAY_REQUEST_TIMEOUT_MS: positiveInt().default(30_000),
+  GATEWAY_KEEPALIVE_TIMEOUT_MS: positiveInt().default(5000),
+  GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024),
+  GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16),
+  GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0),
+  GATEWAY_CLIENT_BURST: positiveInt().optional(),
   GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000),
 });
 
@@ -98,10 +159,23 @@ const upstreamList = z
     return parsed.every((p) => p !== undefined) ? parsed : z.NEVER;
   });
 
+const aliasSchema = z.strictObject({
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/, 'must be an HTTP method')
+    .transform((method) => method.toUpperCase()),
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be an absolute path without query or percent-encoding')
+    .refine((path) => !RESERVED_PATH.test(path), 'is a path the gateway routes itself'),
+});
+
 const modelSchema = z.strictObject({
   upstream: upstreamList,
   readyPath: z.string().regex(/^\/\S*$/, 'must be an absolute path').default(DEFAULT_READY_PATH),
   timeoutMs: z.number().int().positive().optional(),
+  attemptTimeoutMs: z.number().int().positive().optional(),
+  aliases: z.array(aliasSchema).default([]),
 });
 
 const modelsSchema = z.record(z.string(), modelSchema).superRefine((models, ctx) => {
@@ -109,6 +183,18 @@ const modelsSchema = z.record(z.string(), modelSchema).superRefine((models, ctx)
   if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'configure at least one model' });
   for (const name of names.filter((n) => !MODEL_NAME.test(n))) {
     ctx.addIssue({ code: 'custom', path: [name], message: 'model names use letters, digits, ".", "_" and "-"' });
+  }
+  // One alias, one model: the request names no model, so the alias alone must decide.
+  const owners = new Map<string, string>();
+  for (const [name, model] of Object.entries(models)) {
+    model.aliases.forEach((alias, index) => {
+      const key = `${alias.method} ${alias.path}`;
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [name, 'aliases', index], message: `${key} is already an alias of '${owner}'` });
+      }
+      owners.set(key, name);
+    });
   }
 });
 
@@ -130,7 +216,16 @@ function readModelsJson(
       });
     }
   }
-  if (text === undefined) return { source: 'default', value: DEFAULT_MODELS };
+  if (text === undefined) {
+    source = DEFAULT_MODELS_FILE;
+    try {
+      text = readFileSync(DEFAULT_MODELS_FILE, 'utf8');
+    } catch (err) {
+      throw new Error('invalid configuration: set GATEWAY_MODELS or GATEWAY_MODELS_FILE (no models file in the checkout)', {
+        cause: err,
+      });
+    }
+  }
   try {
     return { source, value: JSON.parse(text) };
   } catch {
@@ -148,7 +243,8 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Reads the gateway's `GATEWAY_*` variables (and the models JSON they point at) once, reporting
- * every problem together. Adding a model is configuration only: a new key in the models JSON.
+ * every problem together. Adding a model is configuration only: a new key in the models JSON (with
+ * its aliases, if it has seed-style routes); the code names no model.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const parsed = parseEnv(envSchema, env);
@@ -163,25 +259,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     upstreams: model.upstream,
     readyPath: model.readyPath,
     timeoutMs: model.timeoutMs ?? parsed.GATEWAY_TIMEOUT_MS,
+    attemptTimeoutMs: model.attemptTimeoutMs ?? parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
+    aliases: model.aliases,
   }));
-  const defaultModel = parsed.GATEWAY_DEFAULT_MODEL ?? DEFAULT_MODEL;
-  // An explicit default that names no model is a typo worth failing on; the implicit one just leaves
-  // `POST /predict_topic` answering 404 when question-topic is not deployed.
-  if (parsed.GATEWAY_DEFAULT_MODEL !== undefined && !modelConfigs.some((m) => m.name === defaultModel)) {
-    throw new Error(`invalid configuration: GATEWAY_DEFAULT_MODEL: '${defaultModel}' is not a configured model`);
+  // Node refuses a header deadline longer than the whole-request one.
+  if (parsed.GATEWAY_HEADERS_TIMEOUT_MS > parsed.GATEWAY_REQUEST_TIMEOUT_MS) {
+    throw new Error('invalid configuration: GATEWAY_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_REQUEST_TIMEOUT_MS');
   }
+  if (parsed.GATEWAY_MAX_INFLIGHT_BODY_BYTES < parsed.GATEWAY_MAX_BODY_BYTES) {
+    throw new Error('invalid configuration: GATEWAY_MAX_INFLIGHT_BODY_BYTES: must be at least GATEWAY_MAX_BODY_BYTES');
+  }
+  const rate = parsed.GATEWAY_CLIENT_RATE_PER_SECOND;
   return deepFreeze({
     port: parsed.GATEWAY_PORT,
     host: parsed.GATEWAY_HOST,
+    adminPort: parsed.GATEWAY_ADMIN_PORT,
+    adminHost: parsed.GATEWAY_ADMIN_HOST,
     logLevel: parsed.GATEWAY_LOG_LEVEL,
+    logLinesPerSecond: parsed.GATEWAY_LOG_LINES_PER_SECOND,
     models: modelConfigs,
-    defaultModel,
     resolveIntervalMs: parsed.GATEWAY_RESOLVE_INTERVAL_MS,
     healthIntervalMs: parsed.GATEWAY_HEALTH_INTERVAL_MS,
     healthTimeoutMs: parsed.GATEWAY_HEALTH_TIMEOUT_MS,
+    ejectionBaseMs: parsed.GATEWAY_EJECTION_MS,
     timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
+    attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
+    upstreamIdleTimeoutMs: parsed.GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS,
     maxRetries: parsed.GATEWAY_MAX_RETRIES,
     maxBodyBytes: parsed.GATEWAY_MAX_BODY_BYTES,
+    maxInflightBodyBytes: parsed.GATEWAY_MAX_INFLIGHT_BODY_BYTES,
+    headersTimeoutMs: parsed.GATEWAY_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: parsed.GATEWAY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: parsed.GATEWAY_KEEPALIVE_TIMEOUT_MS,
+    maxConnections: parsed.GATEWAY_MAX_CONNECTIONS,
+    maxHeaderBytes: parsed.GATEWAY_MAX_HEADER_BYTES,
+    clientLimits: {
+      maxConcurrency: parsed.GATEWAY_CLIENT_MAX_CONCURRENCY,
+      ratePerSecond: rate,
+      burst: parsed.GATEWAY_CLIENT_BURST ?? Math.max(1, rate * 2),
+    },
     drainTimeoutMs: parsed.GATEWAY_DRAIN_TIMEOUT_MS,
   });
 }

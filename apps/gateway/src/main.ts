@@ -1,27 +1,33 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createLogger, installGracefulShutdown } from '@modeldock/service-kit';
-import { createApp } from './app.js';
+import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
+import { createLimitedServer } from './server.js';
 import { createUpstreams } from './upstream-pool.js';
 
-/** Loads the configuration, starts replica discovery, listens, and drains on SIGTERM/SIGINT. */
+/** Loads the configuration, starts replica discovery, listens (public and admin), and drains on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'gateway', level: config.logLevel });
   const upstreams = createUpstreams(config, { logger });
   upstreams.start();
-  // Not awaited: /healthz must answer while a slow DNS or replica is still being found; /readyz tells.
+  // Not awaited: /healthz must answer while a slow DNS or replica is still being found.
   upstreams.refresh().catch((err: unknown) => logger.error({ err }, 'initial upstream refresh failed'));
 
-  const server = createServer(createApp({ config, logger, upstreams }));
+  const lifecycle: Lifecycle = { draining: false };
+  const { app, admin } = createApps({ config, logger, upstreams, lifecycle });
+  const server = createLimitedServer(app, config, logger);
+  // Loopback by default: metrics and replica addresses are for operators, not clients.
+  const adminServer = createServer(admin);
   server.listen(config.port, config.host);
-  await once(server, 'listening');
+  adminServer.listen(config.adminPort, config.adminHost);
+  await Promise.all([once(server, 'listening'), once(adminServer, 'listening')]);
   logger.info(
     {
       address: server.address(),
-      models: config.models.map((m) => ({ name: m.name, upstreams: m.upstreams.map((u) => u.url) })),
-      defaultModel: config.defaultModel,
+      admin: adminServer.address(),
+      models: config.models.map((m) => ({ name: m.name, upstreams: m.upstreams.map((u) => u.url), aliases: m.aliases })),
     },
     'gateway listening',
   );
@@ -29,7 +35,15 @@ async function main(): Promise<void> {
   installGracefulShutdown(server, {
     logger,
     drainTimeoutMs: config.drainTimeoutMs,
-    afterClose: () => upstreams.close(),
+    // Readiness turns false first, so load balancers stop sending new work while in-flight requests finish.
+    beforeClose: () => {
+      lifecycle.draining = true;
+    },
+    afterClose: () => {
+      upstreams.close();
+      adminServer.closeAllConnections();
+      adminServer.close();
+    },
   });
 }
 

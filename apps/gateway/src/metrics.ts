@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+import type { RequestHandler } from 'express';
 import type { Upstreams } from './upstream-pool.js';
 
 /** The gateway's own series, next to service-kit's per-route `http_*` ones. */
@@ -10,6 +11,12 @@ export interface GatewayMetrics {
   readonly upstreamRequests: Counter<'model' | 'upstream' | 'status'>;
   readonly upstreamDuration: Histogram<'model' | 'upstream'>;
   readonly retries: Counter<'model' | 'reason'>;
+  /** Responses cut off because their body stopped moving, by who stalled. */
+  readonly stalledResponses: Counter<'model' | 'side'>;
+  /** Requests refused by the per-client limits (429), by which limit. */
+  readonly clientLimited: Counter<'reason'>;
+  /** Request bodies refused because the in-flight body budget was spent (503). */
+  readonly bodyBudgetRejections: Counter;
 }
 
 /**
@@ -17,8 +24,28 @@ export interface GatewayMetrics {
  * time rather than updated per request, so they cost nothing on the hot path and drop replicas
  * that DNS no longer returns.
  */
-export function createGatewayMetrics(registry: Registry, upstreams: Upstreams): GatewayMetrics {
+export function createGatewayMetrics(
+  registry: Registry,
+  upstreams: Upstreams,
+  gauges: { bodyBytesInFlight: () => number; clientsTracked: () => number },
+): GatewayMetrics {
   const registers = [registry];
+  new Gauge({
+    name: 'gateway_request_body_bytes_in_flight',
+    help: 'Request body bytes buffered by the gateway right now (bounded by GATEWAY_MAX_INFLIGHT_BODY_BYTES).',
+    registers,
+    collect() {
+      this.set(gauges.bodyBytesInFlight());
+    },
+  });
+  new Gauge({
+    name: 'gateway_clients_tracked',
+    help: 'Clients with in-flight requests or rate state in the per-client limiter.',
+    registers,
+    collect() {
+      this.set(gauges.clientsTracked());
+    },
+  });
   new Gauge({
     name: 'gateway_upstream_healthy',
     help: 'Whether a replica passes its readiness check (1) or not (0).',
@@ -76,5 +103,57 @@ export function createGatewayMetrics(registry: Registry, upstreams: Upstreams): 
       labelNames: ['model', 'reason'] as const,
       registers,
     }),
+    stalledResponses: new Counter({
+      name: 'gateway_stalled_responses_total',
+      help: 'Responses cut off because the body stopped moving for GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS, by side (upstream or client).',
+      labelNames: ['model', 'side'] as const,
+      registers,
+    }),
+    clientLimited: new Counter({
+      name: 'gateway_client_limited_total',
+      help: 'Requests refused with 429 by the per-client limits, by limit (concurrency or rate).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    bodyBudgetRejections: new Counter({
+      name: 'gateway_body_budget_rejections_total',
+      help: 'Requests refused with 503 because the in-flight request body budget was spent.',
+      registers,
+    }),
   };
 }
+
+/**
+ * `http_requests_total` and `http_request_duration_seconds` by method, route template and status,
+ * as every modeldock service exports them. The gateway routes by its own parser rather than
+ * Express templates, so the template comes from `res.locals.route` (`unmatched` if none).
+ */
+export function requestMetrics(registry: Registry): RequestHandler {
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request arrival to the end of the response.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  return (req, res, next) => {
+    const stop = duration.startTimer();
+    res.once('finish', () => {
+      const route = (res.locals as { route?: string }).route ?? 'unmatched';
+      // Only methods a client might legitimately send become label values, so a fuzzer cannot grow the series.
+      const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
+      const labels = { method, route, status: String(res.statusCode) };
+      requests.inc(labels);
+      stop(labels);
+    });
+    next();
+  };
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

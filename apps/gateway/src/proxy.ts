@@ -7,11 +7,27 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Endpoint, UpstreamPool } from './upstream-pool.js';
 
 /**
+ * Tells the replica how long the gateway will still wait for this attempt, in milliseconds, so it
+ * does not start work nobody will receive. The client's own value is replaced, never trusted.
+ */
+export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
+
+/**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
  * client's `Connection: close` would also cost the upstream keep-alive connection. `expect` goes
  * because the body is already here, and `transfer-encoding` because it is re-sent with a length.
  */
-const DROPPED_REQUEST_HEADERS = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect'];
+const DROPPED_REQUEST_HEADERS = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'transfer-encoding',
+  'expect',
+  DEADLINE_HEADER,
+];
 
 /** Response headers not copied from the replica: hop-by-hop ones, and the request id the gateway already set. */
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -33,10 +49,14 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
  * elsewhere. ECONNRESET covers Node's "socket hang up". Inference is side-effect free, which is
  * what makes a POST safe to repeat here.
  */
-const RETRYABLE = new Set([...UNREACHABLE, 'ECONNRESET', 'EPIPE']);
+const RETRYABLE = new Set([...UNREACHABLE, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
-/** Names the replica (`10.0.0.5:8501`) that answered, for debugging and for tests of the balancing. */
+/**
+ * Names the replica that answered with an opaque, stable id (never its address), for debugging
+ * and for tests of the balancing.
+ */
 export const SERVED_BY_HEADER = 'x-served-by';
+
 
 type Outcome =
   /** Status and headers are on their way to the client; nothing more to decide. */
@@ -98,6 +118,8 @@ class Attempt {
     /** Whether a 503 from this replica should be retried elsewhere rather than passed on. */
     readonly mayRetry: () => boolean,
     private readonly metrics: GatewayMetrics,
+    /** A started response body silent this long is cut off. */
+    private readonly idleTimeoutMs: number,
     private readonly settle: (outcome: Outcome) => void,
   ) {
     endpoint.outstanding++;
@@ -117,12 +139,25 @@ class Attempt {
       this.#finish({ kind: 'unavailable' });
       return;
     }
-    copyResponseHead(proxyRes, res, this.endpoint.id);
+    if (status < 500) this.pool.recordSuccess(this.endpoint);
+    copyResponseHead(proxyRes, res, this.endpoint.publicId);
     this.#finish({ kind: 'responded' });
+    // A body that stops moving is cut off: the client sees an error instead of waiting forever.
+    // When the client is the one not reading (the response buffer is full) the replica is not to blame.
+    const idle = setTimeout(() => {
+      const clientStalled = res.writableNeedDrain;
+      if (!clientStalled) this.pool.eject(this.endpoint, 'response body stalled');
+      this.metrics.stalledResponses.inc({ model: this.pool.name, side: clientStalled ? 'client' : 'upstream' });
+      proxyRes.destroy();
+      res.destroy();
+    }, this.idleTimeoutMs);
+    proxyRes.on('data', () => idle.refresh());
+    res.on('drain', () => idle.refresh());
     // Plain pipe plus two close hooks rather than stream.pipeline, which would add five more
     // listeners to every response. A replica dying mid-body cuts the client short (it must not
     // see a truncated body as complete); a client going away frees the upstream connection.
     proxyRes.once('close', () => {
+      clearTimeout(idle);
       if (!proxyRes.complete) res.destroy();
       this.#release(String(status));
     });
@@ -136,10 +171,25 @@ class Attempt {
   fail(err: NodeJS.ErrnoException): void {
     if (this.settled) return;
     const code = err.code ?? 'UNKNOWN';
-    if (UNREACHABLE.has(code)) this.pool.markDown(this.endpoint, code);
-    this.#release('error');
     // Node documents `reusedSocket` for exactly this: a kept-alive connection the server closed as we reused it.
-    this.#finish({ kind: 'failed', code, staleSocket: code === 'ECONNRESET' && this.proxyReq?.reusedSocket === true });
+    const staleSocket = code === 'ECONNRESET' && this.proxyReq?.reusedSocket === true;
+    // Unreachable: out until a probe passes. Reset on a fresh connection: an outlier, held out a while.
+    if (UNREACHABLE.has(code)) this.pool.markDown(this.endpoint, code);
+    else if (code === 'ECONNRESET' && !staleSocket) this.pool.eject(this.endpoint, code);
+    this.#release('error');
+    this.#finish({ kind: 'failed', code, staleSocket });
+  }
+
+  /**
+   * No response head in time: the replica is ejected like one failing readiness (a black hole
+   * would otherwise keep receiving traffic) and the caller may retry elsewhere.
+   */
+  timeout(): void {
+    if (this.settled) return;
+    this.proxyReq?.destroy();
+    this.pool.eject(this.endpoint, 'timeout');
+    this.#release('timeout');
+    this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }
 
   abort(): void {
@@ -169,6 +219,8 @@ export interface ForwarderOptions {
   agent: Agent;
   maxRetries: number;
   metrics: GatewayMetrics;
+  /** See `GatewayConfig.upstreamIdleTimeoutMs`. */
+  upstreamIdleTimeoutMs: number;
 }
 
 /** Sends one request to a model's replicas; see {@link createForwarder}. */
@@ -188,7 +240,7 @@ export type Forward = (
  * Resolves once the response is committed (its body may still be streaming), or rejects with the
  * HttpError to answer: 503 when no replica is ready, 502 when every try failed, 504 at the deadline.
  */
-export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions): Forward {
+export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs }: ForwarderOptions): Forward {
   const current = new WeakMap<IncomingMessage, Attempt>();
 
   const replayBody: Plugin = (proxyServer) => {
@@ -234,7 +286,8 @@ export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions
 
   return async (req, res, { pool, path, body, hadBody, requestId }) => {
     const headers = outgoingHeaders(req.headers, body, hadBody, requestId);
-    const { timeoutMs } = pool.config;
+    const { timeoutMs, attemptTimeoutMs } = pool.config;
+    const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
     const failed = new Set<Endpoint>();
     let previous: Endpoint | undefined;
@@ -242,7 +295,8 @@ export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions
     let stopped: 'timeout' | 'client-gone' | undefined;
     const stop = (why: 'timeout' | 'client-gone') => {
       stopped ??= why;
-      attempt?.abort();
+      if (why === 'timeout') attempt?.timeout();
+      else attempt?.abort();
     };
     // One deadline for all attempts together, up to the response head; a streaming body may take longer.
     const timer = setTimeout(() => stop('timeout'), timeoutMs);
@@ -251,12 +305,15 @@ export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions
 
     try {
       let retryReason: string | undefined;
+      let lastTimeoutMs: number | undefined;
       for (let tries = 0; ; tries++) {
         // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
         const avoid = new Set(failed);
         if (previous !== undefined) avoid.add(previous);
         const endpoint = pool.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? pool.pick(failed) : undefined);
         if (endpoint === undefined) {
+          // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
+          if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);
           throw tries === 0 || !pool.ready
             ? HttpError.noUpstream(pool.name)
             : HttpError.upstreamUnavailable(`no replica of model '${pool.name}' could answer`);
@@ -264,15 +321,24 @@ export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions
         if (retryReason !== undefined) metrics.retries.inc({ model: pool.name, reason: retryReason });
 
         const others = new Set(avoid).add(endpoint);
+        // Each attempt gets its own deadline, never past the request's: a black-hole replica costs
+        // one attempt timeout, and the replica learns how long its answer is still wanted.
+        const remainingMs = Math.floor(deadlineAt - performance.now());
+        if (remainingMs < 1) throw HttpError.upstreamTimeout(timeoutMs);
+        // When the request's own deadline comes first, its timer ends the attempt (and ejects the replica too).
+        const attemptMs = Math.min(attemptTimeoutMs, remainingMs);
+        let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
           const mayRetry = () => tries < maxRetries && stopped === undefined && pool.hasCandidate(others);
-          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, settle);
+          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
           attempt = started;
           current.set(req, started);
           // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
-          req.headers = { ...headers };
+          req.headers = { ...headers, [DEADLINE_HEADER]: String(attemptMs) };
+          if (attemptTimeoutMs < remainingMs) attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
+        clearTimeout(attemptTimer);
 
         if (outcome.kind === 'responded') return;
         if (outcome.kind === 'aborted' || stopped !== undefined) {
@@ -281,16 +347,19 @@ export function createForwarder({ agent, maxRetries, metrics }: ForwarderOptions
         }
         if (outcome.kind === 'failed') {
           if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
+            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(attemptMs);
             throw !pool.ready
               ? HttpError.noUpstream(pool.name)
               : HttpError.upstreamUnavailable(`model '${pool.name}' replica failed: ${outcome.code}`);
           }
           if (!outcome.staleSocket) failed.add(endpoint);
           retryReason = outcome.code.toLowerCase();
+          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? attemptMs : undefined;
         } else {
           // A 503 only comes back here when mayRetry() said another replica may take it.
           failed.add(endpoint);
           retryReason = 'status_503';
+          lastTimeoutMs = undefined;
         }
         previous = endpoint;
       }

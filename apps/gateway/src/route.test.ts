@@ -1,47 +1,91 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseModelRoute } from './route.js';
+import { createRouter, parseModelRoute } from './route.js';
 
-const route = (url: string) => parseModelRoute(url, 'question-topic');
+const router = createRouter([
+  { name: 'question-topic', aliases: [{ method: 'POST', path: '/predict_topic' }] },
+  { name: 'm', aliases: [] },
+]);
+const route = (url: string, method = 'GET') => parseModelRoute(method, url, router);
+const target = (url: string, method = 'GET') => {
+  const found = route(url, method);
+  return found === undefined ? undefined : { model: found.model, path: found.path };
+};
 
 describe('parseModelRoute', () => {
-  it('strips the /models/<model> prefix', () => {
-    assert.deepEqual(route('/models/question-topic/v2/models/question-topic/infer'), {
+  it('strips the /models/<model> prefix from a model path of the same model', () => {
+    assert.deepEqual(target('/models/question-topic/v2/models/question-topic/infer', 'POST'), {
       model: 'question-topic',
       path: '/v2/models/question-topic/infer',
     });
-    assert.deepEqual(route('/models/question-topic/predict_topic'), { model: 'question-topic', path: '/predict_topic' });
-    assert.deepEqual(route('/models/question-topic'), { model: 'question-topic', path: '/' });
+    assert.deepEqual(target('/models/question-topic/predict_topic', 'POST'), { model: 'question-topic', path: '/predict_topic' });
+    assert.deepEqual(target('/models/m/v2/health/ready'), { model: 'm', path: '/v2/health/ready' });
+    assert.deepEqual(target('/models/m/v1/models/m:predict', 'POST'), { model: 'm', path: '/v1/models/m:predict' });
   });
 
   it('keeps the query string', () => {
-    assert.deepEqual(route('/models/m/v2/health/ready?verbose=1'), { model: 'm', path: '/v2/health/ready?verbose=1' });
-    assert.deepEqual(route('/v2/models/m?x=1'), { model: 'm', path: '/v2/models/m?x=1' });
+    assert.deepEqual(target('/models/m/v2/health/ready?verbose=1'), { model: 'm', path: '/v2/health/ready?verbose=1' });
+    assert.deepEqual(target('/v2/models/m?x=1'), { model: 'm', path: '/v2/models/m?x=1' });
   });
 
   it('passes OIP paths through unchanged', () => {
-    assert.deepEqual(route('/v2/models/m/versions/2/infer'), { model: 'm', path: '/v2/models/m/versions/2/infer' });
-    assert.deepEqual(route('/v2/models/m'), { model: 'm', path: '/v2/models/m' });
+    assert.deepEqual(target('/v2/models/m/versions/2/infer', 'POST'), { model: 'm', path: '/v2/models/m/versions/2/infer' });
+    assert.deepEqual(target('/v2/models/m'), { model: 'm', path: '/v2/models/m' });
+    assert.deepEqual(target('/v2/models/m/versions/2/ready'), { model: 'm', path: '/v2/models/m/versions/2/ready' });
+    assert.equal(route('/v2/models/m/versions/2/infer')?.template, '/v2/models/:model/versions/:version/infer');
   });
 
   it('passes TF Serving paths through unchanged, matching them case-insensitively', () => {
-    assert.deepEqual(route('/v1/models/m:predict'), { model: 'm', path: '/v1/models/m:predict' });
-    assert.deepEqual(route('/v1/models/m/versions/3:predict'), { model: 'm', path: '/v1/models/m/versions/3:predict' });
-    assert.deepEqual(route('/V1/Models/m/labels/stable:classify'), { model: 'm', path: '/V1/Models/m/labels/stable:classify' });
-    assert.deepEqual(route('/v1/models/m/metadata'), { model: 'm', path: '/v1/models/m/metadata' });
+    assert.deepEqual(target('/v1/models/m:predict'), { model: 'm', path: '/v1/models/m:predict' });
+    assert.deepEqual(target('/v1/models/m/versions/3:predict'), { model: 'm', path: '/v1/models/m/versions/3:predict' });
+    assert.deepEqual(target('/V1/Models/m/labels/stable:classify'), { model: 'm', path: '/V1/Models/m/labels/stable:classify' });
+    assert.deepEqual(target('/v1/models/m/metadata'), { model: 'm', path: '/v1/models/m/metadata' });
+    assert.deepEqual(target('/v1/models/m/versions/3/metadata'), { model: 'm', path: '/v1/models/m/versions/3/metadata' });
+    assert.equal(route('/V1/models/m/labels/x:REGRESS')?.template, '/v1/models/:model/labels/:label:regress');
   });
 
-  it('keeps the model name exactly as written', () => {
+  it('keeps the model name exactly as written, after percent-decoding', () => {
     assert.equal(route('/v1/models/Question-Topic:predict')?.model, 'Question-Topic');
+    assert.equal(route('/v2/models/question%2Dtopic/infer')?.model, 'question-topic');
   });
 
-  it('sends the seed route to the default model', () => {
-    assert.deepEqual(route('/predict_topic'), { model: 'question-topic', path: '/predict_topic' });
+  it('routes a configured alias, for its method only', () => {
+    assert.deepEqual(target('/predict_topic', 'POST'), { model: 'question-topic', path: '/predict_topic' });
+    assert.deepEqual(target('/predict_topic?x=1', 'POST'), { model: 'question-topic', path: '/predict_topic?x=1' });
+    assert.equal(route('/predict_topic', 'GET'), undefined);
+    assert.equal(route('/models/m/predict_topic', 'POST'), undefined, "an alias of another model is not m's");
   });
 
-  it('matches nothing else', () => {
-    for (const url of ['/', '/models', '/models/', '/v2/models/', '/v1/models/:predict', '/v2/health/ready', '/predict_topic/x']) {
-      assert.equal(route(url), undefined, url);
+  it("answers an unknown model under /models/ as that model's route, so the caller can say it does not exist", () => {
+    assert.equal(route('/models/nope/anything')?.model, 'nope');
+  });
+
+  it('rejects malformed percent-encoding with a 400', () => {
+    for (const url of ['/models/%ff/x', '/v2/models/%ff', '/v1/models/%E0%A4%A:predict', '/nowhere/%', '/predict_topic%zz']) {
+      assert.throws(() => route(url, 'POST'), { status: 400, message: 'malformed percent-encoding in the request path' }, url);
+    }
+  });
+
+  it("exposes no other path of a model service, such as its /metrics", () => {
+    for (const [method, url] of [
+      ['GET', '/models/m/metrics'],
+      ['GET', '/models/m/'],
+      ['GET', '/models/m'],
+      ['GET', '/models/m/v2/models/question-topic'],
+      ['GET', '/models/m/v2/models/m/versions/../../../metrics'],
+      ['POST', '/models/m/v2/health/ready'],
+      ['GET', '/v2/models/m/metrics'],
+      ['GET', '/v2/models/m/infer/x'],
+      ['GET', '/v1/models/m/versions/x:predict'],
+      ['GET', '/v1/models/m:explain'],
+      ['GET', '/'],
+      ['GET', '/metrics'],
+      ['GET', '/v2/models/'],
+      ['GET', '/v1/models/:predict'],
+      ['GET', '/v2/health/ready'],
+      ['POST', '/predict_topic/x'],
+    ] as const) {
+      assert.equal(route(url, method), undefined, `${method} ${url}`);
     }
   });
 });

@@ -1,55 +1,134 @@
-/** Which model a request is for and the path (with query) to send to that model's replica. */
+import { HttpError } from '@modeldock/service-kit';
+import type { ModelConfig } from './config.js';
+
+/** Which model a request is for, the path (with query) to send to its replica, and a label for metrics. */
 export interface ModelRoute {
   readonly model: string;
   readonly path: string;
+  /** The route template (`/v2/models/:model/infer`): a bounded metrics label, never the raw URL. */
+  readonly template: string;
 }
 
-const GATEWAY_PREFIX = '/models/';
-const OIP_PREFIX = '/v2/models/';
-const TF_SERVING_PREFIX = '/v1/models/';
+/** What the router needs from the configuration: each model's name and aliases. */
+export type RoutingTable = readonly Pick<ModelConfig, 'name' | 'aliases'>[];
 
-/** The segment after `prefix`, up to (not including) the first character in `stops`. */
-function segmentAfter(pathname: string, prefix: string, stops: RegExp): string | undefined {
-  const rest = pathname.slice(prefix.length);
-  const end = rest.search(stops);
-  const segment = end === -1 ? rest : rest.slice(0, end);
-  return segment === '' ? undefined : segment;
+/** Compiled once per app from the configuration; see {@link parseModelRoute}. */
+export interface Router {
+  readonly models: ReadonlySet<string>;
+  /** `"POST /classify"` → model. */
+  readonly aliases: ReadonlyMap<string, string>;
 }
 
-function startsWithIgnoringCase(value: string, prefix: string): boolean {
-  return value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix;
+/** Builds the alias lookup; duplicate aliases were already rejected by the configuration. */
+export function createRouter(models: RoutingTable): Router {
+  const aliases = new Map<string, string>();
+  for (const model of models) {
+    for (const alias of model.aliases) aliases.set(`${alias.method} ${alias.path}`, model.name);
+  }
+  return { models: new Set(models.map((model) => model.name)), aliases };
 }
 
 /**
- * Maps a raw request URL (`req.originalUrl`, still percent-encoded) to a model and upstream path:
- * - `/models/<model>/<rest>` → `/<rest>` (the gateway's own prefix is stripped);
- * - OIP `/v2/models/<model>[/...]` passes through unchanged;
- * - TF Serving `/v1/models/<model>[/versions/<n>|/labels/<l>][:verb]` passes through unchanged;
- * - `/predict_topic` (the seed service's route) goes to `defaultModel`.
- *
- * Prefixes match case-insensitively, as Express routes do and as TF Serving requires (its REST
- * path regex is `(?i)`, http_rest_api_handler.cc); the model name itself is matched exactly.
- * Returns undefined for any other path.
+ * OIP model routes (inference_rest.md): metadata, readiness and infer, unversioned or versioned.
+ * Segments are raw (still percent-encoded); they are decoded after matching.
  */
-export function parseModelRoute(url: string, defaultModel: string): ModelRoute | undefined {
+const OIP = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer))?$/i;
+
+/**
+ * TF Serving REST (http_rest_api_handler.cc; its regexes are `(?i)`): status, metadata and the
+ * predict/classify/regress verbs, at an optional version or label.
+ */
+const TF_SERVING = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(?::(predict|classify|regress)|\/(metadata))?$/i;
+
+/** A model service's server-level routes, reachable only under `/models/<model>/`. */
+const SERVER_PATHS = new Map([
+  ['/v2', 'GET'],
+  ['/v2/health/live', 'GET'],
+  ['/v2/health/ready', 'GET'],
+  ['/v1/models', 'GET'],
+  ['/v1/embeddings', 'POST'],
+]);
+
+const GATEWAY_PREFIX = /^\/models\/([^/]+)(\/.*)?$/i;
+
+/** Decodes one path segment; malformed percent-encoding is the client's mistake, a 400. */
+function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw HttpError.invalidInput('malformed percent-encoding in the request path');
+  }
+}
+
+/**
+ * A model's public paths (same for the unprefixed form and after `/models/<model>`): OIP and TF
+ * Serving inference, metadata and readiness. Returns the model the path names and a template.
+ */
+function protocolRoute(pathname: string): { model: string; template: string } | undefined {
+  const oip = OIP.exec(pathname);
+  if (oip !== null) {
+    const [, model = '', version, verb] = oip;
+    if (version !== undefined && isDotSegment(decodeSegment(version))) return undefined;
+    const template = `/v2/models/:model${version === undefined ? '' : '/versions/:version'}${verb === undefined ? '' : `/${verb.toLowerCase()}`}`;
+    return { model: decodeSegment(model), template };
+  }
+  const tf = TF_SERVING.exec(pathname);
+  if (tf !== null) {
+    const [, model = '', version, label, verb, metadata] = tf;
+    if (label !== undefined && isDotSegment(decodeSegment(label))) return undefined;
+    const at = version !== undefined ? '/versions/:version' : label !== undefined ? '/labels/:label' : '';
+    const suffix = verb !== undefined ? `:${verb.toLowerCase()}` : metadata !== undefined ? '/metadata' : '';
+    return { model: decodeSegment(model), template: `/v1/models/:model${at}${suffix}` };
+  }
+  return undefined;
+}
+
+function isDotSegment(segment: string): boolean {
+  return segment === '.' || segment === '..';
+}
+
+/**
+ * Maps a request to a model and upstream path, allowing only what a model publishes: its
+ * inference, metadata and health routes, never the service's `/metrics` or anything else.
+ * - OIP `/v2/models/<model>[/versions/<v>][/ready|/infer]` and TF Serving
+ *   `/v1/models/<model>[/versions/<n>|/labels/<l>][/metadata|:predict|:classify|:regress]` pass
+ *   through unchanged;
+ * - a configured alias (`POST /classify`) goes to its model, unchanged;
+ * - `/models/<model>/<one of those, or the service's /v2 and health routes>` → `/<rest>`.
+ *
+ * Prefixes match case-insensitively, as Express routes do and as TF Serving requires; model names
+ * are compared after percent-decoding, exactly. Returns undefined for any other path; throws a 400
+ * for malformed percent-encoding. `url` is the raw request target (`req.originalUrl`).
+ */
+export function parseModelRoute(method: string, url: string, router: Router): ModelRoute | undefined {
   const queryStart = url.indexOf('?');
   const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
   const query = queryStart === -1 ? '' : url.slice(queryStart);
+  // Checked once for the whole path, so a bad escape anywhere is a 400 rather than whatever a replica makes of it.
+  decodeSegment(pathname);
 
-  if (startsWithIgnoringCase(pathname, GATEWAY_PREFIX)) {
-    const model = segmentAfter(pathname, GATEWAY_PREFIX, /\//);
-    if (model === undefined) return undefined;
-    const rest = pathname.slice(GATEWAY_PREFIX.length + model.length);
-    return { model, path: (rest === '' ? '/' : rest) + query };
+  const alias = router.aliases.get(`${method} ${pathname}`);
+  if (alias !== undefined) return { model: alias, path: url, template: pathname };
+
+  const prefixed = GATEWAY_PREFIX.exec(pathname);
+  if (prefixed !== null) {
+    const [, rawModel = '', rest = '/'] = prefixed;
+    const model = decodeSegment(rawModel);
+    const template = `/models/:model${rest}`;
+    // Unknown model: the caller answers 404 for the model rather than for the path.
+    if (!router.models.has(model)) return { model, path: rest + query, template: '/models/:model' };
+    const inner = protocolRoute(rest);
+    if (inner !== undefined) {
+      // The prefix picks the replicas; a path naming another model would reach a model the prefix did not name.
+      return inner.model === model ? { model, path: rest + query, template: `/models/:model${inner.template}` } : undefined;
+    }
+    if (SERVER_PATHS.get(rest) === method || (method === 'HEAD' && SERVER_PATHS.get(rest) === 'GET')) {
+      return { model, path: rest + query, template };
+    }
+    if (router.aliases.get(`${method} ${rest}`) === model) return { model, path: rest + query, template };
+    return undefined;
   }
-  if (startsWithIgnoringCase(pathname, OIP_PREFIX)) {
-    const model = segmentAfter(pathname, OIP_PREFIX, /\//);
-    return model === undefined ? undefined : { model, path: url };
-  }
-  if (startsWithIgnoringCase(pathname, TF_SERVING_PREFIX)) {
-    const model = segmentAfter(pathname, TF_SERVING_PREFIX, /[/:]/);
-    return model === undefined ? undefined : { model, path: url };
-  }
-  if (pathname === '/predict_topic') return { model: defaultModel, path: url };
-  return undefined;
+
+  const direct = protocolRoute(pathname);
+  return direct === undefined ? undefined : { model: direct.model, path: url, template: direct.template };
 }

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
 import type { ModelConfig } from './config.js';
-import { SLOW_PROBES_TO_EJECT, UpstreamPool, type LookupFn, type ProbeFn } from './upstream-pool.js';
+import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type ProbeFn } from './upstream-pool.js';
 
+const KEY = Buffer.alloc(32, 7);
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
 
 const model = (upstream: string, readyPath = '/v2/health/ready'): ModelConfig => ({
@@ -14,6 +15,8 @@ const model = (upstream: string, readyPath = '/v2/health/ready'): ModelConfig =>
   }),
   readyPath,
   timeoutMs: 1000,
+  attemptTimeoutMs: 1000,
+  aliases: [],
 });
 
 /** A DNS whose answers the test edits, and a readiness check that answers from a set of healthy URLs. */
@@ -34,7 +37,7 @@ function fakes() {
 }
 
 function pool(config: ModelConfig, fake: ReturnType<typeof fakes>) {
-  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100 });
+  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY });
 }
 
 describe('UpstreamPool', () => {
@@ -142,7 +145,7 @@ describe('UpstreamPool', () => {
       if (answer === 'slow') return { healthy: false, reason: 'no readiness answer within 100 ms', timedOut: true };
       return fake.probe(probed, 100);
     };
-    const replicas = new UpstreamPool(model('http://qt:8501'), { logger, lookup: fake.lookup, probe, healthTimeoutMs: 100 });
+    const replicas = new UpstreamPool(model('http://qt:8501'), { logger, lookup: fake.lookup, probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY });
     await replicas.resolve();
     assert.ok(replicas.ready);
     answer = 'slow';
@@ -159,5 +162,61 @@ describe('UpstreamPool', () => {
     answer = 'refuse';
     await replicas.checkHealth();
     assert.equal(replicas.ready, false, 'a 503 takes the replica out at once');
+  });
+
+  it('gives each replica an opaque public id: stable, distinct, and not its address', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.resolve();
+    const ids = replicas.endpoints.map((e) => e.publicId);
+    assert.equal(new Set(ids).size, 2);
+    for (const id of ids) {
+      assert.match(id, /^[A-Za-z0-9_-]{12}$/);
+      assert.doesNotMatch(id, /10\.0|8501/);
+    }
+    assert.equal(replicas.endpoints[0]?.publicId, publicEndpointId(KEY, '10.0.0.1:8501'));
+    assert.notEqual(publicEndpointId(Buffer.alloc(32, 8), '10.0.0.1:8501'), ids[0], 'another key (process) gives other ids');
+  });
+
+  it('never ejects the last ready replica as an outlier', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.refresh();
+    const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+    replicas.eject(first, 'timeout');
+    replicas.eject(second, 'timeout');
+    assert.deepEqual(
+      [first.healthy, second.healthy],
+      [false, true],
+    );
+  });
+
+  it('holds an ejected outlier out even while its readiness passes, doubling the hold per repeat', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.refresh();
+    const endpoint = replicas.endpoints[0] as Endpoint;
+    replicas.eject(endpoint, 'timeout');
+    await replicas.checkHealth();
+    assert.deepEqual([endpoint.healthy, endpoint.reason], [false, 'timeout'], 'held although readiness passes');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await replicas.checkHealth();
+    assert.equal(endpoint.healthy, true, 'back after the 50 ms hold');
+    replicas.eject(endpoint, 'timeout');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await replicas.checkHealth();
+    assert.equal(endpoint.healthy, false, 'a second ejection in a row holds 100 ms');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await replicas.checkHealth();
+    assert.equal(endpoint.healthy, true);
+    replicas.recordSuccess(endpoint);
+    assert.equal(endpoint.ejections, 0);
   });
 });

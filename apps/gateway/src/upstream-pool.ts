@@ -1,13 +1,17 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { Agent, get } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '@modeldock/service-kit';
 import { LeastOutstandingBalancer } from './balancer.js';
 import type { GatewayConfig, ModelConfig, UpstreamAddress } from './config.js';
 
 /** One replica: an IP and port behind a model's upstream hostname. */
 export interface Endpoint {
-  /** `10.0.0.5:8501` (`[fd00::5]:8501` for IPv6); also the `x-served-by` value and the metrics label. */
+  /** `10.0.0.5:8501` (`[fd00::5]:8501` for IPv6); the admin listing's and metrics' label, never shown to clients. */
   readonly id: string;
+  /** Opaque and stable for the process's life: the `x-served-by` value (see {@link publicEndpointId}). */
+  readonly publicId: string;
   /** `http://10.0.0.5:8501`, the proxy target. */
   readonly origin: string;
   /** False until a readiness check has answered 200. */
@@ -18,6 +22,10 @@ export interface Endpoint {
   reason: string | undefined;
   /** Readiness checks in a row that got no answer in time (see {@link SLOW_PROBES_TO_EJECT}). */
   slowProbes: number;
+  /** Outlier ejections in a row (timeouts, resets, stalls) without a good answer in between. */
+  ejections: number;
+  /** An ejected outlier stays out until then (`performance.now()`), even if its readiness passes. */
+  heldUntil: number;
 }
 
 /** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
@@ -40,6 +48,10 @@ export interface PoolOptions {
   lookup: LookupFn;
   probe: ProbeFn;
   healthTimeoutMs: number;
+  /** First hold of an ejected outlier; doubles per ejection in a row, up to {@link MAX_EJECTION_MS}. */
+  ejectionBaseMs: number;
+  /** Key of {@link publicEndpointId}. */
+  idKey: Buffer;
 }
 
 /**
@@ -49,11 +61,23 @@ export interface PoolOptions {
  */
 export const SLOW_PROBES_TO_EJECT = 3;
 
+/** The longest an outlier is held out of rotation. */
+export const MAX_EJECTION_MS = 60_000;
+
 /** Reason of an endpoint that has not answered a probe yet. */
 const NOT_CHECKED = 'not checked yet';
 
 function endpointId(address: string, family: number, port: number): string {
   return family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * A replica's public name: a short HMAC of its address under a per-process key. Stable while the
+ * gateway runs (a client can tell replicas apart when reporting a problem) but reveals nothing
+ * about the internal network.
+ */
+export function publicEndpointId(key: Buffer, id: string): string {
+  return createHmac('sha256', key).update(id).digest('base64url').slice(0, 12);
 }
 
 /**
@@ -114,6 +138,32 @@ export class UpstreamPool {
     endpoint.reason = reason;
   }
 
+  /**
+   * Outlier ejection: a replica that timed out, reset a fresh connection or stalled a response
+   * leaves rotation like one failing readiness, and is held out for a while even if its readiness
+   * passes (a replica whose inference hangs may still answer probes). The hold doubles per
+   * ejection in a row, as Envoy's outlier detection does, and {@link recordSuccess} resets it.
+   * The last ready replica is never ejected this way (Envoy's `max_ejection_percent`): without an
+   * alternative, ejecting it would turn a slow model into an unavailable one; readiness checks
+   * still take it out if it stops answering them.
+   */
+  eject(endpoint: Endpoint, reason: string): void {
+    if (!this.#endpoints.some((other) => other !== endpoint && other.healthy)) return;
+    const holdMs = Math.min(MAX_EJECTION_MS, this.#options.ejectionBaseMs * 2 ** Math.min(endpoint.ejections, 16));
+    endpoint.ejections++;
+    endpoint.heldUntil = performance.now() + holdMs;
+    if (endpoint.healthy) {
+      this.#options.logger.warn({ endpoint: endpoint.id, reason, holdMs }, 'replica ejected');
+    }
+    endpoint.healthy = false;
+    endpoint.reason = reason;
+  }
+
+  /** A replica answered (not a 5xx): its next ejection starts from the base hold again. */
+  recordSuccess(endpoint: Endpoint): void {
+    endpoint.ejections = 0;
+  }
+
   /** Re-resolves every upstream hostname; new endpoints are probed before this resolves. */
   resolve(): Promise<void> {
     // Overlapping rounds could each create their own object for the same new IP and lose its counters.
@@ -136,11 +186,14 @@ export class UpstreamPool {
             if (existing !== undefined) return existing;
             const created: Endpoint = {
               id,
+              publicId: publicEndpointId(this.#options.idKey, id),
               origin: `http://${id}`,
               healthy: false,
               outstanding: 0,
               reason: NOT_CHECKED,
               slowProbes: 0,
+              ejections: 0,
+              heldUntil: 0,
             };
             known.set(id, created);
             return created;
@@ -189,6 +242,8 @@ export class UpstreamPool {
     this.#probing.add(endpoint);
     try {
       const result = await this.#options.probe(endpoint.origin + this.config.readyPath, this.#options.healthTimeoutMs);
+      // An ejected outlier's passing probe does not end its hold.
+      if (result.healthy && !endpoint.healthy && performance.now() < endpoint.heldUntil) return;
       endpoint.slowProbes = result.timedOut === true ? endpoint.slowProbes + 1 : 0;
       if (endpoint.healthy && result.timedOut === true && endpoint.slowProbes < SLOW_PROBES_TO_EJECT) return;
       // Transitions only, plus the first verdict, so a replica that never becomes ready is visible in the log once.
@@ -243,16 +298,19 @@ export interface UpstreamsOptions {
   logger: Logger;
   lookup?: LookupFn;
   probe?: ProbeFn;
+  /** Key for the replicas' public ids; random per process by default. */
+  idKey?: Buffer;
 }
 
 /** Builds one {@link UpstreamPool} per configured model. Does no I/O until `refresh` or `start`. */
 export function createUpstreams(
-  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs'>,
+  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'ejectionBaseMs'>,
   options: UpstreamsOptions,
 ): Upstreams {
   const agent = new Agent({ keepAlive: true });
   const lookup: LookupFn = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true }));
   const probe = options.probe ?? httpProbe(agent);
+  const idKey = options.idKey ?? randomBytes(32);
   const pools = new Map(
     config.models.map((model) => [
       model.name,
@@ -261,6 +319,8 @@ export function createUpstreams(
         lookup,
         probe,
         healthTimeoutMs: config.healthTimeoutMs,
+        ejectionBaseMs: config.ejectionBaseMs,
+        idKey,
       }),
     ]),
   );

@@ -37,6 +37,11 @@ export class HttpError extends Error {
     return new HttpError(405, `method ${method} not allowed on ${path}`, 'method_not_allowed');
   }
 
+  /** 408: the client did not send its request (headers or body) in time. */
+  static requestTimeout(timeoutMs: number): HttpError {
+    return new HttpError(408, `request not received within ${timeoutMs} ms`, 'request_timeout');
+  }
+
   /** 413: the body is larger than the configured limit. */
   static payloadTooLarge(limitBytes: number): HttpError {
     return new HttpError(413, `request body exceeds the ${limitBytes} byte limit`, 'payload_too_large');
@@ -47,17 +52,22 @@ export class HttpError extends Error {
     return new HttpError(415, message, 'unsupported_media_type');
   }
 
+  /** 431: the request's header section is larger than the server accepts (RFC 6585 §5). */
+  static headersTooLarge(): HttpError {
+    return new HttpError(431, 'request header fields too large', 'headers_too_large');
+  }
+
+  /** 429 with `Retry-After`: this client is over its share (RFC 6585 §4); others are still served. */
+  static tooManyRequests(message: string, retryAfterSeconds = 1): HttpError {
+    return new HttpError(429, message, 'too_many_requests', { 'retry-after': String(retryAfterSeconds) });
+  }
+
   /**
    * 503 with `Retry-After`: the server is saturated and sheds load immediately rather than letting
    * latency grow without bound.
    */
   static overloaded(message: string, retryAfterSeconds = 1): HttpError {
     return new HttpError(503, message, 'overloaded', { 'retry-after': String(retryAfterSeconds) });
-  }
-
-  /** 429 with `Retry-After`: this client has more work queued or in flight than its share. */
-  static tooManyRequests(message: string, retryAfterSeconds = 1): HttpError {
-    return new HttpError(429, message, 'too_many_requests', { 'retry-after': String(retryAfterSeconds) });
   }
 
   /** 499 (nginx's "client closed request"): the client left before its answer; nobody reads it. */

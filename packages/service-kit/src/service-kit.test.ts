@@ -109,6 +109,22 @@ describe('toHttpError', () => {
     assert.equal(toHttpError('boom').status, 500);
     assert.equal(toHttpError(HttpError.modelNotFound('m', '3')).message, "version '3' of model 'm' not found");
   });
+
+  it('has named constructors for client timeouts, oversized headers and per-client limits', () => {
+    assert.deepEqual(
+      [HttpError.requestTimeout(500), HttpError.headersTooLarge(), HttpError.tooManyRequests('slow down', 3)].map((e) => [
+        e.status,
+        e.code,
+        e.message,
+        e.headers,
+      ]),
+      [
+        [408, 'request_timeout', 'request not received within 500 ms', {}],
+        [431, 'headers_too_large', 'request header fields too large', {}],
+        [429, 'too_many_requests', 'slow down', { 'retry-after': '3' }],
+      ],
+    );
+  });
 });
 
 describe('parseEnv', () => {

@@ -4,6 +4,7 @@ import { call, post, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
+const SEED_ALIAS = [{ method: 'POST', path: '/predict_topic' }];
 
 async function closeAll(gateway: TestGateway | undefined, upstreams: FakeUpstream[]): Promise<void> {
   await gateway?.close();
@@ -20,7 +21,7 @@ describe('routing and proxying', () => {
     other = await startUpstream('other');
     gateway = await startGateway(
       {
-        [MODEL]: { upstream: replicas.map((r) => r.url).join(',') },
+        [MODEL]: { upstream: replicas.map((r) => r.url).join(','), aliases: SEED_ALIAS },
         other: { upstream: other.url },
       },
       { GATEWAY_MAX_BODY_BYTES: '1024' },
@@ -34,13 +35,17 @@ describe('routing and proxying', () => {
       const res = await post(`${gateway.url}/predict_topic`, { text: `q${i}` });
       assert.equal(res.status, 200);
       const id = res.headers.get('x-served-by') ?? 'missing';
-      assert.equal((res.json as Echo).served, replicas.find((r) => r.id === id)?.name, 'x-served-by names the replica that answered');
+      assert.equal(
+        (res.json as Echo).served,
+        replicas.find((r) => gateway.servedBy(r.id) === id)?.name,
+        'x-served-by names the replica that answered',
+      );
       servedBy.set(id, (servedBy.get(id) ?? 0) + 1);
     }
     // Sequential requests leave every replica idle, so least-outstanding falls back to round robin.
     assert.deepEqual(
       [...servedBy.entries()].sort(),
-      replicas.map((r) => [r.id, 10]).sort(),
+      replicas.map((r) => [gateway.servedBy(r.id), 10]).sort(),
     );
   });
 
@@ -73,7 +78,7 @@ describe('routing and proxying', () => {
     assert.equal(res.json.url, '/V1/Models/other:predict');
   });
 
-  it('sends the seed route POST /predict_topic to the default model', async () => {
+  it('sends a configured alias (POST /predict_topic) to its model', async () => {
     const res = await post(`${gateway.url}/predict_topic`, { text: 'q' });
     assert.ok(replicas.some((r) => r.name === res.json.served));
     assert.equal(res.json.url, '/predict_topic');
@@ -153,29 +158,40 @@ describe('routing and proxying', () => {
     assert.deepEqual(res.json, { status: 'ok' });
   });
 
-  it('GET /readyz is 200 when every model has a ready replica', async () => {
+  it('GET /readyz is 200 while the gateway can serve', async () => {
     const res = await call(`${gateway.url}/readyz`);
     assert.equal(res.status, 200);
-    assert.deepEqual(res.json.models[MODEL], { ready: true, healthy: 3, endpoints: 3 });
-    assert.deepEqual(res.json.models.other, { ready: true, healthy: 1, endpoints: 1 });
+    assert.deepEqual(res.json, { status: 'ready' });
   });
 
-  it('GET /models lists every model with its endpoints and their health', async () => {
+  it('public GET /models lists each model, its readiness and ready replica count, and no address', async () => {
     const res = await call(`${gateway.url}/models`);
     assert.equal(res.status, 200);
-    assert.equal(res.json.defaultModel, MODEL);
+    assert.deepEqual(res.json, {
+      models: [
+        { name: MODEL, ready: true, readyReplicas: 3 },
+        { name: 'other', ready: true, readyReplicas: 1 },
+      ],
+    });
+    assert.doesNotMatch(res.text, /127\.0\.0\.1/);
+  });
+
+  it('admin GET /models lists every model with its endpoints and their health', async () => {
+    const res = await call(`${gateway.adminUrl}/models`);
+    assert.equal(res.status, 200);
     const topic = res.json.models.find((m: { name: string }) => m.name === MODEL);
     assert.equal(topic.ready, true);
     assert.deepEqual(topic.upstreams, replicas.map((r) => r.url));
+    assert.deepEqual(topic.aliases, SEED_ALIAS);
     assert.deepEqual(
-      topic.endpoints.map((e: { id: string; healthy: boolean }) => [e.id, e.healthy]),
-      replicas.map((r) => [r.id, true]),
+      topic.endpoints.map((e: { id: string; publicId: string; healthy: boolean }) => [e.id, e.publicId, e.healthy]),
+      replicas.map((r) => [r.id, gateway.servedBy(r.id), true]),
     );
   });
 
-  it('GET /metrics exposes per-replica counts, latency, health and outstanding requests', async () => {
+  it('admin GET /metrics exposes per-replica counts, latency, health and outstanding requests', async () => {
     await post(`${gateway.url}/v2/models/other/infer`, {});
-    const { text, status } = await call(`${gateway.url}/metrics`);
+    const { text, status } = await call(`${gateway.adminUrl}/metrics`);
     assert.equal(status, 200);
     const labels = `model="other",upstream="${other.id}"`;
     assert.match(text, new RegExp(`gateway_upstream_requests_total\\{${labels},status="200"[^}]*\\} [1-9]`));
@@ -194,7 +210,7 @@ describe('failover', () => {
 
   beforeEach(async () => {
     replicas = await Promise.all(['a', 'b', 'c'].map((name) => startUpstream(name)));
-    gateway = await startGateway({ [MODEL]: { upstream: replicas.map((r) => r.url).join(',') } });
+    gateway = await startGateway({ [MODEL]: { upstream: replicas.map((r) => r.url).join(','), aliases: SEED_ALIAS } });
   });
   afterEach(async () => {
     await closeAll(gateway, replicas);
@@ -216,10 +232,16 @@ describe('failover', () => {
       answers.map((r) => r.status),
       answers.map(() => 200),
     );
-    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== b.id));
-    const models = await call(`${gateway?.url}/models`);
+    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== gateway?.servedBy(b.id)));
+    const models = await call(`${gateway?.adminUrl}/models`);
     const endpoints = models.json.models[0].endpoints as { id: string; healthy: boolean; reason: string }[];
-    assert.deepEqual(endpoints.find((e) => e.id === b.id), { id: b.id, healthy: false, outstanding: 0, reason: 'ECONNREFUSED' });
+    assert.deepEqual(endpoints.find((e) => e.id === b.id), {
+      id: b.id,
+      publicId: gateway?.servedBy(b.id),
+      healthy: false,
+      outstanding: 0,
+      reason: 'ECONNREFUSED',
+    });
     assert.equal(endpoints.find((e) => e.id === a.id)?.healthy, true);
   });
 
@@ -229,8 +251,8 @@ describe('failover', () => {
     const answers = await postMany(12);
     assert.ok(answers.every((r) => r.status === 200));
     assert.ok(b.hits > 0, 'the resetting replica was tried');
-    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== b.id));
-    const metrics = await call(`${gateway?.url}/metrics`);
+    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== gateway?.servedBy(b.id)));
+    const metrics = await call(`${gateway?.adminUrl}/metrics`);
     assert.match(metrics.text, /gateway_retries_total\{model="question-topic",reason="econnreset"[^}]*\} [1-9]/);
   });
 
@@ -243,7 +265,7 @@ describe('failover', () => {
     b.mode = { kind: 'reset', times: 1 };
     const res = await post(`${gateway?.url}/predict_topic`, {});
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('x-served-by'), b.id);
+    assert.equal(res.headers.get('x-served-by'), gateway?.servedBy(b.id));
     assert.equal(b.hits, 3, 'the reset attempt was repeated on the same replica over a new connection');
   });
 
@@ -253,8 +275,8 @@ describe('failover', () => {
     const answers = await postMany(12);
     assert.ok(answers.every((r) => r.status === 200));
     assert.ok(b.hits > 0, 'the 503 replica was tried');
-    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== b.id));
-    const metrics = await call(`${gateway?.url}/metrics`);
+    assert.ok(answers.every((r) => r.headers.get('x-served-by') !== gateway?.servedBy(b.id)));
+    const metrics = await call(`${gateway?.adminUrl}/metrics`);
     assert.match(metrics.text, /gateway_retries_total\{model="question-topic",reason="status_503"[^}]*\} [1-9]/);
     assert.match(metrics.text, new RegExp(`gateway_upstream_requests_total\\{model="question-topic",upstream="${b.id}",status="503"`));
   });
@@ -273,10 +295,11 @@ describe('failover', () => {
     assert.equal(res.status, 503);
     assert.equal(res.headers.get('retry-after'), '1');
     assert.deepEqual(res.json, { error: "no ready replica for model 'question-topic'" });
+    // The gateway itself can still serve (other models, its own routes): readiness stays 200.
     const ready = await call(`${gateway?.url}/readyz`);
-    assert.equal(ready.status, 503);
-    assert.match(ready.json.error, /question-topic/);
-    assert.deepEqual(ready.json.models[MODEL], { ready: false, healthy: 0, endpoints: 3 });
+    assert.equal(ready.status, 200);
+    const models = await call(`${gateway?.url}/models`);
+    assert.deepEqual(models.json.models, [{ name: MODEL, ready: false, readyReplicas: 0 }]);
   });
 
   it('answers 503 at once when no replica passes its readiness check', async () => {
@@ -296,8 +319,7 @@ describe('deadlines and disconnects', () => {
     slow = await startUpstream('slow');
     slow.mode = { kind: 'slow', delayMs: 10_000 };
     gateway = await startGateway(
-      { slow: { upstream: slow.url, timeoutMs: 100 }, patient: { upstream: slow.url } },
-      { GATEWAY_DEFAULT_MODEL: 'slow' },
+      { slow: { upstream: slow.url, timeoutMs: 100, aliases: SEED_ALIAS }, patient: { upstream: slow.url } },
     );
   });
   after(() => closeAll(gateway, [slow]));
@@ -308,17 +330,17 @@ describe('deadlines and disconnects', () => {
     assert.equal(res.status, 504);
     assert.deepEqual(res.json, { error: 'upstream did not answer within 100 ms' });
     assert.ok(Date.now() - started < 5000, 'the gateway answered long before the replica would have');
-    const models = await call(`${gateway.url}/models`);
+    const models = await call(`${gateway.adminUrl}/models`);
     assert.equal(models.json.models[0].endpoints[0].outstanding, 0, 'the abandoned attempt no longer counts');
   });
 
   it('stops waiting for the replica when the client goes away', async () => {
     const outstanding = async () => {
-      const models = await call(`${gateway.url}/models`);
+      const models = await call(`${gateway.adminUrl}/models`);
       return models.json.models.find((m: { name: string }) => m.name === 'patient').endpoints[0].outstanding as number;
     };
     const controller = new AbortController();
-    const request = post(`${gateway.url}/models/patient/predict_topic`, {}, {}, controller.signal);
+    const request = post(`${gateway.url}/models/patient/v2/models/patient/infer`, {}, {}, controller.signal);
     while ((await outstanding()) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     controller.abort();
     await assert.rejects(request, { name: 'AbortError' });
@@ -342,10 +364,10 @@ describe('replica discovery', () => {
   it('resolves a hostname upstream (localhost) into IP endpoints', async () => {
     const replica = await startUpstream('local');
     started.push(replica);
-    gateway = await startGateway({ [MODEL]: { upstream: `http://localhost:${replica.port}` } });
+    gateway = await startGateway({ [MODEL]: { upstream: `http://localhost:${replica.port}`, aliases: SEED_ALIAS } });
     const res = await post(`${gateway.url}/predict_topic`, { text: 'q' });
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('x-served-by'), replica.id);
+    assert.equal(res.headers.get('x-served-by'), gateway.servedBy(replica.id));
   });
 
   it('brings a replica into rotation once its readiness check passes, on the background timers', async () => {
@@ -353,12 +375,13 @@ describe('replica discovery', () => {
     started.push(ready, warming);
     warming.ready = false;
     gateway = await startGateway(
-      { [MODEL]: { upstream: `${ready.url},${warming.url}` } },
+      { [MODEL]: { upstream: `${ready.url},${warming.url}`, aliases: SEED_ALIAS } },
       { GATEWAY_HEALTH_INTERVAL_MS: '10', GATEWAY_RESOLVE_INTERVAL_MS: '10' },
       { start: true },
     );
     const before = await Promise.all([1, 2, 3, 4].map(() => post(`${gateway?.url}/predict_topic`, {})));
-    assert.ok(before.every((r) => r.headers.get('x-served-by') === ready.id));
+    const g = gateway;
+    assert.ok(before.every((r) => r.headers.get('x-served-by') === g.servedBy(ready.id)));
     warming.ready = true;
     let servedBy = new Set<string>();
     for (let i = 0; i < 200 && !servedBy.has(warming.id); i++) {
@@ -366,6 +389,6 @@ describe('replica discovery', () => {
       const res = await post(`${gateway.url}/predict_topic`, {});
       servedBy = new Set([...servedBy, res.headers.get('x-served-by') ?? '']);
     }
-    assert.ok(servedBy.has(warming.id), 'the replica joined once ready');
+    assert.ok(servedBy.has(g.servedBy(warming.id)), 'the replica joined once ready');
   });
 });

@@ -1,16 +1,34 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createLogger } from '@modeldock/service-kit';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createUpstreams, type Upstreams } from '../../src/upstream-pool.js';
+import { connect, type AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '@modeldock/service-kit';
+import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
+import { loadConfig, type AliasConfig } from '../../src/config.js';
+import { createLimitedServer } from '../../src/server.js';
+import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
 
-/** A gateway built with createApp and listening on 127.0.0.1, port chosen by the OS. */
+/** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
 export interface TestGateway {
   readonly url: string;
+  readonly adminUrl: string;
   readonly upstreams: Upstreams;
+  readonly apps: GatewayApps;
+  readonly lifecycle: Lifecycle;
+  /** The opaque `x-served-by` id of the replica at `127.0.0.1:<port>`. */
+  servedBy(address: string): string;
   close(): Promise<void>;
+}
+
+/** The key for replicas' public ids in tests, so expected ids can be computed. */
+const ID_KEY = Buffer.alloc(32, 1);
+
+/** A model entry of the GATEWAY_MODELS JSON. */
+export interface ModelEntry {
+  upstream: string;
+  timeoutMs?: number;
+  attemptTimeoutMs?: number;
+  readyPath?: string;
+  aliases?: AliasConfig[];
 }
 
 /**
@@ -18,26 +36,35 @@ export interface TestGateway {
  * readiness round. `start: true` also runs the background timers.
  */
 export async function startGateway(
-  models: Record<string, { upstream: string; timeoutMs?: number; readyPath?: string }>,
+  models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false } = {},
+  { start = false, logger: givenLogger }: { start?: boolean; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
-  const logger = createLogger({ service: 'gateway', level: config.logLevel });
-  const upstreams = createUpstreams(config, { logger });
+  const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
+  const upstreams = createUpstreams(config, { logger, idKey: ID_KEY });
   await upstreams.refresh();
   if (start) upstreams.start();
-  const server = createServer(createApp({ config, logger, upstreams }));
+  const lifecycle: Lifecycle = { draining: false };
+  const apps = createApps({ config, logger, upstreams, lifecycle });
+  const server = createLimitedServer(apps.app, config, logger);
+  const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  admin.listen(0, '127.0.0.1');
+  await Promise.all([once(server, 'listening'), once(admin, 'listening')]);
   const { port } = server.address() as AddressInfo;
+  const { port: adminPort } = admin.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     upstreams,
+    apps,
+    lifecycle,
+    servedBy: (address) => publicEndpointId(ID_KEY, address),
     close: async () => {
       upstreams.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, admin]) s.closeAllConnections();
+      await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
 }
@@ -73,4 +100,47 @@ export function post(url: string, body: unknown, headers: Record<string, string>
     headers: { 'content-type': 'application/json', ...headers },
     ...(signal === undefined ? {} : { signal }),
   });
+}
+
+/** What a raw socket received: the parsed status line and body, and whether the server closed it. */
+export interface RawAnswer {
+  status: number | undefined;
+  headers: string;
+  body: string;
+  closed: boolean;
+  elapsedMs: number;
+}
+
+/**
+ * Writes `chunks` to a fresh TCP connection to `url` (bytes exactly as given, for requests fetch
+ * cannot send: stalled, malformed, oversized) and reads until the server closes or `waitMs` passes.
+ */
+export async function rawRequest(url: string, chunks: readonly (string | Buffer)[], waitMs = 5000): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  const started = Date.now();
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  socket.on('error', () => {});
+  for (const chunk of chunks) socket.write(chunk);
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), waitMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  socket.destroy();
+  const text = Buffer.concat(received).toString('latin1');
+  const split = text.indexOf('\r\n\r\n');
+  const head = split === -1 ? text : text.slice(0, split);
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
+  return {
+    status: status === undefined ? undefined : Number(status),
+    headers: head,
+    body: split === -1 ? '' : text.slice(split + 4),
+    closed,
+    elapsedMs: Date.now() - started,
+  };
 }

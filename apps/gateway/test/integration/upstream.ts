@@ -9,7 +9,11 @@ export type UpstreamMode =
   /** Holds the request this long before echoing. */
   | { kind: 'slow'; delayMs: number }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
-  | { kind: 'reset'; times?: number };
+  | { kind: 'reset'; times?: number }
+  /** Accepts the request and never answers (a black hole). */
+  | { kind: 'blackhole' }
+  /** Sends the head and the start of a body, then never sends more. */
+  | { kind: 'stall-body' };
 
 /** What the fake replica saw and answered, as JSON. */
 export interface Echo {
@@ -60,6 +64,12 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
     }
     upstream.hits++;
     const mode = upstream.mode;
+    if (mode.kind === 'blackhole') return;
+    if (mode.kind === 'stall-body') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"partial":');
+      return;
+    }
     if (mode.kind === 'reset') {
       if (mode.times !== undefined && --mode.times <= 0) upstream.mode = { kind: 'echo' };
       req.socket.destroy();

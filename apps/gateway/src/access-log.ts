@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { REQUEST_ID_HEADER, requestIdOf, type Logger } from '@modeldock/service-kit';
+import type { RequestHandler } from 'express';
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Caps log lines per second. Past the cap lines are dropped and counted per kind; the first line
+ * of the next second reports how many of each were dropped. A flood of 429s or shed 503s then
+ * costs a bounded number of bytes instead of a line each.
+ */
+export class LogSampler {
+  #windowStart = 0;
+  #written = 0;
+  #suppressed = new Map<string, number>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly linesPerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Logs `obj`/`msg` at `level` unless this second's budget is spent; `kind` groups what was dropped. */
+  log(level: Level, kind: string, obj: object, msg: string): void {
+    const now = this.now();
+    if (now - this.#windowStart >= 1000) {
+      this.#windowStart = now;
+      this.#written = 0;
+      if (this.#suppressed.size > 0) {
+        this.logger.warn({ suppressed: Object.fromEntries(this.#suppressed) }, 'log lines suppressed in the last interval');
+        this.#suppressed = new Map();
+      }
+    }
+    if (this.#written >= this.linesPerSecond) {
+      this.#suppressed.set(kind, (this.#suppressed.get(kind) ?? 0) + 1);
+      return;
+    }
+    this.#written++;
+    this.logger[level](obj, msg);
+  }
+}
+
+/**
+ * The level of a finished request: 5xx the gateway could not avoid at `error`; expected refusals
+ * (4xx, 429, shed or not-ready 503) at `info`. No stack traces: they describe the client, not a bug.
+ */
+export function levelFor(status: number): Level {
+  if (status >= 500 && status !== 503) return 'error';
+  return 'info';
+}
+
+/**
+ * Access logging with request ids: the id comes from `x-request-id` (if sane) or is generated, is
+ * echoed back, and every finished request is one line through the sampler. Bodies are never logged.
+ */
+export function accessLog(sampler: LogSampler, options: { ignorePaths?: readonly string[] } = {}): RequestHandler {
+  const ignored = new Set(options.ignorePaths ?? []);
+  return (req: IncomingMessage, res: ServerResponse, next) => {
+    const id = requestIdOf(req);
+    res.setHeader(REQUEST_ID_HEADER, id);
+    const url = req.url ?? '';
+    if (ignored.has(url.split('?')[0] ?? '')) {
+      next();
+      return;
+    }
+    const started = performance.now();
+    res.once('close', () => {
+      const status = res.headersSent ? res.statusCode : 0;
+      const level = status === 0 ? 'info' : levelFor(status);
+      sampler.log(
+        level,
+        `${level} ${status}`,
+        {
+          req: { id, method: req.method, url: url.length > 256 ? `${url.slice(0, 256)}…` : url },
+          res: { statusCode: status === 0 ? undefined : status },
+          responseTime: Math.round(performance.now() - started),
+          aborted: status === 0 || !res.writableFinished ? true : undefined,
+        },
+        status === 0 ? 'request aborted' : 'request completed',
+      );
+    });
+    next();
+  };
+}
