@@ -65,6 +65,15 @@ export type ServerSettings = Readonly<z.output<typeof serverSettingsSchema>>;
 export type SettingDefaults = Partial<Record<keyof z.input<typeof serverSettingsSchema>, string>>;
 
 /**
+ * The variable of a setting: `<prefix><SETTING>`, without doubling a prefix the setting already
+ * starts with (the generic server's `MODEL_` prefix gives `MODEL_DIR`, `MODEL_NAME`, `MODEL_PORT`;
+ * question-topic's `QT_` gives `QT_MODEL_DIR`, `QT_PORT`).
+ */
+export function settingVariable(prefix: string, key: string): string {
+  return key.startsWith(prefix) ? key : `${prefix}${key}`;
+}
+
+/**
  * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`, `QT_PORT`), applies the app's defaults,
  * validates with zod and returns a frozen object. Every problem is reported at once, named with
  * its prefixed variable, so a misconfigured container says what to fix.
@@ -72,13 +81,14 @@ export type SettingDefaults = Partial<Record<keyof z.input<typeof serverSettings
 export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}): ServerSettings {
   const values: Record<string, string> = { ...defaults };
   for (const key of Object.keys(serverSettingsSchema.shape)) {
-    const value = env[`${prefix}${key}`];
+    // The doubled spelling (`MODEL_MODEL_DIR`) is still read, after the documented one.
+    const value = env[settingVariable(prefix, key)] ?? env[`${prefix}${key}`];
     // Empty strings mean "unset": compose files often pass `VAR=${VAR:-}`.
     if (value !== undefined && value !== '') values[key] = value;
   }
   const parsed = serverSettingsSchema.safeParse(values);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${prefix}${issue.path.join('.')}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => `${settingVariable(prefix, issue.path.join('.'))}: ${issue.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(parsed.data);
@@ -97,7 +107,7 @@ export function settingsReference(prefix: string, defaults: SettingDefaults = {}
     const parsed = schema.safeParse(undefined);
     const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
     return {
-      variable: `${prefix}${key}`,
+      variable: settingVariable(prefix, key),
       default: defaults[key as keyof SettingDefaults] ?? fallback,
       meaning: schema.description ?? '',
     };

@@ -26,10 +26,7 @@ function startServer(env: Record<string, string>) {
   const child = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
-      // The setting is MODEL_DIR under the server's MODEL_ prefix; both spellings are given so the
-      // test does not depend on how the prefix is joined.
       MODEL_DIR,
-      MODEL_MODEL_DIR: MODEL_DIR,
       MODEL_PORT: '0',
       MODEL_HOST: '127.0.0.1',
       MODEL_BACKEND: 'wasm',
