@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import {
   createModelRuntime,
@@ -12,6 +13,7 @@ import {
   defaultEncoderDirectory,
   describeModel,
   loadSentenceEncoder,
+  localModelHandler,
   rowsOf,
   selectBackend,
   type Batch,
@@ -172,6 +174,76 @@ describe('the tfjs kind with a layers model (embedding-topic, wasm)', () => {
   });
 });
 
+describe('the tfjs kind with a two-input layers model (INT32 token ids and FP32 features, wasm)', () => {
+  let scratch: string;
+  let versionDir: string;
+  let model: tfl.LayersModel;
+  let runtime: ModelRuntime;
+  const metadata = {
+    kind: 'tfjs',
+    name: 'two-inputs',
+    version: '1',
+    signature: {
+      inputs: [
+        { name: 'tokens', datatype: 'INT32', shape: [-1, 4] },
+        { name: 'features', datatype: 'FP32', shape: [-1, 3] },
+      ],
+      outputs: [{ name: 'scores', datatype: 'FP32', shape: [-1, 2] }],
+    },
+    labels: ['no', 'yes'],
+  };
+
+  before(async () => {
+    await selectBackend('wasm', 'cpu');
+    scratch = await mkdtemp(path.join(tmpdir(), 'tfjs-two-'));
+    // A Keras-style functional model, saved as tensorflowjs_converter saves layers models.
+    const tokens = tfl.input({ shape: [4], dtype: 'int32', name: 'tokens' });
+    const features = tfl.input({ shape: [3], name: 'features' });
+    const embedded = tfl.layers.flatten().apply(tfl.layers.embedding({ inputDim: 10, outputDim: 3, embeddingsInitializer: tfl.initializers.randomUniform({ seed: 1 }) }).apply(tokens));
+    const joined = tfl.layers.concatenate().apply([embedded as tfl.SymbolicTensor, features]);
+    const scores = tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }).apply(joined);
+    model = tfl.model({ inputs: [tokens, features], outputs: scores as tfl.SymbolicTensor });
+    versionDir = path.join(scratch, 'two-inputs', '1');
+    await model.save(localModelHandler(path.join(versionDir, 'model.json')));
+    await writeFile(path.join(versionDir, 'metadata.json'), JSON.stringify(metadata));
+    runtime = await createModelRuntime(versionDir);
+    await runtime.load();
+  });
+
+  after(async () => {
+    await runtime?.unload();
+    model?.dispose();
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('feeds each declared input to the model input in the same position', async () => {
+    const ids = Int32Array.from([1, 2, 3, 4, 9, 0, 0, 7]);
+    const values = Float32Array.from([0.5, -1, 2, 0, 0.25, -0.75]);
+    const outputs = await runtime.predict({
+      rows: 2,
+      tensors: {
+        tokens: { datatype: 'INT32', shape: [2, 4], data: ids },
+        features: { datatype: 'FP32', shape: [2, 3], data: values },
+      },
+    });
+    const scores = outputs.tensors.scores;
+    assert.ok(scores);
+    assert.deepEqual(scores.shape, [2, 2]);
+    const expected = tf.tidy(() => (model.predict([tf.tensor2d(ids, [2, 4], 'int32'), tf.tensor2d(values, [2, 3])]) as tf.Tensor).arraySync() as number[][]);
+    assertClose(rowsOf(scores), expected, 1e-6, 'kind vs model.predict');
+    assert.deepEqual(runtime.labels, ['no', 'yes']);
+  });
+
+  it('refuses metadata that lists the inputs in another order than the model', async () => {
+    const swapped = path.join(scratch, 'swapped', '1');
+    await mkdir(swapped, { recursive: true });
+    await Promise.all(['model.json', 'weights.bin'].map((file) => symlink(path.join(versionDir, file), path.join(swapped, file))));
+    const [first, second] = metadata.signature.inputs;
+    await writeFile(path.join(swapped, 'metadata.json'), JSON.stringify({ ...metadata, signature: { ...metadata.signature, inputs: [second, first] } }));
+    await assert.rejects((await createModelRuntime(swapped)).load(), /input 'features' is \[-1, 3\], the model's is \[-1, 4\]/);
+  });
+});
+
 describe('the tfjs kind with a graph model (USE-lite, wasm)', () => {
   const encoderDir = defaultEncoderDirectory();
   const OUTPUT_NODE = 'module_apply_default/Encoder_en/hidden_layers/l2_normalize';
@@ -204,7 +276,7 @@ describe('the tfjs kind with a graph model (USE-lite, wasm)', () => {
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('embeds a tokenized sentence exactly as the sentence encoder does', async () => {
+  it('embeds a tokenized sentence exactly as the sentence encoder does, leaking no tensors', async () => {
     const sentence = 'How far is it from Denver to Aspen?';
     const vocabulary = JSON.parse(await readFile(path.join(encoderDir, 'vocab.json'), 'utf8')) as [string, number][];
     const pieces = new Tokenizer(vocabulary).encode(sentence);
@@ -230,6 +302,17 @@ describe('the tfjs kind with a graph model (USE-lite, wasm)', () => {
     } finally {
       encoder.dispose();
     }
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) {
+      await runtime.predict({
+        rows: pieces.length,
+        tensors: {
+          indices: { datatype: 'INT32', shape: [pieces.length, 2], data: indices },
+          values: { datatype: 'INT32', shape: [pieces.length], data: Int32Array.from(pieces) },
+        },
+      });
+    }
+    assert.equal(tf.memory().numTensors, before, 'the graph path leaks tensors');
   });
 
   it('fails load with the graph’s input names when metadata names an input it lacks', async () => {
