@@ -87,6 +87,11 @@ export const tfjsKind: ModelKindImplementation = {
 
 type Loaded = { type: 'layers'; model: LayersModel } | { type: 'graph'; model: GraphModel };
 
+/** A model's shape as metadata writes it (`-1` for a free dimension). */
+function shapeText(shape: readonly (number | null)[] | undefined): string {
+  return shape === undefined ? 'unknown' : `[${shape.map((dim) => dim ?? -1).join(', ')}]`;
+}
+
 /** Whether a model dimension (`null`/-1 = any) accepts the declared one. */
 function compatible(modelShape: readonly (number | null)[] | undefined, declared: readonly number[]): boolean {
   if (modelShape === undefined) return true;
@@ -147,7 +152,11 @@ class TfjsModel implements ModelRuntime {
         const data = spec.datatype === 'BYTES' ? Array.from({ length: size }, () => '') : spec.datatype === 'FP32' ? new Float32Array(size) : spec.datatype === 'INT32' ? new Int32Array(size) : new Uint8Array(size);
         warmup[spec.name] = { datatype: spec.datatype, shape, data };
       }
-      await this.predict({ rows: 1, tensors: warmup });
+      try {
+        await this.predict({ rows: 1, tensors: warmup });
+      } catch (error) {
+        throw new Error(`${this.name}/${this.version}: the warm-up prediction failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
     } catch (error) {
       loaded.model.dispose();
       this.loaded = undefined;
@@ -155,9 +164,24 @@ class TfjsModel implements ModelRuntime {
     }
   }
 
-  /** The declared signature must be the model's: counts, names (graph) and fixed dimensions. */
+  /**
+   * The declared signature must be the model's: counts, names (graph), element types and fixed
+   * dimensions, so a wrong metadata.json fails at load with what differs, not at the first request.
+   */
   private check(loaded: Loaded, metadata: TfjsMetadata): void {
     const where = `${this.name}/${this.version}`;
+    const agree = (side: 'input' | 'output', spec: TensorSpec, actual: { shape?: readonly (number | null)[]; dtype?: tf.DataType } | undefined) => {
+      if (actual === undefined) return;
+      if (!compatible(actual.shape, spec.shape)) {
+        throw new Error(`${where}: ${side} '${spec.name}' is [${spec.shape.join(', ')}], the model's is ${shapeText(actual.shape)}`);
+      }
+      // Outputs are cast between FP32 and INT32 on the way out; an input must already be what the model computes with.
+      const numeric = (dtype: tf.DataType | undefined) => dtype === 'float32' || dtype === 'int32';
+      const castable = side === 'output' && numeric(actual.dtype) && numeric(TF_DTYPE[spec.datatype]);
+      if (actual.dtype !== undefined && actual.dtype !== TF_DTYPE[spec.datatype] && !castable) {
+        throw new Error(`${where}: ${side} '${spec.name}' is ${spec.datatype}, the model's is ${actual.dtype}`);
+      }
+    };
     if (loaded.type === 'layers') {
       const { inputs, outputs } = loaded.model;
       if (inputs.length !== metadata.signature.inputs.length || outputs.length !== metadata.signature.outputs.length) {
@@ -166,19 +190,19 @@ class TfjsModel implements ModelRuntime {
             `${metadata.signature.inputs.length} and ${metadata.signature.outputs.length} (in the model's order)`,
         );
       }
-      metadata.signature.inputs.forEach((spec, i) => {
-        if (!compatible(inputs[i]?.shape, spec.shape)) throw new Error(`${where}: input '${spec.name}' is [${spec.shape.join(', ')}], the model's is [${String(inputs[i]?.shape)}]`);
-      });
-      metadata.signature.outputs.forEach((spec, i) => {
-        if (!compatible(outputs[i]?.shape, spec.shape)) throw new Error(`${where}: output '${spec.name}' is [${spec.shape.join(', ')}], the model's is [${String(outputs[i]?.shape)}]`);
-      });
+      metadata.signature.inputs.forEach((spec, i) => agree('input', spec, inputs[i]));
+      metadata.signature.outputs.forEach((spec, i) => agree('output', spec, outputs[i]));
       return;
     }
-    const inputNames = new Set(loaded.model.inputs.map((input) => input.name));
+    const graphInputs = new Map(loaded.model.inputs.map((input) => [input.name, input]));
     for (const spec of metadata.signature.inputs) {
       const node = spec.node ?? spec.name;
-      if (!inputNames.has(node)) throw new Error(`${where}: the graph has no input '${node}' (inputs: ${[...inputNames].join(', ')})`);
+      const input = graphInputs.get(node);
+      if (input === undefined) throw new Error(`${where}: the graph has no input '${node}' (inputs: ${[...graphInputs.keys()].join(', ')})`);
+      agree('input', spec, { shape: input.shape?.map((dim) => (dim === -1 ? null : dim)), dtype: input.dtype });
     }
+    const missing = [...graphInputs.keys()].filter((node) => !metadata.signature.inputs.some((spec) => (spec.node ?? spec.name) === node));
+    if (missing.length > 0) throw new Error(`${where}: metadata declares no input for the graph's ${missing.map((node) => `'${node}'`).join(', ')}`);
   }
 
   async predict(inputs: Batch): Promise<Batch> {
@@ -214,7 +238,9 @@ class TfjsModel implements ModelRuntime {
         const data = spec.datatype === 'BYTES' ? Array.from(values as unknown as Uint8Array[], (bytes) => (typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8'))) : spec.datatype === 'BOOL' ? Uint8Array.from(values as ArrayLike<number>) : values;
         tensors[spec.name] = { datatype: spec.datatype, shape: result.shape, data: data };
       }
-      return { rows: inputs.rows, tensors };
+      // Rows as the model answered them: a graph whose inputs are not row-aligned (USE-lite's sparse
+      // pieces) answers fewer rows than it was fed.
+      return { rows: results[0]?.shape[0] ?? inputs.rows, tensors };
     } finally {
       for (const result of results) result.dispose();
     }
