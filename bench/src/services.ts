@@ -40,6 +40,8 @@ export async function startService(supervisor: ProcessSupervisor, options: Servi
   };
   if (options.maxBatchSize !== undefined) env.QT_MAX_BATCH_SIZE = String(options.maxBatchSize);
   if (options.maxQueue !== undefined) env.QT_MAX_QUEUE = String(options.maxQueue);
+  // Every load client comes from 127.0.0.1: one client's share of the queue would cap the whole run.
+  env.QT_MAX_QUEUE_PER_CLIENT = String(options.maxQueue ?? 1024);
   const proc = supervisor.spawnNode(options.name, SERVICE_ENTRY, env);
   const origin = `http://127.0.0.1:${port}`;
   const readyMs = await waitForHttp(proc, `${origin}/v2/health/ready`, { timeoutMs: options.readyTimeoutMs });
@@ -56,23 +58,29 @@ export async function startGateway(
     GATEWAY_PORT: String(port),
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_LOG_LEVEL: options.logLevel,
-    GATEWAY_MODELS: JSON.stringify({ [MODEL_NAME]: { upstream: options.upstreams.join(',') } }),
+    GATEWAY_MODELS: JSON.stringify({
+      [MODEL_NAME]: { upstream: options.upstreams.join(','), aliases: [{ method: 'POST', path: '/predict_topic' }] },
+    }),
     GATEWAY_DRAIN_TIMEOUT_MS: '3000',
+    // Two gateways may run at once; the admin listener is not measured.
+    GATEWAY_ADMIN_PORT: '0',
+    // Every load client comes from 127.0.0.1: the per-client limit would measure itself.
+    GATEWAY_CLIENT_MAX_CONCURRENCY: '0',
   });
   const origin = `http://127.0.0.1:${port}`;
-  const readyMs = await waitForHttp(proc, `${origin}/readyz`, {
+  const readyMs = await waitForHttp(proc, `${origin}/models`, {
     timeoutMs: options.readyTimeoutMs,
     accept: (body) => healthyReplicas(body) >= options.upstreams.length,
   });
   return { proc, origin, readyMs, idleRssMiB: rssMiB(proc.pid) };
 }
 
-/** Healthy replica count from a `/readyz` body; assumes all when the body does not say. */
+/** Ready replica count of the model from the gateway's public `/models` listing. */
 function healthyReplicas(body: string): number {
   try {
-    const parsed = JSON.parse(body) as { models?: Record<string, { healthy?: number }> };
-    return parsed.models?.[MODEL_NAME]?.healthy ?? Number.POSITIVE_INFINITY;
+    const parsed = JSON.parse(body) as { models?: { name: string; readyReplicas?: number }[] };
+    return parsed.models?.find((model) => model.name === MODEL_NAME)?.readyReplicas ?? 0;
   } catch {
-    return Number.POSITIVE_INFINITY;
+    return 0;
   }
 }
