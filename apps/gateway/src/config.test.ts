@@ -28,6 +28,14 @@ describe('loadConfig', () => {
         attemptTimeoutMs: 15_000,
         aliases: [],
       },
+      {
+        name: 'embedding-topic',
+        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
+        readyPath: '/v2/health/ready',
+        timeoutMs: 30_000,
+        attemptTimeoutMs: 15_000,
+        aliases: [],
+      },
     ]);
     assert.deepEqual(
       [config.resolveIntervalMs, config.healthIntervalMs, config.timeoutMs, config.maxRetries, config.maxBodyBytes],
