@@ -95,36 +95,37 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Paths the gateway routes itself, which an alias must not shadow. */
 const RESERVED_PATH = /^\/(models|v1|v2|healthz|readyz|metrics)(\/|$)/i;
 
-const envSchema = z.object({
-  GATEWAY_PORT: port().default(8080),
-  GATEWAY_HOST: z.string().default('0.0.0.0'),
-  GATEWAY_ADMIN_PORT: port().default(9081),
-  GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1'),
-  GATEWAY_LOG_LEVEL: logLevel().default('info'),
-  GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100),
+/** Every GATEWAY_* variable; each `.describe()` is the text of the generated configuration reference. */
+export const gatewaySettingsSchema = z.object({
+  GATEWAY_PORT: port().default(8080).describe('public listener port'),
+  GATEWAY_HOST: z.string().default('0.0.0.0').describe('public listener interface'),
+  GATEWAY_ADMIN_PORT: port().default(9081).describe('admin listener port (`/metrics`, `/models` with replica addresses)'),
+  GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1').describe('admin listener interface (loopback by default: not public)'),
+  GATEWAY_LOG_LEVEL: logLevel().default('info').describe('pino log level'),
+  GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100).describe('access-log lines per second; beyond it lines are counted and summarised once per second'),
   /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
-  GATEWAY_MODELS: z.string().optional(),
+  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?}}`'),
   /** Path to a JSON file of the same shape as GATEWAY_MODELS. */
-  GATEWAY_MODELS_FILE: z.string().optional(),
-  GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000),
-  GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000),
-  GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000),
-  GATEWAY_EJECTION_MS: positiveInt().default(5000),
-  GATEWAY_TIMEOUT_MS: positiveInt().default(30_000),
-  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000),
-  GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000),
-  GATEWAY_MAX_RETRIES: nonNegativeInt().default(2),
-  GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024),
-  GATEWAY_MAX_INFLIGHT_BODY_BYTES: positiveInt().default(64 * 1024 * 1024),
-  GATEWAY_HEADERS_TIMEOUT_MS: positiveInt().default(10_000),
-  GATEWAY_REQUEST_TIMEOUT_MS: positiveInt().default(30_000),
-  GATEWAY_KEEPALIVE_TIMEOUT_MS: positiveInt().default(5000),
-  GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024),
-  GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-  GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16),
-  GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0),
-  GATEWAY_CLIENT_BURST: positiveInt().optional(),
-  GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000),
+  GATEWAY_MODELS_FILE: z.string().optional().describe('a file with the same JSON (not together with `GATEWAY_MODELS`); default: `deploy/gateway/models.local.json` of the checkout'),
+  GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000).describe('how often upstream hostnames are re-resolved (every replica behind a service name)'),
+  GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000).describe("how often every replica's readiness path is probed"),
+  GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
+  GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
+  GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
+  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe('deadline of one attempt on one replica; past it the replica is ejected and the request retried elsewhere'),
+  GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000).describe('a response body silent this long is cut off (the client sees an error, not a hang)'),
+  GATEWAY_MAX_RETRIES: nonNegativeInt().default(2).describe('extra attempts on other replicas after a refused connection, reset or 503'),
+  GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
+  GATEWAY_MAX_INFLIGHT_BODY_BYTES: positiveInt().default(64 * 1024 * 1024).describe('request-body bytes buffered across all requests; beyond it 503 + `Retry-After`'),
+  GATEWAY_HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('request headers must arrive by then (408 beyond)'),
+  GATEWAY_REQUEST_TIMEOUT_MS: positiveInt().default(30_000).describe('a whole request must arrive by then (408 beyond)'),
+  GATEWAY_KEEPALIVE_TIMEOUT_MS: positiveInt().default(5000).describe('idle client connections are closed after this'),
+  GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024).describe('client connections at once; more are closed at once'),
+  GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024).describe('largest request header section (431 beyond)'),
+  GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16).describe('requests one client (its address) may have in flight; 0 turns it off (429 + `Retry-After` beyond)'),
+  GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0).describe('per-client token bucket rate; 0 turns it off (429 + `Retry-After` beyond)'),
+  GATEWAY_CLIENT_BURST: positiveInt().optional().describe('per-client token bucket size (default: twice the rate)'),
+  GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000).describe('how long in-flight requests get after SIGTERM'),
 });
 
 function parseUpstream(raw: string, ctx: z.RefinementCtx): UpstreamAddress | undefined {
@@ -247,7 +248,7 @@ function deepFreeze<T>(value: T): T {
  * its aliases, if it has seed-style routes); the code names no model.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const parsed = parseEnv(envSchema, env);
+  const parsed = parseEnv(gatewaySettingsSchema, env);
   const { source, value } = readModelsJson(parsed);
   const models = modelsSchema.safeParse(value);
   if (!models.success) {
@@ -299,5 +300,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       burst: parsed.GATEWAY_CLIENT_BURST ?? Math.max(1, rate * 2),
     },
     drainTimeoutMs: parsed.GATEWAY_DRAIN_TIMEOUT_MS,
+  });
+}
+
+/** One row of the configuration reference. */
+export interface SettingReference {
+  variable: string;
+  default: string | undefined;
+  meaning: string;
+}
+
+/** The gateway's configuration reference, from its schema (docs/configuration.md is generated from it). */
+export function gatewaySettingsReference(): SettingReference[] {
+  return Object.entries(gatewaySettingsSchema.shape).map(([variable, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    return {
+      variable,
+      default: parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined,
+      meaning: schema.description ?? '',
+    };
   });
 }
