@@ -116,7 +116,7 @@ FROM cuda-node AS gpu-modules
 # npm runs tfjs-node-gpu's install script (libtensorflow-gpu + prebuilt N-API binding) on the CUDA
 # base, so the addon links against that image's libraries; npm stays in this stage only.
 COPY --from=node-image /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
-RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 COPY --from=deploy /out /out
 RUN set -eu; \
     test -d /out/node_modules/@tensorflow/tfjs-node-gpu || { \
@@ -142,8 +142,9 @@ ENV NODE_ENV=production \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 LABEL org.opencontainers.image.title="modeldock ${APP}: ${MODEL} (gpu)"
-RUN groupadd --gid 1000 node \
- && useradd --uid 1000 --gid node --no-create-home --shell /usr/sbin/nologin node
+# UID/GID 1000 `node`, as in the Node image (unless the base already has a user 1000).
+RUN id -u 1000 >/dev/null 2>&1 || { groupadd --gid 1000 node \
+ && useradd --uid 1000 --gid node --no-create-home --shell /usr/sbin/nologin node; }
 WORKDIR /app
 # Root-owned and read-only for the service user: the process cannot modify its code or model.
 COPY --from=gpu-modules /out/package.json ./package.json
