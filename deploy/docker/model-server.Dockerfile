@@ -134,7 +134,7 @@ ARG APP=model-server
 ARG MODEL
 ENV NODE_ENV=production \
     QT_MODEL_DIR=/app/models/${MODEL} \
-    MODEL_MODEL_DIR=/app/models/${MODEL} \
+    MODEL_DIR=/app/models/${MODEL} \
     QT_BACKEND=tensorflow \
     MODEL_BACKEND=tensorflow \
     QT_DEVICE=gpu \
@@ -164,7 +164,7 @@ ARG MODEL
 ARG TFJS_BACKEND=tensorflow
 ENV NODE_ENV=production \
     QT_MODEL_DIR=/app/models/${MODEL} \
-    MODEL_MODEL_DIR=/app/models/${MODEL} \
+    MODEL_DIR=/app/models/${MODEL} \
     QT_BACKEND=${TFJS_BACKEND} \
     MODEL_BACKEND=${TFJS_BACKEND} \
     QT_DEVICE=cpu \
