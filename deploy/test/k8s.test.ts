@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IContainer, IPodSpec } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 
@@ -22,6 +23,7 @@ const MODELS_BY_KIND: Record<string, new (data: never) => { validate(): void }> 
   'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
 };
 
 interface K8sObject {
@@ -110,6 +112,17 @@ describe('deploy/k8s overlays', () => {
           const deployment = only(deployments(objects).filter((d) => d.metadata.name === model), `Deployment ${model}`);
           assert.deepEqual(deployment.spec.selector.matchLabels, { 'app.kubernetes.io/name': model });
           assert.equal(deployment.spec.template.metadata.labels['app.kubernetes.io/name'], model);
+        }
+      });
+
+      it('lets voluntary disruptions take one pod of each Deployment at a time', () => {
+        for (const d of deployments(objects)) {
+          const pdb = only(
+            objects.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === d.metadata.name),
+            `PodDisruptionBudget ${d.metadata.name}`,
+          ) as K8sObject & { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
+          assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels, d.metadata.name);
+          assert.equal(pdb.spec.maxUnavailable, 1, d.metadata.name);
         }
       });
 
