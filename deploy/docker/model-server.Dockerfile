@@ -1,6 +1,6 @@
 # Every model server image, from one Dockerfile: which app runs, which model it serves and on which
 # TensorFlow.js backend are build arguments; the NVIDIA variant is the `gpu` target. Build from the
-# repository root (see deploy/README.md, "Building one image"):
+# repository root (see deploy/README.md, "Images"):
 #
 #   docker build -f deploy/docker/model-server.Dockerfile --build-arg APP=question-topic \
 #     --build-arg MODEL=question-topic --build-arg TFJS_BACKEND=wasm -t modeldock/question-topic:wasm .
@@ -44,12 +44,13 @@ RUN --mount=type=cache,id=modeldock-npm,target=/root/.npm \
 
 FROM base AS prune
 ARG TURBO_VERSION=2.11.11
-ARG APP=model-server
-ARG MODEL
 RUN --mount=type=cache,id=modeldock-npm,target=/root/.npm \
     npm install --global --no-fund --no-audit "turbo@${TURBO_VERSION}"
 WORKDIR /repo
 COPY . .
+# Declared here, not above: every image shares the layers before its first use.
+ARG APP=model-server
+ARG MODEL
 # out/json: manifests + lockfile + pnpm-workspace.yaml (catalog, overrides, allowBuilds) of the app
 # and its workspace dependencies only; out/full: their sources. /repo/out/package-name: for later stages.
 RUN set -eu; \
