@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the containerised stack (see test/e2e/stack.test.mjs): builds the wasm images,
-# starts the gateway + 4 question-topic replicas under a unique compose project, runs the checks and
-# removes the project. The traps remove it too when this script is interrupted or terminated.
+# starts the gateway + 2 question-topic + 2 sentence-embedding replicas under a unique compose
+# project, runs the checks and removes the project. The traps remove it too when this script is
+# interrupted or terminated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
