@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, httpMetrics, type Registry } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import type { Upstreams } from './upstream-pool.js';
 
@@ -124,36 +124,10 @@ export function createGatewayMetrics(
 }
 
 /**
- * `http_requests_total` and `http_request_duration_seconds` by method, route template and status,
- * as every modeldock service exports them. The gateway routes by its own parser rather than
- * Express templates, so the template comes from `res.locals.route` (`unmatched` if none).
+ * `http_requests_total` and `http_request_duration_seconds` as every modeldock service exports them.
+ * The gateway routes by its own parser rather than Express templates, so the template comes from
+ * `res.locals.route` (`unmatched` if none).
  */
 export function requestMetrics(registry: Registry): RequestHandler {
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by method, route and status.',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from request arrival to the end of the response.',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  return (req, res, next) => {
-    const stop = duration.startTimer();
-    res.once('finish', () => {
-      const route = (res.locals as { route?: string }).route ?? 'unmatched';
-      // Only methods a client might legitimately send become label values, so a fuzzer cannot grow the series.
-      const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
-      const labels = { method, route, status: String(res.statusCode) };
-      requests.inc(labels);
-      stop(labels);
-    });
-    next();
-  };
+  return httpMetrics(registry, { routeOf: (_req, res) => (res.locals as { route?: string }).route ?? 'unmatched' });
 }
-
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

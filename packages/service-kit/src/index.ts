@@ -20,6 +20,7 @@ export {
   LATENCY_BUCKETS,
   createRegistry,
   httpMetrics,
+  type HttpMetricsOptions,
   metricsHandler,
 } from './metrics.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';

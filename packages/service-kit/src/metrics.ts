@@ -20,8 +20,21 @@ function routeLabel(req: Request): string {
   return typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched';
 }
 
-/** Records `http_requests_total` and `http_request_duration_seconds` by method, route and status. */
-export function httpMetrics(registry: Registry): RequestHandler {
+/** Only methods a client might legitimately send become label values, so a fuzzer cannot grow the series. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Options for {@link httpMetrics}. */
+export interface HttpMetricsOptions {
+  /** The route label of an answered request (default: the Express route template it matched). */
+  routeOf?: (req: Request, res: Response) => string;
+}
+
+/**
+ * Records `http_requests_total` and `http_request_duration_seconds` by method, route template and
+ * status, as every modeldock process exports them; label values are bounded whatever clients send.
+ */
+export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
+  const routeOf = options.routeOf ?? routeLabel;
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by method, route and status.',
@@ -38,7 +51,8 @@ export function httpMetrics(registry: Registry): RequestHandler {
   return (req: Request, res: Response, next) => {
     const stop = duration.startTimer();
     res.once('finish', () => {
-      const labels = { method: req.method, route: routeLabel(req), status: String(res.statusCode) };
+      const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
+      const labels = { method, route: routeOf(req, res), status: String(res.statusCode) };
       requests.inc(labels);
       stop(labels);
     });
