@@ -207,3 +207,23 @@ describe('logs under a flood', () => {
     assert.ok(shedLines.every((line) => line.level === 30 && line.err === undefined), 'shed 503s log at info without errors');
   });
 });
+
+describe('client identity for the fair share', () => {
+  it('trusts only the last x-forwarded-for entry, the one the gateway appends', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 64, maxQueuePerClient: 2 });
+    runtime.hold();
+    // The same client behind the gateway, pretending to be many by varying the first entry.
+    const requests = Array.from({ length: 6 }, (_, i) =>
+      supertest(app)
+        .post('/v2/models/question-topic/infer')
+        .set('x-forwarded-for', `10.9.9.${i}, 192.0.2.7`)
+        .send(infer(['q']))
+        .then((res) => res.status),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    runtime.release();
+    const statuses = await Promise.all(requests);
+    assert.ok(statuses.filter((status) => status === 429).length >= 3, statuses.join(','));
+  });
+});

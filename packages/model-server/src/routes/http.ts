@@ -33,11 +33,15 @@ export function modelParams(params: Record<string, string | string[] | undefined
   return [name, version];
 }
 
-/** Who asked, for the fair share of the queue: the first `x-forwarded-for` hop (set by the gateway), else the peer. */
+/**
+ * Who asked, for the fair share of the queue: the last `x-forwarded-for` entry, which the proxy in
+ * front (the gateway) appends with the address it saw (entries before it are whatever the client
+ * sent, so they are never trusted), else the peer's address.
+ */
 export function clientOf(req: Request): string {
   const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  if (first !== undefined && first !== '' && first.length <= 64) return first;
+  const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim();
+  if (last !== undefined && last !== '' && last.length <= 64) return last;
   return req.socket.remoteAddress ?? '';
 }
 
