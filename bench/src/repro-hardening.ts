@@ -72,10 +72,11 @@ async function main(): Promise<void> {
     const big = infer(Array.from({ length: 256 }, (_, i) => `How many people lived in city number ${i} in the year 1900?`));
     const abandonedAt = performance.now();
     await Promise.all(
-      Array.from({ length: 20 }, async () => {
+      Array.from({ length: 20 }, async (_, i) => {
         const controller = new AbortController();
         setTimeout(() => controller.abort(), 150);
-        await post(base, '/v2/models/question-topic/infer', big, {}, controller.signal).catch(() => undefined);
+        // Twenty clients, so each is within its share of the queue (one client would get 429s).
+        await post(base, '/v2/models/question-topic/infer', big, { 'x-forwarded-for': `198.18.0.${i}` }, controller.signal).catch(() => undefined);
       }),
     );
     const after = await post(base, '/v2/models/question-topic/infer', infer(['What is your salary?']));
