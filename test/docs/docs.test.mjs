@@ -21,8 +21,8 @@ const BLOCK_TIMEOUT_MS = 90_000;
 const DOCUMENTS = [
   { file: 'README.md', cwd: '.' },
   { file: 'deploy/README.md', cwd: '.' },
-  // The guide's calls read the body.json its setup block writes.
-  { file: 'docs/serve-your-own-model.md', cwd: 'apps/model-server/.docs-test', setup: /> body\.json/ },
+  // The guide's calls read the request bodies its setup block writes.
+  { file: 'docs/serve-your-own-model.md', cwd: 'apps/model-server/.docs-test', setup: /node embed\.mjs/ },
 ];
 
 /** The ```sh blocks of a markdown file that call curl (or match `setup`), with the line they start on. */
@@ -74,7 +74,6 @@ describe('documentation examples against a pnpm start stack', () => {
   let output = '';
 
   before(async () => {
-    assert.equal(spawnSync('jq', ['--version']).status, 0, 'the guides pipe JSON through jq: install it (apt-get install jq)');
     assert.equal(await models(), undefined, 'something already answers on :8080; stop it first');
     stack = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
       cwd: ROOT,
