@@ -56,6 +56,13 @@ describe('DynamicBatcher', () => {
     assert.deepEqual(e.calls, [[0], [1, 2], [3, 4], [5, 6, 7], [8, 9]]);
   });
 
+  it('with batching off, runs each request alone, in parts of maxPartRows', async () => {
+    const e = engine();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxPartRows: 3, maxBatchDelayMs: 0, maxQueue: 100 });
+    await Promise.all([batcher.submit([1, 2, 3, 4]), batcher.submit([5])]);
+    assert.deepEqual(e.calls, [[1, 2, 3], [4], [5]]);
+  });
+
   it('with maxBatchSize 1 runs every request alone (batching off)', async () => {
     const e = engine();
     const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 5, maxQueue: 100 });

@@ -8,6 +8,12 @@ export interface BatcherOptions {
   maxQueue: number;
   /** Most rows one client may have waiting (default: `maxQueue`), so one client cannot fill the queue. */
   maxQueuePerClient?: number;
+  /**
+   * Rows per part a request is cut into (default: `maxBatchSize`). A part never merges past
+   * `maxBatchSize`, but one part always runs, so with batching off (`maxBatchSize` 1) a larger
+   * part size still runs a large request in a few engine calls rather than one per row.
+   */
+  maxPartRows?: number;
 }
 
 /** Hooks for metrics; all optional. */
@@ -159,7 +165,7 @@ export class DynamicBatcher<I, O> {
       return Promise.reject(new QueueFullError(this.maxQueuePerClient, 'client'));
     }
     return new Promise<O>((resolve, reject) => {
-      const size = this.options.maxBatchSize;
+      const size = this.options.maxPartRows ?? this.options.maxBatchSize;
       const parts = Math.ceil(rows / size);
       const onAbort = () => this.abandon(request, signal?.reason);
       const request: Request<I, O> = {

@@ -48,7 +48,7 @@ export const serverSettingsSchema = z.object({
     .default(4096)
     .describe("most padded sentence-encoder positions one request's engine calls may take: bounds its engine time (≤ ~4.6 s on wasm, one core)"),
   MAX_TENSOR_ELEMENTS: positiveInt().default(1_000_000).describe('most tensor elements in one request of a numeric model'),
-  MAX_BATCH_SIZE: positiveInt().default(32).describe('dynamic batching: most rows per engine call; `1` turns batching off'),
+  MAX_BATCH_SIZE: positiveInt().default(32).describe('dynamic batching: most rows per engine call; `1` turns batching off (requests are not merged; large ones still run in parts of up to 32 rows)'),
   MAX_BATCH_DELAY_MS: nonNegativeInt().default(2).describe('dynamic batching: how long a request may wait for others to join its batch'),
   MAX_QUEUE: positiveInt().default(1024).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
   MAX_QUEUE_PER_CLIENT: positiveInt()
