@@ -242,10 +242,11 @@ async function run(cli: TrainerOptions): Promise<void> {
   if (trained.spec !== null) await writeFile(path.join(dir, 'lexical-features.json'), `${JSON.stringify(trained.spec)}\n`);
 
   const evaluation = await evaluateSaved(dir, variant, test, encoder);
-  const recorded = await readResults();
-  const variants = (recorded.length > 0 ? recorded : [trained.row]).map((row) =>
-    row.name === variant.name && !cli.quick ? trained.row : row,
-  );
+  // The run's own row replaces (or joins) the sweep's, in table order, and is recorded for later runs.
+  const rows = new Map((await readResults()).map((row) => [row.name, row]));
+  if (!cli.quick) rows.set(variant.name, trained.row);
+  const variants = cli.quick ? [trained.row] : VARIANTS.flatMap((v) => (rows.has(v.name) ? [rows.get(v.name)!] : []));
+  if (!cli.quick) await writeFile(RESULTS_FILE, `${JSON.stringify(variants, null, 2)}\n`);
   const encoderPackage = JSON.parse(await readFile(path.join(defaultEncoderDirectory(), '..', 'package.json'), 'utf8')) as {
     version: string;
   };
