@@ -214,4 +214,4 @@ export const VARIANTS: readonly Variant[] = [
 ];
 
 /** The recipe `pnpm train` trains by default (chosen by validation accuracy in the `--explore` sweep). */
-export const FINAL_VARIANT = 'lex-head-light-fine-x8';
+export const FINAL_VARIANT = 'v2-wordnet6-shapes-x8';
