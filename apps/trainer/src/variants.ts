@@ -180,6 +180,22 @@ export const VARIANTS: readonly Variant[] = [
     recipe: FINE,
   },
   {
+    name: 'v2-wordnet6-shapes-lex64',
+    description: 'v2-wordnet6-shapes with the lexical projection widened to Dense 64',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, lexicalUnits: 64 },
+  },
+  {
+    name: 'v2-wordnet6-shapes-512',
+    description: 'v2-wordnet6-shapes with hidden layers Dense 512 ×2',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, hidden: [512, 512] },
+  },
+  {
     name: 'v2-wordnet4-x8',
     description: 'average of 8 independently trained v2-wordnet4 members inside one layers model',
     textTransform: 'raw',
