@@ -50,6 +50,8 @@ export function renderReport({
 }): string {
   const { training, evaluation } = metadata;
   const best = variants.reduce((a, b) => (b.validationAccuracy > a.validationAccuracy ? b : a));
+  const chosenRow = variants.find((v) => v.name === chosen);
+  const tied = variants.filter((v) => v.name !== chosen && v.validationAccuracy === chosenRow?.validationAccuracy);
   const lines = [
     `# ${metadata.name} v${metadata.version}`,
     '',
@@ -72,8 +74,8 @@ export function renderReport({
     ),
     '',
     `Chosen: **${chosen}**` +
-      (best.name === chosen
-        ? ' — highest validation accuracy of the sweep.'
+      (chosenRow !== undefined && chosenRow.validationAccuracy >= best.validationAccuracy
+        ? ` — highest validation accuracy of the sweep${tied.length > 0 ? ` (tied with ${tied.map((v) => v.name).join(', ')})` : ''}.`
         : ` — within noise of the best validation score (${best.name}, ${pct(best.validationAccuracy)}) and preferred as simpler/smaller.`),
     '',
     `With ${training.validationSplit.validation} validation and 500 test questions one question is ` +
