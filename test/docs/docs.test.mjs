@@ -127,12 +127,15 @@ describe('documentation examples against a pnpm start stack', () => {
 });
 
 describe('figures in the README', () => {
-  it("agree with question-topic's recorded evaluation (models/question-topic/<default>/metadata.json)", () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    const metadata = JSON.parse(readFileSync(path.join(ROOT, 'models/question-topic/1/metadata.json'), 'utf8'));
-    const percent = (value) => `${(value * 100).toFixed(1)} %`;
-    const { testAccuracy, validationAccuracy } = metadata.evaluation;
-    assert.match(readme, new RegExp(`v1 scores \\*\\*${percent(testAccuracy)} on the 500 TREC_10 test questions`));
-    assert.match(readme, new RegExp(`validation ${percent(validationAccuracy)}`));
-  });
+  for (const version of ['1', '2']) {
+    it(`agree with question-topic v${version}'s recorded evaluation (its metadata.json)`, () => {
+      const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const metadata = JSON.parse(readFileSync(path.join(ROOT, `models/question-topic/${version}/metadata.json`), 'utf8'));
+      const percent = (value) => `${(value * 100).toFixed(1)} %`;
+      const { testAccuracy, validationAccuracy } = metadata.evaluation;
+      const line = readme.split('\n- **').find((item) => item.startsWith(`v${version}**`)) ?? '';
+      assert.match(line, new RegExp(`\\*\\*${percent(testAccuracy)}`), `v${version}'s test accuracy`);
+      assert.match(line, new RegExp(`validation ${percent(validationAccuracy)}`), `v${version}'s validation accuracy`);
+    });
+  }
 });

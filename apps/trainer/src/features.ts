@@ -7,6 +7,9 @@ import {
 } from '@modeldock/model-runtime';
 import type { InputSpec } from './model.js';
 
+/** The WordNet head-word lexicon a version-2 lexical spec carries (the runtime's index does not re-export the type). */
+export type SemanticLexicon = NonNullable<LexicalFeatureOptions['semantic']>;
+
 /** Model inputs for a set of rows: the embedding first, then lexical features when a spec is given. */
 export function buildInputs(
   embeddings: Float32Array,

@@ -1,7 +1,6 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
@@ -15,16 +14,18 @@ import {
   type LexicalFeatureSpec,
   type SentenceEncoder,
 } from '@modeldock/model-runtime';
+import { UsageError, USAGE, nextVersion, parseTrainerArgs, type TrainerOptions } from './cli.js';
 import { LABELS, createRng, fineLabelsOf, readTrec, stratifiedSplit, type Dataset, type Label } from './data.js';
 import { embedDataset } from './embeddings.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { buildInputs, fitOnRows, inputSpecs } from './features.js';
+import { buildInputs, fitOnRows, inputSpecs, type SemanticLexicon } from './features.js';
 import { buildEnsemble, type Ensemble, type InputSpec } from './model.js';
 import { renderReport } from './report.js';
 import { applyTextTransform } from './text-transform.js';
 import { predictProbabilities, scoreProbabilities, trainMember, type MemberResult } from './train.js';
 import { FINAL_VARIANT, VARIANTS, type Variant } from './variants.js';
 import { installTransposeFirstMatMul } from './wasm-matmul.js';
+import { DEFAULT_WORDNET_DIR, buildWordNetLexicon } from './wordnet.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MODEL_NAME = 'question-topic';
@@ -57,27 +58,8 @@ interface Context {
   split: { train: number[]; validation: number[] };
   encoder: SentenceEncoder;
   quick: boolean;
-}
-
-function parseCli() {
-  // `pnpm train -- --quick` forwards the `--` separator itself; drop it so both spellings work.
-  const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--'));
-  const { values } = parseArgs({
-    args,
-    options: {
-      explore: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      version: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '42' },
-      only: { type: 'string' },
-      'out-dir': { type: 'string' },
-      'no-fast-matmul': { type: 'boolean', default: false },
-    },
-  });
-  if (!/^\d+$/.test(values.version)) throw new Error(`--version must be digits, got '${values.version}'`);
-  const seed = Number(values.seed);
-  if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got '${values.seed}'`);
-  return { ...values, seed };
+  /** The WordNet head-word lexicon at a given depth (built once per depth). */
+  lexicon: (maxDepth: number) => Promise<SemanticLexicon>;
 }
 
 async function trainVariant(variant: Variant, context: Context): Promise<Trained> {
@@ -87,7 +69,11 @@ async function trainVariant(variant: Variant, context: Context): Promise<Trained
   const trainTexts = train.examples.map((e) => e.text);
   const embeddings = await embedDataset(encoder, train, variant.textTransform, path.join(ROOT, '.cache'));
   const testEmbeddings = await embedDataset(encoder, test, variant.textTransform, path.join(ROOT, '.cache'));
-  const spec = fitOnRows(trainTexts, split.train, variant.lexical);
+  const lexical =
+    variant.lexical === null || variant.semantic === undefined
+      ? variant.lexical
+      : { ...variant.lexical, semantic: await context.lexicon(variant.semantic.maxDepth) };
+  const spec = fitOnRows(trainTexts, split.train, lexical);
   const labels = train.examples.map((e) => e.label);
   const fineLabels = recipe.fineTargets ? fineLabelsOf(split.train.map((row) => train.examples[row]!)) : undefined;
   const fineToCoarse = fineLabels?.map((fine) => LABELS.indexOf(fine.split(':')[0] as Label));
@@ -176,25 +162,59 @@ async function readResults(): Promise<VariantRow[]> {
   }
 }
 
-async function main(): Promise<void> {
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function listVersions(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+async function run(cli: TrainerOptions): Promise<void> {
   const startedAt = Date.now();
-  const cli = parseCli();
+  const unknown = [...(cli.only ?? []), ...(cli.variant === undefined ? [] : [cli.variant])].filter(
+    (name) => !VARIANTS.some((v) => v.name === name),
+  );
+  if (unknown.length > 0) throw new UsageError(`unknown variant ${unknown.map((n) => `'${n}'`).join(', ')}; see apps/trainer/src/variants.ts`);
+  const variantName = cli.variant ?? FINAL_VARIANT;
+  const outDir = cli.outDir ?? (cli.quick ? path.join(ROOT, '.cache/quick-model') : path.join(ROOT, 'models', MODEL_NAME));
+  // Quick runs are scratch output: one fixed directory unless asked otherwise.
+  const version = cli.quick && cli.version === undefined ? '1' : nextVersion(await listVersions(outDir), cli.version);
+  const dir = path.join(outDir, version);
+  // Checked before any work: a finished model must never be replaced by accident.
+  if (!cli.explore && !cli.quick && !cli.overwrite && (await exists(dir))) {
+    throw new UsageError(`${path.relative(process.cwd(), dir) || dir} already exists; pass --overwrite to replace it or --version <n> for another`);
+  }
   const backend = await selectBackend('wasm', 'cpu');
-  if (!cli['no-fast-matmul']) installTransposeFirstMatMul();
+  if (cli.fastMatmul) installTransposeFirstMatMul();
   const [train, test, encoder] = await Promise.all([
     readTrec(path.join(ROOT, 'data/trec/train_5500.label')),
     readTrec(path.join(ROOT, 'data/trec/TREC_10.label')),
     loadSentenceEncoder(),
   ]);
   const split = stratifiedSplit(train.examples.map((e) => e.label), VALIDATION_FRACTION, cli.seed);
-  const context: Context = { seed: cli.seed, train, test, split, encoder, quick: cli.quick };
+  const lexicons = new Map<number, Promise<SemanticLexicon>>();
+  const lexicon = (maxDepth: number): Promise<SemanticLexicon> => {
+    if (!lexicons.has(maxDepth)) lexicons.set(maxDepth, buildWordNetLexicon(cli.wordnetDir ?? DEFAULT_WORDNET_DIR, maxDepth));
+    return lexicons.get(maxDepth)!;
+  };
+  const context: Context = { seed: cli.seed, train, test, split, encoder, quick: cli.quick, lexicon };
   console.log(
-    `backend ${backend.backend}${cli['no-fast-matmul'] ? '' : ' (transpose-first matmul)'}; ` +
+    `backend ${backend.backend}${cli.fastMatmul ? ' (transpose-first matmul)' : ''}; ` +
       `train ${split.train.length}, validation ${split.validation.length}, test ${test.examples.length} (test is never used for selection)`,
   );
 
   if (cli.explore) {
-    const chosen = cli.only === undefined ? VARIANTS : VARIANTS.filter((v) => cli.only!.split(',').includes(v.name));
+    const chosen = cli.only === undefined ? VARIANTS : VARIANTS.filter((v) => cli.only!.includes(v.name));
     const previous = await readResults();
     const rows = new Map(previous.map((row) => [row.name, row]));
     for (const variant of chosen) {
@@ -212,11 +232,9 @@ async function main(): Promise<void> {
     return;
   }
 
-  const variant = VARIANTS.find((v) => v.name === FINAL_VARIANT);
-  if (variant === undefined) throw new Error(`unknown final variant ${FINAL_VARIANT}`);
+  const variant = VARIANTS.find((v) => v.name === variantName);
+  if (variant === undefined) throw new Error(`unknown variant ${variantName}`);
   const trained = await trainVariant(variant, context);
-  const outDir = cli['out-dir'] ?? (cli.quick ? path.join(ROOT, '.cache/quick-model') : path.join(ROOT, 'models', MODEL_NAME));
-  const dir = path.join(outDir, cli.version);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await trained.ensemble.model.save(localModelHandler(path.join(dir, 'model.json')));
@@ -224,17 +242,19 @@ async function main(): Promise<void> {
   if (trained.spec !== null) await writeFile(path.join(dir, 'lexical-features.json'), `${JSON.stringify(trained.spec)}\n`);
 
   const evaluation = await evaluateSaved(dir, variant, test, encoder);
-  const recorded = await readResults();
-  const variants = (recorded.length > 0 ? recorded : [trained.row]).map((row) =>
-    row.name === variant.name && !cli.quick ? trained.row : row,
-  );
+  // The run's own row replaces (or joins) the sweep's, in table order, and is recorded for later runs.
+  const rows = new Map((await readResults()).map((row) => [row.name, row]));
+  if (!cli.quick) rows.set(variant.name, trained.row);
+  const variants = cli.quick ? [trained.row] : VARIANTS.flatMap((v) => (rows.has(v.name) ? [rows.get(v.name)!] : []));
+  if (!cli.quick) await writeFile(RESULTS_FILE, `${JSON.stringify(variants, null, 2)}\n`);
   const encoderPackage = JSON.parse(await readFile(path.join(defaultEncoderDirectory(), '..', 'package.json'), 'utf8')) as {
     version: string;
   };
   const recipe = cli.quick ? { ...variant.recipe, maxEpochs: 3, members: 1 } : variant.recipe;
   const metadata = {
     name: MODEL_NAME,
-    version: cli.version,
+    kind: 'text-classifier',
+    version,
     labels: [...LABELS],
     encoder: { id: encoder.id, dimension: encoder.dimension, source: `${USE_LITE_PACKAGE}@${encoderPackage.version}` },
     textTransform: variant.textTransform,
@@ -251,6 +271,7 @@ async function main(): Promise<void> {
       quick: cli.quick,
       recipe,
       lexicalFeatures: variant.lexical,
+      semanticClasses: variant.semantic === undefined ? null : { source: 'WordNet 3.0 noun hypernyms', ...variant.semantic },
       fineLabels: trained.fineLabels ?? null,
       validationSplit: { fraction: VALIDATION_FRACTION, stratified: true, seed: cli.seed, train: split.train.length, validation: split.validation.length },
       members: trained.row.members,
@@ -292,4 +313,20 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const parsed = parseTrainerArgs(argv);
+    if (parsed.command === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    await run(parsed.options);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`train: ${error.message} (see --help)`);
+    return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

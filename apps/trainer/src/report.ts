@@ -20,6 +20,8 @@ interface ReportMetadata {
     seed: number;
     recipe: object;
     lexicalFeatures: object | null;
+    semanticClasses?: object | null;
+    variant: string;
     validationSplit: { fraction: number; train: number; validation: number };
     epochsRun: number[];
     data: { train: { sha256: string }; test: { sha256: string } };
@@ -48,6 +50,8 @@ export function renderReport({
 }): string {
   const { training, evaluation } = metadata;
   const best = variants.reduce((a, b) => (b.validationAccuracy > a.validationAccuracy ? b : a));
+  const chosenRow = variants.find((v) => v.name === chosen);
+  const tied = variants.filter((v) => v.name !== chosen && v.validationAccuracy === chosenRow?.validationAccuracy);
   const lines = [
     `# ${metadata.name} v${metadata.version}`,
     '',
@@ -70,14 +74,13 @@ export function renderReport({
     ),
     '',
     `Chosen: **${chosen}**` +
-      (best.name === chosen
-        ? ' — highest validation accuracy of the sweep.'
+      (chosenRow !== undefined && chosenRow.validationAccuracy >= best.validationAccuracy
+        ? ` — highest validation accuracy of the sweep${tied.length > 0 ? ` (tied with ${tied.map((v) => v.name).join(', ')})` : ''}.`
         : ` — within noise of the best validation score (${best.name}, ${pct(best.validationAccuracy)}) and preferred as simpler/smaller.`),
     '',
     `With ${training.validationSplit.validation} validation and 500 test questions one question is ` +
       `${(100 / training.validationSplit.validation).toFixed(2)} / 0.20 points and the standard error of either ` +
-      'accuracy is about 1.2 points, so neighbouring rows are not reliably different; the clear steps are the baseline → ' +
-      'regularised MLP → lexical features → fine-label ensemble.',
+      'accuracy is about 1.2 points, so neighbouring rows are not reliably different.',
     '',
     '## Per class (TREC_10)',
     '',
@@ -98,6 +101,7 @@ export function renderReport({
     `- Seed ${training.seed}; epochs run per member: ${training.epochsRun.join(', ')} (early stopping on validation, best weights restored).`,
     `- Recipe: \`${JSON.stringify(training.recipe)}\``,
     `- Lexical features: \`${JSON.stringify(training.lexicalFeatures)}\``,
+    ...(training.semanticClasses ? [`- Head-word classes: \`${JSON.stringify(training.semanticClasses)}\` (the lexicon ships inside lexical-features.json)`] : []),
     `- Data SHA-256: train \`${training.data.train.sha256}\`, test \`${training.data.test.sha256}\``,
     `- Libraries: ${Object.entries(training.libraries).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `- Wall time of this run: ${training.seconds} s (2 shared cores, wasm backend).`,
@@ -105,11 +109,12 @@ export function renderReport({
     '## Reproduce',
     '',
     '```sh',
-    'pnpm train                       # trains the chosen recipe, writes models/question-topic/1/',
-    'pnpm train -- --version 2        # write another version directory',
+    `pnpm train -- --version ${metadata.version} --variant ${training.variant} --overwrite   # re-creates this directory`,
+    'pnpm train                       # trains the default recipe into the next free version directory',
     'pnpm train -- --quick            # 1 member, 3 epochs, into .cache/quick-model/ (smoke test)',
     'pnpm train -- --explore          # re-run the variant sweep into apps/trainer/explore-results.json (no model written)',
     'pnpm train -- --explore --only baseline,lex-project',
+    'pnpm train -- --help             # every flag',
     '```',
     '',
     'Embeddings are cached in `.cache/` keyed by encoder, text transform and data checksum. The test numbers above were',

@@ -9,6 +9,11 @@ export interface Variant {
   textTransform: TextTransform;
   /** `null`: embedding only. */
   lexical: LexicalFeatureOptions | null;
+  /**
+   * Semantic classes of the question's head word from WordNet noun synsets at most `maxDepth`
+   * links below the root; the compact lexicon ships inside the fitted lexical spec.
+   */
+  semantic?: { maxDepth: number };
   recipe: Recipe;
 }
 
@@ -43,6 +48,10 @@ const HEADS: LexicalFeatureOptions = { ...WORDS, headTokens: 3, whHead: true };
 const PROJECT: Recipe = { ...REGULARISED, lexicalJoin: 'project', lexicalUnits: 64 };
 /** A cheaper member for ensembling: narrower layers and a higher rate, so it converges in a few epochs. */
 const LIGHT: Recipe = { ...PROJECT, hidden: [256, 256], lexicalUnits: 32, learningRate: 1e-3, patience: 4 };
+
+/** v1's features plus the question's head noun (version-2 lexical spec). */
+const HEAD_WORD: LexicalFeatureOptions = { ...HEADS, headWord: true };
+const FINE: Recipe = { ...LIGHT, fineTargets: true };
 
 /** Every variant `--explore` trains, in table order. The first is the baseline. */
 export const VARIANTS: readonly Variant[] = [
@@ -130,7 +139,79 @@ export const VARIANTS: readonly Variant[] = [
     lexical: { ...HEADS, weighting: 'tfidf' },
     recipe: PROJECT,
   },
+  // v2: head-word extraction, WordNet classes of the head word, word shapes.
+  {
+    name: 'v2-headword',
+    description: 'lex-head-light-fine + head noun of what/which questions (e.g. "hw:city" for "what is Mexico\'s largest city")',
+    textTransform: 'raw',
+    lexical: HEAD_WORD,
+    recipe: FINE,
+  },
+  {
+    name: 'v2-wordnet6',
+    description: 'v2-headword + WordNet classes of the head noun (hypernyms up to depth 6, lexicographer category)',
+    textTransform: 'raw',
+    lexical: HEAD_WORD,
+    semantic: { maxDepth: 6 },
+    recipe: FINE,
+  },
+  {
+    name: 'v2-wordnet4',
+    description: 'as v2-wordnet6 with coarser classes (hypernyms up to depth 4)',
+    textTransform: 'raw',
+    lexical: HEAD_WORD,
+    semantic: { maxDepth: 4 },
+    recipe: FINE,
+  },
+  {
+    name: 'v2-wordnet6-shapes',
+    description: 'v2-wordnet6 + word shapes (acronym, capitalised word, number, length bucket)',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: FINE,
+  },
+  {
+    name: 'v2-wordnet4-shapes',
+    description: 'v2-wordnet4 + word shapes',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 4 },
+    recipe: FINE,
+  },
+  {
+    name: 'v2-wordnet6-shapes-x8',
+    description: 'average of 8 independently trained v2-wordnet6-shapes members inside one layers model',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, members: 8 },
+  },
+  {
+    name: 'v2-wordnet6-shapes-lex64',
+    description: 'v2-wordnet6-shapes with the lexical projection widened to Dense 64',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, lexicalUnits: 64 },
+  },
+  {
+    name: 'v2-wordnet6-shapes-512',
+    description: 'v2-wordnet6-shapes with hidden layers Dense 512 ×2',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, hidden: [512, 512] },
+  },
+  {
+    name: 'v2-wordnet6-shapes-512-x8',
+    description: 'average of 8 independently trained v2-wordnet6-shapes-512 members inside one layers model',
+    textTransform: 'raw',
+    lexical: { ...HEAD_WORD, shapes: true },
+    semantic: { maxDepth: 6 },
+    recipe: { ...FINE, hidden: [512, 512], members: 8 },
+  },
 ];
 
 /** The recipe `pnpm train` trains by default (chosen by validation accuracy in the `--explore` sweep). */
-export const FINAL_VARIANT = 'lex-head-light-fine-x8';
+export const FINAL_VARIANT = 'v2-wordnet6-shapes-x8';

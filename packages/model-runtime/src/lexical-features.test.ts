@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion } from './lexical-features.js';
+import {
+  createLexicalFeaturizer,
+  fitLexicalFeatures,
+  tokenizeQuestion,
+  type LexicalFeatureSpec,
+  type SemanticLexicon,
+} from './lexical-features.js';
+
+const REPO = new URL('../../../', import.meta.url);
 
 const TRAIN = [
   'How many people live in Tokyo ?',
@@ -96,8 +106,109 @@ describe('createLexicalFeaturizer', () => {
 
   it('rejects a spec it does not understand', () => {
     const spec = fitLexicalFeatures(TRAIN);
-    assert.throws(() => createLexicalFeaturizer({ ...spec, version: 2 as 1 }), /unsupported/);
+    assert.throws(() => createLexicalFeaturizer({ ...spec, version: 3 as 1 }), /unsupported/);
     assert.throws(() => createLexicalFeaturizer({ ...spec, weighting: 'tfidf' }), /idf/);
     assert.throws(() => createLexicalFeaturizer({ ...spec, vocabulary: [] }), /empty/);
+  });
+});
+
+/**
+ * A tiny hand-made lexicon in the trainer's WordNet format: entity → {location → city, person,
+ * measure → time unit}; `code = class * 64 + category`.
+ */
+const LEXICON: SemanticLexicon = {
+  source: 'test',
+  classes: ['entity', 'location', 'person', 'measure', 'city', 'time_unit'],
+  parents: [[], [0], [0], [0], [1], [3]],
+  categories: ['location', 'person', 'time'],
+  words: { city: 4 * 64, mexico: 1 * 64, president: 2 * 64 + 1, year: 5 * 64 + 2, animal: 0, life: 0, team: 0, baseball: 0, color: 0, johnny: 2 * 64 + 1, cash: 0 },
+  verbForms: ['stole'],
+};
+
+function features(spec: LexicalFeatureSpec, text: string): string[] {
+  const featurizer = createLexicalFeaturizer(spec);
+  const matrix = featurizer.transform([text]);
+  return spec.vocabulary.filter((_, j) => matrix[j] !== 0);
+}
+
+describe('version-1 specs (served model v1)', () => {
+  it('featurise the TREC_10 questions exactly as before version 2 existed', () => {
+    const spec = JSON.parse(readFileSync(new URL('models/question-topic/1/lexical-features.json', REPO), 'utf8')) as LexicalFeatureSpec;
+    const texts = readFileSync(new URL('data/trec/TREC_10.label', REPO), 'latin1')
+      .split(/\r?\n/)
+      .filter((line) => line.trim() !== '')
+      .map((line) => line.replace(/^\S+ /, ''));
+    const matrix = createLexicalFeaturizer(spec).transform(texts);
+    // SHA-256 of the 500 × 8350 float32 matrix the pre-version-2 featuriser produced.
+    assert.equal(
+      createHash('sha256').update(Buffer.from(matrix.buffer)).digest('hex'),
+      '4fc2dbb4fb27345e4b939a1aa1d0df273f4352df2caf6441b48eaecdfebfcce6',
+    );
+  });
+
+  it('are still written by fits without version-2 options, with no version-2 fields', () => {
+    const spec = fitLexicalFeatures(TRAIN, { whHead: true });
+    assert.equal(spec.version, 1);
+    assert.deepEqual(Object.keys(spec), ['kind', 'version', 'tokenizer', 'wordNgrams', 'headTokens', 'whPhrase', 'whHead', 'charNgrams', 'weighting', 'vocabulary']);
+  });
+
+  it('ignore version-2 fields', () => {
+    const v2 = fitLexicalFeatures(['What city is it ?', 'What city was it ?'], { headWord: true, semantic: LEXICON });
+    const v1 = { ...v2, version: 1 as const };
+    assert.ok(features(v2, 'What city is it ?').includes('hw:city'));
+    assert.ok(!features(v1, 'What city is it ?').some((f) => f.startsWith('hw:') || f.startsWith('hs:')));
+  });
+});
+
+describe('version-2 features', () => {
+  const fit = (texts: string[], options = {}) =>
+    fitLexicalFeatures(texts, { minCount: 1, wordNgrams: [], headTokens: 0, whPhrase: false, headWord: true, semantic: LEXICON, ...options });
+  const head = (text: string) => {
+    // A second question keeps the vocabulary non-empty when `text` has no head.
+    const spec = fit([text, 'What city ?']);
+    return features(spec, text).filter((f) => f.startsWith('hw:'));
+  };
+
+  it('finds the head noun past fillers, adjectives and possessives', () => {
+    assert.deepEqual(head("What is Mexico 's largest city ?"), ['hw:city']);
+    assert.deepEqual(head("What's the name of the biggest city?"), ['hw:city']);
+    assert.deepEqual(head('Which baseball team won ?'), ['hw:team']);
+    assert.deepEqual(head('Name a city in Peru .'), ['hw:city']);
+  });
+
+  it('stops a compound at a likely verb or a name after a common noun', () => {
+    assert.deepEqual(head('What animal lives longest ?'), ['hw:animal']);
+    assert.deepEqual(head('What president stole the show ?'), ['hw:president']);
+    assert.deepEqual(head("What 's the only color Johnny Cash wears ?"), ['hw:color']);
+  });
+
+  it('lemmatises plurals and has no head for who/where/when/how questions', () => {
+    assert.deepEqual(head('What cities have a metro ?'), ['hw:city']);
+    assert.deepEqual(head('Who wrote Hamlet ?'), []);
+    assert.deepEqual(head('How many years ?'), []);
+  });
+
+  it("emits the head word's class, every ancestor class and its category", () => {
+    const spec = fit(['What year did it end ?']);
+    assert.deepEqual(features(spec, 'What year did it end ?').sort(), ['hl:time', 'hs:entity', 'hs:measure', 'hs:time_unit', 'hw:year']);
+  });
+
+  it('adds word shapes when asked', () => {
+    const text = 'What does NASA stand for ?';
+    const spec = fit([text], { shapes: true, headWord: false, semantic: undefined });
+    assert.deepEqual(features(spec, text).sort(), ['sh:acronym', 'sh:capitalised', 'sh:length1']);
+  });
+
+  it('writes version 2 and transforms identically after a JSON round trip', () => {
+    const spec = fitLexicalFeatures(TRAIN, { headWord: true, semantic: LEXICON, shapes: true, minCount: 1 });
+    assert.equal(spec.version, 2);
+    const reloaded = createLexicalFeaturizer(JSON.parse(JSON.stringify(spec)) as LexicalFeatureSpec);
+    assert.deepEqual(reloaded.transform(TRAIN), createLexicalFeaturizer(spec).transform(TRAIN));
+  });
+
+  it('rejects a malformed lexicon', () => {
+    const spec = fitLexicalFeatures(TRAIN, { headWord: true, semantic: LEXICON });
+    assert.throws(() => createLexicalFeaturizer({ ...spec, semantic: { ...LEXICON, parents: [[], [2], [0], [0], [1], [3]] } }), /parent/);
+    assert.throws(() => createLexicalFeaturizer({ ...spec, semantic: { ...LEXICON, words: { x: 99 * 64 } } }), /out of range/);
   });
 });
