@@ -75,7 +75,7 @@ Options:
 models                 start-up, memory and throughput of every model under
                        models/ (in-process and through the gateway); writes
                        bench/results/models-<timestamp>.json and .md
-                       (--quick and --log-level apply; full ~4 min, quick ~1.5 min)
+                       (--quick and --log-level apply; full ~3 min, quick ~1 min)
 
 report <results.json>  re-render the markdown tables of a committed run into
                        the .md next to it, without running anything
