@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ModelDescription, TensorSpec } from '@modeldock/model-runtime';
-import { inputBatch, inputTensor, isEmbeddingModel, modelRequest, seededRandom, shapeFor, type RowSources } from './model-inputs.js';
+import { bodyCycle, inputBatch, inputTensor, isEmbeddingModel, modelRequest, seededRandom, shapeFor, type RowSources } from './model-inputs.js';
 
 const texts = (): RowSources['nextTexts'] => {
   let i = 0;
@@ -111,5 +111,15 @@ describe('modelRequest', () => {
   it('sends different rows in successive requests', () => {
     const request = modelRequest(VECTOR_CLASSIFIER, sources());
     assert.notEqual(request.body(1), request.body(1));
+  });
+});
+
+describe('bodyCycle', () => {
+  it('makes its bodies once and hands them out in turn', () => {
+    let made = 0;
+    const next = bodyCycle(() => `body ${made++}`, 3);
+    assert.equal(made, 3);
+    assert.deepEqual(Array.from({ length: 7 }, () => next()), ['body 0', 'body 1', 'body 2', 'body 0', 'body 1', 'body 2', 'body 0']);
+    assert.equal(made, 3);
   });
 });

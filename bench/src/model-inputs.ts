@@ -125,3 +125,17 @@ export function modelRequest(model: Pick<ModelDescription, 'name' | 'signature' 
       }),
   };
 }
+
+/**
+ * `size` bodies made up front, handed out in turn: the load generator shares the cores with the
+ * servers, and building a request (32 random 512-d vectors as JSON) would take CPU from them.
+ */
+export function bodyCycle(make: () => string, size: number): () => string {
+  const bodies = Array.from({ length: Math.max(1, size) }, make);
+  let next = 0;
+  return () => {
+    const body = bodies[next] as string;
+    next = (next + 1) % bodies.length;
+    return body;
+  };
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { measureEngine } from './engine.js';
 import { committableLog, dateParts, gitDescription, loadSummary, machine, progress, runSuite, writeResultFiles } from './harness.js';
 import { runLoad } from './load.js';
-import { inputBatch, modelRequest, seededRandom, type RowSources } from './model-inputs.js';
+import { bodyCycle, inputBatch, modelRequest, seededRandom, type RowSources } from './model-inputs.js';
 import { findModelsAnomalies, renderModelsMarkdown } from './models-report.js';
 import { listBenchModels, serverEntry, type BenchModel } from './models.js';
 import { loadAverage, type ProcessSupervisor } from './processes.js';
@@ -25,6 +25,8 @@ const VECTOR_SEED = 512;
  * run; a few clients × 32 rows stay far below the queue itself.
  */
 const SERVER_SETTINGS = { MAX_QUEUE_PER_CLIENT: '100000' } as const;
+/** Distinct request bodies per gateway point, made before it starts (at 32 vectors a body, ~20 MB of JSON). */
+const BODIES_PER_POINT = 128;
 
 const PROTOCOL_NAMES = { openai: 'OpenAI', oip: 'OIP' } as const;
 
@@ -127,7 +129,7 @@ async function measureModels(settings: ModelsSettings, supervisor: ProcessSuperv
         warmupS: settings.warmupS,
         durationS: settings.durationS,
         maxRequests: settings.maxRequestsPerPoint,
-        nextBody: () => request.body(rows),
+        nextBody: bodyCycle(() => request.body(rows), BODIES_PER_POINT),
         watch: { model: server.proc.pid, gateway: gateway.proc.pid },
         onMeasureStart: async () => {
           before = await scrapeEngineCounters(server.origin);
