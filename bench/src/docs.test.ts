@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { asDocsSection, embeddedSection, embeddedSource, embedReport } from './docs.js';
-import { renderMarkdown } from './report.js';
-import type { BenchResults } from './results.js';
+import { asDocsSection, embeddedSection, embeddedSource, embedReport, MODELS_REGION, RUN_REGION } from './docs.js';
+import { renderResults } from './report.js';
+import type { BenchResults, ModelsResults } from './results.js';
 import { REPO_ROOT } from './settings.js';
 
 const DOCS = `# Benchmarks
@@ -40,12 +40,48 @@ describe('embedReport', () => {
   });
 });
 
-describe('docs/benchmarks.md', () => {
-  it('embeds exactly the tables its source run renders (regenerate with `pnpm bench report <json> --docs`)', () => {
-    const docs = readFileSync(path.join(REPO_ROOT, 'docs/benchmarks.md'), 'utf8');
-    const source = embeddedSource(docs);
-    assert.ok(source !== undefined, 'no Source: line');
-    const results = JSON.parse(readFileSync(path.join(REPO_ROOT, source.replace(/\.md$/, '.json')), 'utf8')) as BenchResults;
-    assert.equal(embeddedSection(docs), asDocsSection(renderMarkdown(results)));
+const WITH_MODELS = `${DOCS}
+## Models
+
+Models source: \`bench/results/models-old.md\` (JSON next to it).
+
+| old models |
+|---|
+| 0 |
+`;
+
+describe('embedReport in the models region', () => {
+  const report = '# Models benchmark x\n\nmachine\n\n## Summary\n\n| m |\n|---|\n| 3 |\n';
+
+  it('replaces the models tables up to the end of the page, leaving the load run alone', () => {
+    const out = embedReport(WITH_MODELS, 'bench/results/models-new.md', report, MODELS_REGION);
+    assert.equal(embeddedSource(out, MODELS_REGION), 'bench/results/models-new.md');
+    assert.equal(embeddedSection(out, MODELS_REGION), 'machine\n\n### Summary\n\n| m |\n|---|\n| 3 |');
+    assert.equal(embeddedSource(out, RUN_REGION), 'bench/results/old.md');
+    assert.ok(out.startsWith(DOCS));
+    assert.ok(out.endsWith('| 3 |\n'));
+    assert.ok(!out.includes('old models'));
   });
+
+  it('stops at the next ## section when one follows', () => {
+    const out = embedReport(`${WITH_MODELS}\n## Later\n\nkept\n`, 'bench/results/models-new.md', report, MODELS_REGION);
+    assert.ok(out.endsWith('| 3 |\n\n## Later\n\nkept\n'));
+    assert.equal(embeddedSection(out, MODELS_REGION), 'machine\n\n### Summary\n\n| m |\n|---|\n| 3 |');
+  });
+
+  it('throws naming the models source line when the docs have none', () => {
+    assert.throws(() => embedReport(DOCS, 'bench/results/models-new.md', report, MODELS_REGION), /Models source:/);
+  });
+});
+
+describe('docs/benchmarks.md', () => {
+  const docs = readFileSync(path.join(REPO_ROOT, 'docs/benchmarks.md'), 'utf8');
+  for (const [what, region] of [['load run', RUN_REGION], ['models run', MODELS_REGION]] as const) {
+    it(`embeds exactly the tables its ${what} renders (regenerate with \`pnpm bench report <json> --docs\`)`, () => {
+      const source = embeddedSource(docs, region);
+      assert.ok(source !== undefined, `no ${region.sourceLine('...')} line`);
+      const results = JSON.parse(readFileSync(path.join(REPO_ROOT, source.replace(/\.md$/, '.json')), 'utf8')) as BenchResults | ModelsResults;
+      assert.equal(embeddedSection(docs, region), asDocsSection(renderResults(results)));
+    });
+  }
 });

@@ -1,6 +1,5 @@
-import path from 'node:path';
-import { TEXT_INPUT, createModelRuntime, loadSentenceEncoder, selectBackend, textBatch } from '@modeldock/model-runtime';
-import { cpuSeconds, machineBusySeconds } from './processes.js';
+import { createModelRuntime, describeModel, loadSentenceEncoder, selectBackend, type Batch } from '@modeldock/model-runtime';
+import { cpuSeconds, loadAverage, machineBusySeconds } from './processes.js';
 import { round, summarise, type LatencySummary } from './stats.js';
 
 /** Engine throughput at one batch size, measured in this process. */
@@ -12,29 +11,34 @@ export interface EnginePoint {
   callLatency: LatencySummary;
   /** Cores used by other processes meanwhile (this engine shares the machine with them). */
   otherCpuCores: number | null;
+  /** 1-minute load average when the point ended (absent in runs from before it was recorded). */
+  loadAverage?: number;
 }
 
 /** Options for {@link measureEngine}. */
 export interface EngineOptions {
-  modelDir: string;
-  version: string;
+  /** `models/<name>/<version>`. */
+  versionDir: string;
   batchSizes: readonly number[];
   durationS: number;
   warmupS: number;
   /** Cap on calls per batch size. */
   maxCalls: number;
-  nextTexts: (n: number) => string[];
+  /** The next `n` rows of every input of the model's signature. */
+  nextBatch: (n: number) => Batch;
   progress: (message: string) => void;
 }
 
 /**
- * The raw limit: the same engine the service uses (wasm backend, USE-lite + classifier head via
- * `runtime.predict`), called back to back with no HTTP, JSON or batching queue in between.
+ * The raw limit: the same engine the service uses (wasm backend, `runtime.predict` of the model's
+ * kind, e.g. USE-lite + classifier head), called back to back with no HTTP, JSON or batching queue
+ * in between. The sentence encoder is loaded only for kinds that need it.
  */
 export async function measureEngine(options: EngineOptions): Promise<{ backend: string; points: EnginePoint[] }> {
   const backend = await selectBackend('wasm', 'cpu');
-  const encoder = await loadSentenceEncoder();
-  const runtime = await createModelRuntime(path.join(options.modelDir, options.version), { encoder });
+  const { needsEncoder } = await describeModel(options.versionDir);
+  const encoder = needsEncoder ? await loadSentenceEncoder() : undefined;
+  const runtime = await createModelRuntime(options.versionDir, encoder === undefined ? {} : { encoder });
   await runtime.load();
   const points: EnginePoint[] = [];
   try {
@@ -44,11 +48,11 @@ export async function measureEngine(options: EngineOptions): Promise<{ backend: 
         const started = performance.now();
         const deadline = started + seconds * 1000;
         while (performance.now() < deadline && latencies.length < maxCalls) {
-          const texts = options.nextTexts(batchSize);
+          const batch = options.nextBatch(batchSize);
           const t0 = performance.now();
-          const outputs = await runtime.predict(textBatch(TEXT_INPUT, texts));
+          const outputs = await runtime.predict(batch);
           latencies.push(performance.now() - t0);
-          if (outputs.rows !== batchSize) throw new Error(`predict returned ${outputs.rows} rows for ${batchSize} texts`);
+          if (outputs.rows !== batchSize) throw new Error(`predict returned ${outputs.rows} rows for ${batchSize}`);
         }
         return { calls: latencies.length, elapsedS: (performance.now() - started) / 1000, latencies };
       };
@@ -68,6 +72,7 @@ export async function measureEngine(options: EngineOptions): Promise<{ backend: 
         textsPerS: (totalCalls * batchSize) / totalS,
         callLatency: summarise(allLatencies),
         otherCpuCores: round(other / totalS, 2),
+        loadAverage: loadAverage(),
       };
       points.push(point);
       options.progress(
@@ -76,7 +81,7 @@ export async function measureEngine(options: EngineOptions): Promise<{ backend: 
     }
   } finally {
     await runtime.unload();
-    encoder.dispose();
+    encoder?.dispose();
   }
   return { backend: backend.backend, points };
 }

@@ -8,6 +8,7 @@ export interface LoadSpec {
   origin: string;
   path: string;
   connections: number;
+  /** Rows (texts, or vectors) each request carries, for the texts/s rate. */
   textsPerRequest: number;
   /** Responses in the first `warmupS` seconds are discarded (connections, JIT, batch rhythm, backlog). */
   warmupS: number;
@@ -15,7 +16,8 @@ export interface LoadSpec {
   durationS: number;
   /** Hard cap on responses, whatever the duration. */
   maxRequests: number;
-  nextTexts: (n: number) => string[];
+  /** The JSON body of the next request (called once per request, so requests vary). */
+  nextBody: () => string;
   /** Processes whose CPU share and peak RSS to record while the load runs. */
   watch?: Readonly<Record<string, number>>;
   /** Called when the measured window opens (e.g. to scrape metrics); awaited before this returns. */
@@ -57,7 +59,7 @@ const SHED_STATUSES = new Set([429, 503]);
 const RSS_SAMPLE_MS = 500;
 
 /**
- * Runs one bounded autocannon run (POST `{"rawtext_list": [...]}`) of `warmupS + durationS` and
+ * Runs one bounded autocannon run (POST `nextBody()` to `path`) of `warmupS + durationS` and
  * summarises the responses completed in the measured window.
  */
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -105,7 +107,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
               method: 'POST',
               path: spec.path,
               headers: { 'content-type': 'application/json' },
-              setupRequest: (req) => ({ ...req, body: JSON.stringify({ rawtext_list: spec.nextTexts(spec.textsPerRequest) }) }),
+              setupRequest: (req) => ({ ...req, body: spec.nextBody() }),
             },
           ],
         },

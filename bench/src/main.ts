@@ -3,25 +3,29 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { embedReport } from './docs.js';
-import { renderMarkdown } from './report.js';
-import type { BenchResults } from './results.js';
+import { embedReport, MODELS_REGION, RUN_REGION } from './docs.js';
+import { renderResults } from './report.js';
+import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
 
-/** `bench report <file.json>`: the .md next to the JSON (and optionally the docs) rebuilt from the JSON. */
+/**
+ * `bench report <file.json>`: the .md next to the JSON (and optionally its section of the docs)
+ * rebuilt from the JSON, a load run's or a `bench models` run's.
+ */
 async function report(file: string, docs: boolean): Promise<number> {
   const json = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
   if (!json.endsWith('.json') || !existsSync(json)) throw new UsageError(`no results file ${file} (expected bench/results/<name>.json)`);
-  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults;
-  const markdown = renderMarkdown(results);
+  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults;
+  const markdown = renderResults(results);
   const md = json.replace(/\.json$/, '.md');
   await writeFile(md, markdown);
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
   if (docs) {
     const current = await readFile(DOCS_FILE, 'utf8');
-    await writeFile(DOCS_FILE, embedReport(current, path.relative(REPO_ROOT, md).split(path.sep).join('/'), markdown));
+    const region = isModelsResults(results) ? MODELS_REGION : RUN_REGION;
+    await writeFile(DOCS_FILE, embedReport(current, path.relative(REPO_ROOT, md).split(path.sep).join('/'), markdown, region));
     console.log(`updated ${path.relative(REPO_ROOT, DOCS_FILE)}`);
   }
   return 0;
@@ -40,6 +44,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     console.error(`bench: ${err.message}; see --help`);
     return 2;
+  }
+  if (command.kind === 'models') {
+    const { runModels } = await import('./models-run.js');
+    return runModels(command.settings);
   }
   const { runBench } = await import('./run.js');
   return runBench(command.settings);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { markdownTables, renderMarkdown, tableCells } from './report.js';
-import type { BenchResults } from './results.js';
+import { markdownTables, renderResults, tableCells } from './report.js';
+import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
 import { REPO_ROOT } from './settings.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 const runs = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
-const load = (file: string): BenchResults => JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults;
+const load = (file: string): BenchResults | ModelsResults => JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults | ModelsResults;
 
 describe('tableCells', () => {
   it('splits a row on its pipes, keeping empty cells', () => {
@@ -18,15 +18,19 @@ describe('tableCells', () => {
   });
 });
 
-describe('renderMarkdown', () => {
-  it('has committed runs to render', () => {
-    assert.ok(runs.length > 0);
+describe('renderResults', () => {
+  it('has committed runs to render, load runs and models runs', () => {
+    assert.ok(runs.some((file) => !isModelsResults(load(file))));
+    assert.ok(runs.some((file) => isModelsResults(load(file))));
   });
 
   for (const file of runs) {
     it(`renders every table of ${file} with as many cells in each row as in its header`, () => {
-      const tables = markdownTables(renderMarkdown(load(file)));
-      assert.ok(tables.length >= 7, `only ${tables.length} tables`);
+      const results = load(file);
+      const tables = markdownTables(renderResults(results));
+      // A load run: targets and six scenarios; a models run: summary, start-up, in-process, gateway.
+      const expected = isModelsResults(results) ? 4 : 7;
+      assert.ok(tables.length >= expected, `only ${tables.length} tables`);
       for (const rows of tables) {
         const [header, separator, ...data] = rows;
         assert.ok(header !== undefined && separator !== undefined, 'a table needs a header and a separator');
@@ -40,7 +44,7 @@ describe('renderMarkdown', () => {
 
     it(`matches the committed ${file.replace(/\.json$/, '.md')} (regenerate with \`pnpm bench report\`)`, () => {
       const committed = readFileSync(path.join(RESULTS_DIR, file.replace(/\.json$/, '.md')), 'utf8');
-      assert.equal(committed, renderMarkdown(load(file)));
+      assert.equal(committed, renderResults(load(file)));
     });
   }
 });

@@ -1,13 +1,13 @@
 import type { LoadResult } from './load.js';
-import type { BenchResults, LoadPoint, Overhead, TargetCheck } from './results.js';
+import { renderModelsMarkdown } from './models-report.js';
+import { fmt, pct } from './stats.js';
+import { isModelsResults, type BenchResults, type LoadPoint, type ModelsResults, type Overhead, type TargetCheck } from './results.js';
 import type { BenchSettings } from './settings.js';
 
 type Measured = Omit<BenchResults, 'meta' | 'targets' | 'anomalies'>;
 
 const loadName = (r: LoadResult): string => `${r.connections} × ${r.textsPerRequest} q`;
 const same = (x: LoadResult, y: LoadResult): boolean => x.connections === y.connections && x.textsPerRequest === y.textsPerRequest;
-const fmt = (v: number | null | undefined, digits = 1): string => (v == null || !Number.isFinite(v) ? '–' : v.toFixed(digits));
-const pct = (v: number | null | undefined): string => (v == null ? '–' : `${Math.round(v * 100)} %`);
 
 /** Gateway minus direct latency for each load measured both ways. */
 export function overheads(direct: readonly LoadPoint[], gateway: readonly LoadPoint[]): Overhead[] {
@@ -186,6 +186,11 @@ export function renderMarkdown(res: BenchResults): string {
   ];
   if (res.anomalies.length > 0) lines.push('## Unexpected errors', '', ...res.anomalies.map((a) => `- ${a}`), '');
   return lines.join('\n');
+}
+
+/** The markdown of any results file: a load run's tables or a `bench models` run's. */
+export function renderResults(res: BenchResults | ModelsResults): string {
+  return isModelsResults(res) ? renderModelsMarkdown(res) : renderMarkdown(res);
 }
 
 function overloadRows(r: LoadResult): string[] {

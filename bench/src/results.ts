@@ -1,4 +1,5 @@
 import type { EnginePoint } from './engine.js';
+import type { MachineDescription } from './harness.js';
 import type { LoadResult } from './load.js';
 import type { EngineActivity } from './service-metrics.js';
 
@@ -49,7 +50,7 @@ export interface BenchResults {
     durationS: number;
     warmupS: number;
     logLevel: string;
-    machine: { cpuModel: string; cores: number; memoryGiB: number; node: string; kernel: string };
+    machine: MachineDescription;
     backend: string;
     modelVersion: string;
     git: string;
@@ -66,4 +67,70 @@ export interface BenchResults {
   targets: TargetCheck[];
   /** Errors where none were expected; non-empty makes the run exit non-zero. */
   anomalies: string[];
+}
+
+/** One spawn → ready sample. */
+export interface StartupSample {
+  readyMs: number;
+  /** RSS right after readiness. */
+  idleRssMiB: number;
+  /** 1-minute load average right after readiness. */
+  loadAverage: number;
+}
+
+/** An in-process engine point and the machine's load when it ended. */
+export interface ModelEnginePoint extends EnginePoint {
+  loadAverage: number;
+}
+
+/** A load point through the gateway and the machine's load when it ended. */
+export interface ModelLoadPoint extends LoadPoint {
+  loadAverage: number;
+}
+
+/** Everything `bench models` measured for one model. */
+export interface ModelFigures {
+  name: string;
+  version: string;
+  kind: string;
+  /** `apps/<name>` that served it (`model-server` is the generic one). */
+  server: string;
+  /** How it was loaded through the gateway, e.g. `OpenAI POST /v1/embeddings`. */
+  route: string;
+  startups: StartupSample[];
+  /** Highest RSS sampled (every 500 ms) while its gateway points ran. */
+  peakRssUnderLoadMiB: number | null;
+  engine: ModelEnginePoint[];
+  gateway: ModelLoadPoint[];
+  /** Last lines the process logged (warn and above). */
+  logTail: string[];
+}
+
+/** Everything `bench models` writes to `bench/results/models-<timestamp>.json`. */
+export interface ModelsResults {
+  meta: {
+    suite: 'models';
+    startedAt: string;
+    finishedAt: string;
+    mode: 'quick' | 'full';
+    engineDurationS: number;
+    durationS: number;
+    warmupS: number;
+    clients: number;
+    logLevel: string;
+    machine: MachineDescription;
+    backend: string;
+    git: string;
+    loadGenerator: string;
+    loadAverage: { start: number; end: number };
+  };
+  models: ModelFigures[];
+  gateway: { startups: StartupSample[]; peakRssUnderLoadMiB: number | null; logTail: string[] };
+  /** Errors where none were expected; non-empty makes the run exit non-zero. */
+  anomalies: string[];
+}
+
+/** Whether a parsed results file is a `bench models` run (its meta says so; a load run's does not). */
+export function isModelsResults(results: BenchResults | ModelsResults): results is ModelsResults {
+  return 'suite' in results.meta && results.meta.suite === 'models';
 }

@@ -1,29 +1,21 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { listModelVersions } from '@modeldock/model-runtime';
+import { listModelVersions, TEXT_INPUT, textBatch } from '@modeldock/model-runtime';
 import { measureEngine } from './engine.js';
+import { committableLog, dateParts, gitDescription, loadSummary as summary, machine, progress, resultsExist, runSuite, writeResultFiles } from './harness.js';
 import { runLoad, type LoadResult } from './load.js';
-import { loadAverage, ProcessSupervisor, rssMiB } from './processes.js';
+import { loadAverage, type ProcessSupervisor } from './processes.js';
 import { createQuestionCycle, loadQuestions } from './questions.js';
 import { evaluateTargets, findAnomalies, overheads, renderMarkdown } from './report.js';
 import type { BenchResults, LoadPoint, ProcessFigures } from './results.js';
 import { engineActivity, scrapeEngineCounters, type EngineCounters } from './service-metrics.js';
-import { GATEWAY_ENTRY, SERVICE_ENTRY, startGateway, startService, type Running } from './services.js';
+import { GATEWAY_ENTRY, questionTopicModels, SERVICE_ENTRY, startGateway, startService, type Running } from './services.js';
 import { REPO_ROOT, type BenchSettings } from './settings.js';
 
 const MODEL_DIR = path.join(REPO_ROOT, 'models/question-topic');
 const QUESTIONS_FILE = path.join(REPO_ROOT, 'data/trec/TREC_10.label');
-const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 const ROUTE = '/predict_topic';
-
-const benchStarted = performance.now();
-function progress(message: string): void {
-  const s = Math.round((performance.now() - benchStarted) / 1000);
-  console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${message}`);
-}
 
 async function waitForModelVersion(waitMs: number): Promise<string> {
   const deadline = performance.now() + waitMs;
@@ -40,39 +32,13 @@ async function waitForModelVersion(waitMs: number): Promise<string> {
   }
 }
 
-function machine(): BenchResults['meta']['machine'] {
-  return {
-    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-    cores: os.availableParallelism(),
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-  };
-}
-
-function gitDescription(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${commit} (uncommitted changes)` : commit;
-  } catch {
-    return 'unknown';
-  }
+/** The seed route's body: `{"rawtext_list": [...]}` with the next `texts` questions. */
+function topicBody(nextTexts: (n: number) => string[], texts: number): () => string {
+  return () => JSON.stringify({ rawtext_list: nextTexts(texts) });
 }
 
 function describeLoad(connections: number, texts: number): string {
   return `${connections} client${connections === 1 ? '' : 's'} × ${texts} q`;
-}
-
-function summary(r: LoadResult): string {
-  const other = r.errors + r.unexpected;
-  const shed = Object.entries(r.statusCounts)
-    .filter(([code]) => code === '503' || code === '429')
-    .map(([code, n]) => `, ${n}×${code}`)
-    .join('');
-  const ms = (v: number): string => v.toFixed(1);
-  const busy = r.otherCpuCores !== null && r.otherCpuCores > 0.2 ? ` [other processes used ${r.otherCpuCores} cores]` : '';
-  return `${r.requestsPerS.toFixed(1)} req/s, ${r.textsPerS.toFixed(1)} texts/s, p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)} ms${shed}${other > 0 ? `, ${other} ERRORS` : ''}${busy}`;
 }
 
 /** Runs every scenario in order; the supervisor stops whatever is left if one throws. */
@@ -109,7 +75,7 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
       warmupS: settings.warmupS,
       durationS: settings.durationS,
       maxRequests: settings.maxRequestsPerPoint,
-      nextTexts,
+      nextBody: topicBody(nextTexts, texts),
       watch: Object.fromEntries(Object.entries(watch).map(([name, r]) => [name, r.proc.pid])),
       onMeasureStart: async () => {
         before = await Promise.all(services.map((s) => scrapeEngineCounters(s.origin)));
@@ -135,11 +101,7 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
       if (figures !== undefined) {
         figures.peakRssUnderLoadMiB = peakRss.get(r.proc.pid) ?? null;
         // Results are committed: keep log lines, not this machine's paths.
-        figures.logTail = r.proc
-          .tail()
-          .split('\n')
-          .filter((line) => line !== '')
-          .map((line) => line.replaceAll(REPO_ROOT, '<repo>/'));
+        figures.logTail = committableLog(r.proc.tail());
       }
     }
   };
@@ -148,13 +110,12 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
   // 1. The raw in-process limit.
   progress('1/6 engine in-process (runtime.predict, wasm)');
   const engine = await measureEngine({
-    modelDir: MODEL_DIR,
-    version,
+    versionDir: path.join(MODEL_DIR, version),
     batchSizes: settings.engineBatchSizes,
     durationS: settings.engineDurationS,
     warmupS: settings.engineWarmupS,
     maxCalls: 100_000,
-    nextTexts,
+    nextBatch: (n) => textBatch(TEXT_INPUT, nextTexts(n)),
     progress: (m) => progress(`  ${m}`),
   });
 
@@ -170,7 +131,7 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
   progress('3/6 service batching on (defaults): direct vs gateway (1 replica)');
   const a = await startService(supervisor, { name: 'service-a', logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
   record('service-a', a);
-  const gw1 = await startGateway(supervisor, { name: 'gateway-1-replica', upstreams: [a.origin], logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
+  const gw1 = await startGateway(supervisor, { name: 'gateway-1-replica', models: questionTopicModels([a.origin]), logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
   record('gateway-1-replica', gw1);
   const batchingOn: LoadPoint[] = [];
   const viaGateway: LoadPoint[] = [];
@@ -184,7 +145,7 @@ async function run(settings: BenchSettings, supervisor: ProcessSupervisor): Prom
   progress('4/6 two replicas behind the gateway');
   const b = await startService(supervisor, { name: 'service-b', logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
   record('service-b', b);
-  const gw2 = await startGateway(supervisor, { name: 'gateway-2-replicas', upstreams: [a.origin, b.origin], logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
+  const gw2 = await startGateway(supervisor, { name: 'gateway-2-replicas', models: questionTopicModels([a.origin, b.origin]), logLevel: settings.logLevel, readyTimeoutMs: settings.readyTimeoutMs });
   record('gateway-2-replicas', gw2);
   const sat = settings.saturationClients;
   const one = viaGateway.find((p) => p.result.connections === sat && p.result.textsPerRequest === 1);
@@ -253,7 +214,7 @@ async function measureTwoDirect(
   const watch = { serviceA: a.proc.pid, serviceB: b.proc.pid };
   const spec = (r: Running) => ({
     origin: r.origin, path: ROUTE, connections: half, textsPerRequest: 1, warmupS: settings.warmupS,
-    durationS: settings.durationS, maxRequests: settings.maxRequestsPerPoint, nextTexts, watch,
+    durationS: settings.durationS, maxRequests: settings.maxRequestsPerPoint, nextBody: topicBody(nextTexts, 1), watch,
   });
   const [ra, rb] = await Promise.all([
     runLoad({
@@ -303,43 +264,13 @@ function sumCounters(all: readonly (EngineCounters | undefined)[]): EngineCounte
 }
 
 async function writeResults(results: BenchResults): Promise<{ json: string; md: string; markdown: string }> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const now = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const day = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  let base = path.join(RESULTS_DIR, day);
-  if (existsSync(`${base}.json`) || existsSync(`${base}.md`)) base = `${base}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+  const { day, time } = dateParts(new Date());
+  const base = resultsExist(day) ? `${day}-${time}` : day;
   const markdown = renderMarkdown(results);
-  await writeFile(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(`${base}.md`, markdown);
-  return { json: `${base}.json`, md: `${base}.md`, markdown };
+  return { ...(await writeResultFiles(base, results, markdown)), markdown };
 }
 
 /** Runs every scenario, writes the results and prints the tables; resolves to the exit code. */
 export async function runBench(settings: BenchSettings): Promise<number> {
-  const supervisor = new ProcessSupervisor();
-  let interrupted = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      interrupted = true;
-      progress(`${signal}: stopping child processes`);
-      void supervisor.stopAll().finally(() => process.exit(130));
-    });
-  }
-  try {
-    const results = await run(settings, supervisor);
-    const { json, md, markdown } = await writeResults(results);
-    console.log(`\n${markdown}`);
-    progress(`wrote ${path.relative(REPO_ROOT, json)} and ${path.relative(REPO_ROOT, md)}; bench RSS ${rssMiB(process.pid).toFixed(0)} MiB`);
-    if (results.anomalies.length > 0) {
-      console.error(`unexpected errors:\n- ${results.anomalies.join('\n- ')}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    if (!interrupted) console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
-  } finally {
-    await supervisor.stopAll();
-  }
+  return runSuite((supervisor) => run(settings, supervisor), writeResults);
 }

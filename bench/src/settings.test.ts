@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCommand, parseSettings, USAGE, UsageError } from './settings.js';
+import { parseCommand, parseModelsSettings, parseSettings, USAGE, UsageError } from './settings.js';
 
 describe('parseCommand', () => {
   it('runs the full mode with no arguments', () => {
@@ -25,6 +25,19 @@ describe('parseCommand', () => {
   it('parses report with one file and an optional --docs', () => {
     assert.deepEqual(parseCommand(['report', 'bench/results/x.json']), { kind: 'report', file: 'bench/results/x.json', docs: false });
     assert.deepEqual(parseCommand(['--', 'report', '--docs', 'x.json']), { kind: 'report', file: 'x.json', docs: true });
+  });
+
+  it('parses models with the run flags, with and without the `--` pnpm passes through', () => {
+    const full = parseCommand(['models']);
+    assert.equal(full.kind, 'models');
+    assert.equal(full.kind === 'models' && full.settings.mode, 'full');
+    const quick = parseCommand(['--', 'models', '--quick', '--log-level=info']);
+    assert.equal(quick.kind === 'models' && quick.settings.mode, 'quick');
+    assert.equal(quick.kind === 'models' && quick.settings.logLevel, 'info');
+  });
+
+  it('rejects an unknown flag after models', () => {
+    assert.throws(() => parseCommand(['models', '--docs']), /unknown argument: --docs/);
   });
 
   it('rejects report without exactly one file, or with an unknown option', () => {
@@ -61,8 +74,20 @@ describe('parseSettings', () => {
   });
 });
 
+describe('parseModelsSettings', () => {
+  it('measures batch 1 and 32 with a few clients, and several start-ups only in the full mode', () => {
+    const full = parseModelsSettings([]);
+    const quick = parseModelsSettings(['--quick']);
+    assert.deepEqual(full.batchSizes, [1, 32]);
+    assert.ok(full.clients > 1 && full.clients <= 8);
+    assert.ok(full.startups > 1);
+    assert.equal(quick.startups, 1);
+    assert.ok(quick.durationS < full.durationS && quick.engineDurationS < full.engineDurationS);
+  });
+});
+
 describe('USAGE', () => {
-  it('names every flag the parser accepts', () => {
-    for (const flag of ['--quick', '--log-level', '--help', '-h', 'report', '--docs']) assert.ok(USAGE.includes(flag), flag);
+  it('names every flag and subcommand the parser accepts', () => {
+    for (const flag of ['--quick', '--log-level', '--help', '-h', 'models', 'report', '--docs']) assert.ok(USAGE.includes(flag), flag);
   });
 });

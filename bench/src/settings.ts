@@ -41,7 +41,26 @@ const COMMON = {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** How `bench models` measures every model under models/: start-up, memory and throughput per model. */
+export interface ModelsSettings {
+  mode: 'quick' | 'full';
+  /** Spawn → ready samples per model (each start after the first is stopped again at once). */
+  startups: number;
+  /** Rows (texts, or vectors) per call / request; 1 and 32 answer issue 8. */
+  batchSizes: readonly number[];
+  engineDurationS: number;
+  engineWarmupS: number;
+  /** Concurrent clients of every gateway load point ("a few": each model server batches them). */
+  clients: number;
+  durationS: number;
+  warmupS: number;
+  logLevel: string;
+  maxRequestsPerPoint: number;
+  readyTimeoutMs: number;
+}
+
 export const USAGE = `Usage: pnpm bench [options]
+       pnpm bench models [options]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
@@ -53,9 +72,15 @@ Options:
                        (${LOG_LEVELS.join(', ')}; default ${COMMON.logLevel})
   -h, --help           print this help and exit
 
+models                 start-up, memory and throughput of every model under
+                       models/ (in-process and through the gateway); writes
+                       bench/results/models-<timestamp>.json and .md
+                       (--quick and --log-level apply; full ~3 min, quick ~1 min)
+
 report <results.json>  re-render the markdown tables of a committed run into
                        the .md next to it, without running anything
-  --docs               also replace the "Latest full table" in docs/benchmarks.md
+  --docs               also replace its generated section in docs/benchmarks.md
+                       (a models run: the "Models" section)
 
 A leading "--" (as in \`pnpm bench -- --quick\`) is ignored.`;
 
@@ -66,9 +91,13 @@ export class UsageError extends Error {}
 export type BenchCommand =
   | { kind: 'help' }
   | { kind: 'run'; settings: BenchSettings }
+  | { kind: 'models'; settings: ModelsSettings }
   | { kind: 'report'; file: string; docs: boolean };
 
-/** Parses the command line: `[--quick] [--log-level=<level>]`, `report <file.json> [--docs]` or `--help`. */
+/**
+ * Parses the command line: `[--quick] [--log-level=<level>]`, `models [--quick] [--log-level=<level>]`,
+ * `report <file.json> [--docs]` or `--help`.
+ */
 export function parseCommand(argv: readonly string[]): BenchCommand {
   // pnpm passes `--` through when the user separates script arguments with it.
   const args = argv.filter((arg) => arg !== '--');
@@ -82,11 +111,12 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
     if (files.length !== 1 || files[0] === undefined) throw new UsageError('report needs exactly one results file: bench report <results.json>');
     return { kind: 'report', file: files[0], docs: flags.includes('--docs') };
   }
+  if (args[0] === 'models') return { kind: 'models', settings: parseModelsSettings(args.slice(1)) };
   return { kind: 'run', settings: parseSettings(args) };
 }
 
-/** Parses the run options (`--quick`, `--log-level=<level>` or `--log-level <level>`). */
-export function parseSettings(argv: readonly string[]): BenchSettings {
+/** The options every run takes: `--quick`, `--log-level=<level>` or `--log-level <level>`. */
+function parseRunOptions(argv: readonly string[]): { quick: boolean; logLevel: string } {
   let quick = false;
   let logLevel: string = COMMON.logLevel;
   for (let i = 0; i < argv.length; i += 1) {
@@ -104,6 +134,12 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
       throw new UsageError(`unknown argument: ${arg} (options: --quick, --log-level=<level>, --help)`);
     }
   }
+  return { quick, logLevel };
+}
+
+/** Parses the run options (`--quick`, `--log-level=<level>` or `--log-level <level>`). */
+export function parseSettings(argv: readonly string[]): BenchSettings {
+  const { quick, logLevel } = parseRunOptions(argv);
   if (quick) {
     return {
       ...COMMON,
@@ -128,4 +164,12 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
     logLevel,
     modelWaitMs: 15 * 60_000,
   };
+}
+
+/** Parses the options of `bench models` (the same flags as a run). */
+export function parseModelsSettings(argv: readonly string[]): ModelsSettings {
+  const { quick, logLevel } = parseRunOptions(argv);
+  const common = { batchSizes: [1, 32], clients: 4, logLevel, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
+  if (quick) return { ...common, mode: 'quick', startups: 1, engineDurationS: 2, engineWarmupS: 0.5, durationS: 3, warmupS: 1 };
+  return { ...common, mode: 'full', startups: 3, engineDurationS: 8, engineWarmupS: 1, durationS: 10, warmupS: 2 };
 }

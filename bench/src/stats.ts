@@ -33,3 +33,13 @@ export function round(value: number, digits = 2): number | null {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/** A number for a table cell: `digits` decimals, `–` when absent or not finite. */
+export function fmt(v: number | null | undefined, digits = 1): string {
+  return v == null || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+}
+
+/** A share for a table cell (`0.94` → `94 %`). */
+export function pct(v: number | null | undefined): string {
+  return v == null ? '–' : `${Math.round(v * 100)} %`;
+}

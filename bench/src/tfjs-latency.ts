@@ -8,16 +8,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  createModelRuntime,
-  createWorkerRuntime,
-  elementCount,
-  emptyValues,
-  listModelVersions,
-  selectBackend,
-  type Batch,
-  type ModelRuntime,
-} from '@modeldock/model-runtime';
+import { createModelRuntime, createWorkerRuntime, listModelVersions, selectBackend, type Batch, type ModelRuntime } from '@modeldock/model-runtime';
+import { inputBatch, seededRandom } from './model-inputs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values } = parseArgs({
@@ -27,17 +19,11 @@ const iterations = Math.min(10_000, Math.max(1, Number(values.iterations)));
 const modelDir = path.resolve(values['model-dir']);
 const versionDir = path.join(modelDir, (await listModelVersions(modelDir)).at(-1) ?? '');
 
-/** A batch of `rows` rows of every declared input, with deterministic values in [0, 1). */
+const sources = { nextTexts: (n: number) => Array.from({ length: n }, (_, i) => `Question number ${i}?`), random: seededRandom(512) };
+
+/** A batch of `rows` rows of every declared input (random unit vectors for FP32 ones). */
 function batchFor(model: ModelRuntime, rows: number): Batch {
-  const tensors: Batch['tensors'] = Object.fromEntries(
-    model.signature.inputs.map((spec) => {
-      const shape = spec.shape.map((dim, i) => (i === 0 ? rows : dim === -1 ? 1 : dim));
-      const data = emptyValues(spec.datatype, elementCount(shape));
-      if (data instanceof Float32Array) data.forEach((_, i) => (data[i] = ((i * 2654435761) % 1000) / 1000));
-      return [spec.name, { datatype: spec.datatype, shape, data }];
-    }),
-  );
-  return { rows, tensors };
+  return inputBatch(model, rows, sources);
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
