@@ -1,6 +1,7 @@
 // Inputs for any model, read from its signature: the bench names no model's tensors, so a model
 // added under models/ is measured without code here.
 import { elementCount, emptyValues, type Batch, type ModelDescription, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
+import { embeddingOutput } from '@modeldock/model-server';
 
 /** Where the rows come from: questions for text inputs, a seeded generator for numeric ones. */
 export interface RowSources {
@@ -75,15 +76,7 @@ export function inputBatch(model: Pick<ModelDescription, 'signature'>, rows: num
  * no labels and one FP32 `[-1, d]` output (the condition of the server's `/v1/embeddings`).
  */
 export function isEmbeddingModel(model: Pick<ModelDescription, 'signature' | 'textInput' | 'labels'>): boolean {
-  const [output, ...others] = model.signature.outputs;
-  return (
-    model.textInput !== undefined &&
-    model.labels === undefined &&
-    output !== undefined &&
-    others.length === 0 &&
-    output.datatype === 'FP32' &&
-    output.shape.length === 2
-  );
+  return embeddingOutput(model) !== undefined;
 }
 
 /** Float32 values as JSON numbers with float32's precision (a client sends no more digits than that). */

@@ -20,6 +20,7 @@ export {
   tfServingPlugin,
   type ModelServerPlugin,
 } from './plugins.js';
+export { embeddingOutput } from './routes/openai.js';
 export { DEADLINE_HEADER, clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
 export type { RouteOptions, ServerInfo } from './routes/options.js';
 export * as schemas from './schemas.js';

@@ -9,7 +9,9 @@ import { inferenceContext, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
 
 /** The model's embedding output, when it is a text model with one FP32 `[-1, d]` output and no labels. */
-export function embeddingOutput(runtime: ModelDescription): { name: string; dimension: number } | undefined {
+export function embeddingOutput(
+  runtime: Pick<ModelDescription, 'signature' | 'textInput' | 'labels'>,
+): { name: string; dimension: number } | undefined {
   const [output, ...others] = runtime.signature.outputs;
   if (runtime.textInput === undefined || runtime.labels !== undefined || output === undefined || others.length > 0) return undefined;
   const dimension = output.shape[1];
