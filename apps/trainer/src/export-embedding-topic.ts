@@ -6,17 +6,15 @@
  *
  *   pnpm --filter @modeldock/trainer run train:embedding-topic [-- --version 1 --seed 42 --overwrite]
  */
-import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   USE_LITE_PACKAGE,
   createModelRuntime,
-  defaultEncoderDirectory,
   loadSentenceEncoder,
   localModelHandler,
   rowsOf,
@@ -26,6 +24,7 @@ import { LABELS, createRng, readTrec, shuffled, stratifiedSplit } from './data.j
 import { embedDataset } from './embeddings.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { installTransposeFirstMatMul } from './wasm-matmul.js';
+import { encoderPackageVersion, trainingProvenance } from './provenance.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MODEL_NAME = 'embedding-topic';
@@ -264,7 +263,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const saved = await model.save(localModelHandler(path.join(dir, 'model.json')));
   model.dispose();
 
-  const encoderPackage = JSON.parse(await readFile(path.join(defaultEncoderDirectory(), '..', 'package.json'), 'utf8')) as { version: string };
+  const encoderVersion = await encoderPackageVersion();
+  const provenance = trainingProvenance(trainSet, testSet, encoderVersion);
   const signature = {
     inputs: [{ name: 'embedding', datatype: 'FP32', shape: [-1, DIMENSION] }],
     outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, LABELS.length] }],
@@ -303,19 +303,10 @@ async function main(argv: readonly string[]): Promise<void> {
       bestEpoch: result.bestEpoch,
       validationLoss: result.validationLoss,
       split: { fraction: VALIDATION_FRACTION, stratified: true, seed: cli.seed, train: split.train.length, validation: split.validation.length },
-      data: {
-        train: { file: 'data/trec/train_5500.label', sha256: trainSet.sha256, examples: trainSet.examples.length },
-        test: { file: 'data/trec/TREC_10.label', sha256: testSet.sha256, examples: testSet.examples.length },
-      },
-      embeddings: { encoder: encoder.id, dimension: DIMENSION, source: `${USE_LITE_PACKAGE}@${encoderPackage.version}`, textTransform: 'raw' },
+      data: provenance.data,
+      embeddings: { encoder: encoder.id, dimension: DIMENSION, source: `${USE_LITE_PACKAGE}@${encoderVersion}`, textTransform: 'raw' },
       backend: backend.backend,
-      libraries: {
-        '@tensorflow/tfjs-core': tfc.version_core,
-        '@tensorflow/tfjs-layers': tfl.version_layers,
-        '@tensorflow/tfjs-backend-wasm': version_wasm,
-        [USE_LITE_PACKAGE]: encoderPackage.version,
-        node: process.versions.node,
-      },
+      libraries: provenance.libraries,
       seconds: Math.round((Date.now() - startedAt) / 1000),
     },
   };

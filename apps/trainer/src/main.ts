@@ -3,11 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tfc from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   USE_LITE_PACKAGE,
   createLexicalFeaturizer,
-  defaultEncoderDirectory,
   loadSentenceEncoder,
   localModelHandler,
   selectBackend,
@@ -23,6 +21,7 @@ import { buildEnsemble, type Ensemble, type InputSpec } from './model.js';
 import { renderReport } from './report.js';
 import { applyTextTransform } from './text-transform.js';
 import { predictProbabilities, scoreProbabilities, trainMember, type MemberResult } from './train.js';
+import { encoderPackageVersion, trainingProvenance } from './provenance.js';
 import { FINAL_VARIANT, VARIANTS, type Variant } from './variants.js';
 import { installTransposeFirstMatMul } from './wasm-matmul.js';
 import { DEFAULT_WORDNET_DIR, buildWordNetLexicon } from './wordnet.js';
@@ -247,16 +246,15 @@ async function run(cli: TrainerOptions): Promise<void> {
   if (!cli.quick) rows.set(variant.name, trained.row);
   const variants = cli.quick ? [trained.row] : VARIANTS.flatMap((v) => (rows.has(v.name) ? [rows.get(v.name)!] : []));
   if (!cli.quick) await writeFile(RESULTS_FILE, `${JSON.stringify(variants, null, 2)}\n`);
-  const encoderPackage = JSON.parse(await readFile(path.join(defaultEncoderDirectory(), '..', 'package.json'), 'utf8')) as {
-    version: string;
-  };
+  const encoderVersion = await encoderPackageVersion();
+  const provenance = trainingProvenance(train, test, encoderVersion);
   const recipe = cli.quick ? { ...variant.recipe, maxEpochs: 3, members: 1 } : variant.recipe;
   const metadata = {
     name: MODEL_NAME,
     kind: 'text-classifier',
     version,
     labels: [...LABELS],
-    encoder: { id: encoder.id, dimension: encoder.dimension, source: `${USE_LITE_PACKAGE}@${encoderPackage.version}` },
+    encoder: { id: encoder.id, dimension: encoder.dimension, source: `${USE_LITE_PACKAGE}@${encoderVersion}` },
     textTransform: variant.textTransform,
     // Nothing here uses seed-clean, so the model does not depend on text-preprocessing's version.
     preprocessingVersion: null,
@@ -276,18 +274,9 @@ async function run(cli: TrainerOptions): Promise<void> {
       validationSplit: { fraction: VALIDATION_FRACTION, stratified: true, seed: cli.seed, train: split.train.length, validation: split.validation.length },
       members: trained.row.members,
       epochsRun: trained.row.members.map((m) => m.epochsRun),
-      data: {
-        train: { file: 'data/trec/train_5500.label', sha256: train.sha256, examples: train.examples.length },
-        test: { file: 'data/trec/TREC_10.label', sha256: test.sha256, examples: test.examples.length },
-      },
+      data: provenance.data,
       backend: backend.backend,
-      libraries: {
-        '@tensorflow/tfjs-core': tfc.version_core,
-        '@tensorflow/tfjs-layers': tfl.version_layers,
-        '@tensorflow/tfjs-backend-wasm': version_wasm,
-        [USE_LITE_PACKAGE]: encoderPackage.version,
-        node: process.versions.node,
-      },
+      libraries: provenance.libraries,
       seconds: Math.round((Date.now() - startedAt) / 1000),
     },
     evaluation: {
