@@ -9,20 +9,11 @@ import {
   loadSentenceEncoder,
   readTextClassifierMetadata,
   selectBackend,
-  rowsOf,
-  textBatch,
   type ModelRuntime,
   type SentenceEncoder,
 } from '../../src/index.js';
+import { classify } from './classify.js';
 
-
-/** One probability row per text. */
-async function classify(model: ModelRuntime, texts: string[]): Promise<number[][]> {
-  const outputs = await model.predict(textBatch('text', texts));
-  const probabilities = outputs.tensors.probabilities;
-  assert.ok(probabilities, 'no probabilities output');
-  return rowsOf(probabilities);
-}
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const MODEL_DIR = `${REPO}models/question-topic`;
 

@@ -7,21 +7,12 @@ import {
   listModelVersions,
   loadSentenceEncoder,
   selectBackend,
-  rowsOf,
-  textBatch,
   type ModelRuntime,
   type SentenceEncoder,
   type WorkerRuntime,
 } from '../../src/index.js';
+import { classify } from './classify.js';
 
-
-/** One probability row per text. */
-async function classify(model: ModelRuntime, texts: string[]): Promise<number[][]> {
-  const outputs = await model.predict(textBatch('text', texts));
-  const probabilities = outputs.tensors.probabilities;
-  assert.ok(probabilities, 'no probabilities output');
-  return rowsOf(probabilities);
-}
 const MODEL_DIR = fileURLToPath(new URL('../../../../models/question-topic', import.meta.url));
 
 describe('createWorkerRuntime (engine on a worker thread, wasm)', () => {
