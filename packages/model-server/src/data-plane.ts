@@ -3,7 +3,6 @@ import {
   DynamicBatcher,
   QueueFullError,
   concatBatches,
-  rowSize,
   sliceBatch,
   type Batch,
   type BatcherOptions,
@@ -222,9 +221,4 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       );
     },
   };
-}
-
-/** Elements per row of each output, for protocols that reshape answers. */
-export function outputRowSizes(outputs: Batch): Record<string, number> {
-  return Object.fromEntries(Object.entries(outputs.tensors).map(([key, tensor]) => [key, rowSize(tensor.shape)]));
 }
