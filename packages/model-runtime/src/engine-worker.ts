@@ -4,13 +4,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from './backend.js';
-import { createModelRuntime, describeModel } from './kinds.js';
+import { modelKind } from './kinds.js';
 import { loadSentenceEncoder } from './sentence-encoder.js';
-import type { EngineRequest, EngineResponse, EngineStartup, WorkerRuntimeOptions } from './worker-protocol.js';
+import type { EngineRequest, EngineResponse, EngineStartup, EngineWorkerData } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('engine-worker must run in a worker thread');
-const options = workerData as WorkerRuntimeOptions;
+const { description, ...options } = workerData as EngineWorkerData;
 
 function importer(url: string | undefined): (() => Promise<unknown>) | undefined {
   return url === undefined ? undefined : () => import(url);
@@ -21,14 +21,12 @@ async function start(): Promise<void> {
     tensorflow: importer(options.nativeModules?.tensorflow),
     tensorflowGpu: importer(options.nativeModules?.tensorflowGpu),
   });
-  const description = await describeModel(options.versionDir, { name: options.name });
   // Only the kinds fed by the sentence encoder pay for loading it.
   const encoder = description.needsEncoder ? await loadSentenceEncoder(options.encoderDir) : undefined;
-  const runtime = await createModelRuntime(
-    options.versionDir,
-    { encoder, info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'worker' } },
-    { name: options.name },
-  );
+  const runtime = modelKind(description.kind).create(description, options.versionDir, {
+    encoder,
+    info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'worker' },
+  });
   await runtime.load();
   port?.postMessage({ type: 'ready', backend, info: runtime.info } satisfies EngineStartup);
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { DescribedModel } from './described-model.js';
 import type { ModelKindImplementation } from './kinds.js';
 import { parseMetadata } from './metadata.js';
 import type { ModelDescription, ModelRuntime } from './model-runtime.js';
@@ -69,14 +70,7 @@ export const sentenceEmbeddingKind: ModelKindImplementation = {
   },
 };
 
-class SentenceEmbedding implements ModelRuntime {
-  readonly name: string;
-  readonly version: string;
-  readonly kind = 'sentence-embedding' as const;
-  readonly signature: ModelDescription['signature'];
-  readonly textInput = TEXT_INPUT;
-  readonly needsEncoder = true;
-  readonly info: Readonly<Record<string, unknown>>;
+class SentenceEmbedding extends DescribedModel implements ModelRuntime {
   private readonly dimension: number;
   private readonly normalize: boolean;
   private loaded = false;
@@ -86,10 +80,7 @@ class SentenceEmbedding implements ModelRuntime {
     private readonly encoder: SentenceEncoder,
     info: Record<string, unknown>,
   ) {
-    this.name = description.name;
-    this.version = description.version;
-    this.signature = description.signature;
-    this.info = Object.freeze({ ...description.info, ...info });
+    super(description, info);
     this.dimension = encoder.dimension;
     this.normalize = description.info.normalization === 'l2';
   }
@@ -116,8 +107,7 @@ class SentenceEmbedding implements ModelRuntime {
   private async embed(texts: readonly string[]): Promise<Float32Array> {
     const out = new Float32Array(texts.length * this.dimension);
     // Texts of similar length share an engine call; rows do not depend on their batch.
-    await forEachEngineCall(this.encoder, texts, async (indices) => {
-      const raw = await this.encoder.embed(indices.map((i) => texts[i] as string));
+    await forEachEngineCall(this.encoder, texts, async (indices, raw) => {
       // USE's rows are close to unit length but not exactly; clients compare them by dot product.
       const rows = this.normalize ? tf.tidy(() => tf.div(raw, tf.maximum(tf.norm(raw, 'euclidean', 1, true), 1e-12))) : raw;
       const values = (await rows.data()) as Float32Array;

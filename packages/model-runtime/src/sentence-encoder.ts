@@ -23,6 +23,8 @@ export interface SentenceEncoder {
   readonly tokenizer: UseTokenizer;
   /** One L2-normalised row per text, in order. The caller owns (and disposes) the result. */
   embed(texts: readonly string[]): Promise<tf.Tensor2D>;
+  /** The same for texts already tokenized with {@link SentenceEncoder.tokenizer} (one piece list per text). */
+  embedPieces(pieces: readonly (readonly number[])[]): Promise<tf.Tensor2D>;
   dispose(): void;
 }
 
@@ -53,10 +55,14 @@ class UseLiteEncoder implements SentenceEncoder {
     this.blankPiece = tokenizer.encode(' ').slice(0, 1);
   }
 
-  async embed(texts: readonly string[]): Promise<tf.Tensor2D> {
-    if (texts.length === 0) return tf.zeros([0, this.dimension]);
+  embed(texts: readonly string[]): Promise<tf.Tensor2D> {
+    return this.embedPieces(texts.map((text) => this.tokenizer.encode(text)));
+  }
+
+  async embedPieces(encoded: readonly (readonly number[])[]): Promise<tf.Tensor2D> {
+    if (encoded.length === 0) return tf.zeros([0, this.dimension]);
     // The graph reads only each text's first 128 pieces (engine-cost.ts): the rest would only grow the tensors.
-    const pieces = texts.map((text) => this.tokenizer.encode(text).slice(0, USE_LITE_MAX_POSITIONS));
+    const pieces = encoded.map((row) => row.slice(0, USE_LITE_MAX_POSITIONS));
     // The graph infers the batch size from the largest row index it sees, so trailing texts with
     // no pieces would silently drop out of the output. A sentinel row keeps every row present and
     // gives an empty text the same embedding wherever it sits in the batch.
@@ -68,7 +74,7 @@ class UseLiteEncoder implements SentenceEncoder {
     try {
       const output = (await this.model.executeAsync({ indices: indicesTensor, values: valuesTensor })) as tf.Tensor2D;
       if (padded === pieces) return output;
-      const trimmed = tf.slice(output, [0, 0], [texts.length, this.dimension]);
+      const trimmed = tf.slice(output, [0, 0], [encoded.length, this.dimension]);
       output.dispose();
       return trimmed;
     } finally {
@@ -86,19 +92,21 @@ class UseLiteEncoder implements SentenceEncoder {
 export const MAX_CALL_POSITIONS = 4096;
 
 /**
- * Runs `call` once per planned `embed` call over `texts` (indices into `texts`, texts of similar
- * length together so short texts do not pay a long one's padding), yielding to the event loop
- * between calls so health checks and signals keep flowing on a single-threaded backend.
+ * Embeds `texts` in planned engine calls: each text is tokenized once, texts of similar length
+ * share a call (so short texts do not pay a long one's padding), and the event loop gets a turn
+ * between calls so health checks and signals keep flowing on a single-threaded backend. `call`
+ * gets each call's indices into `texts` and their embeddings, which it owns (and disposes).
  */
 export async function forEachEngineCall(
   encoder: SentenceEncoder,
   texts: readonly string[],
-  call: (indices: number[]) => Promise<void>,
+  call: (indices: number[], embeddings: tf.Tensor2D) => Promise<void>,
   maxPositions: number = MAX_CALL_POSITIONS,
 ): Promise<void> {
-  const plan = planEngineCalls(texts.map((text) => encoder.tokenizer.countPieces(text)), maxPositions);
+  const pieces = texts.map((text) => encoder.tokenizer.encode(text));
+  const plan = planEngineCalls(pieces.map((row) => row.length), maxPositions);
   for (const [i, indices] of plan.entries()) {
     if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    await call(indices);
+    await call(indices, await encoder.embedPieces(indices.map((index) => pieces[index] as number[])));
   }
 }

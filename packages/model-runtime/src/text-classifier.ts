@@ -6,6 +6,7 @@ import { cleanText, PREPROCESSING_VERSION } from '@modeldock/text-preprocessing'
 import { z } from 'zod';
 import { createLexicalFeaturizer, type LexicalFeaturizer, type LexicalFeatureSpec } from './lexical-features.js';
 import { localModelHandler } from './local-io.js';
+import { DescribedModel } from './described-model.js';
 import type { ModelKindImplementation } from './kinds.js';
 import { parseMetadata, readMetadataFile } from './metadata.js';
 import type { ModelDescription, ModelRuntime } from './model-runtime.js';
@@ -112,16 +113,9 @@ export async function createTextClassifier(options: TextClassifierOptions): Prom
   return new TextClassifier(describeTextClassifier(metadata), options);
 }
 
-class TextClassifier implements ModelRuntime {
-  readonly name: string;
-  readonly version: string;
-  readonly kind = 'text-classifier' as const;
-  readonly labels: readonly string[];
-  readonly scoresOutput = 'probabilities';
-  readonly signature: ModelDescription['signature'];
-  readonly textInput = TEXT_INPUT;
-  readonly needsEncoder = true;
-  readonly info: Readonly<Record<string, unknown>>;
+class TextClassifier extends DescribedModel implements ModelRuntime {
+  /** The class names, in the order of each probability row. */
+  private readonly classes: readonly string[];
   private metadata: TextClassifierMetadata | undefined;
   private model: LayersModel | undefined;
   private featurizer: LexicalFeaturizer | undefined;
@@ -131,11 +125,8 @@ class TextClassifier implements ModelRuntime {
     description: ModelDescription,
     private readonly options: TextClassifierOptions,
   ) {
-    this.name = description.name;
-    this.version = description.version;
-    this.labels = description.labels ?? [];
-    this.signature = description.signature;
-    this.info = Object.freeze({ ...description.info, ...options.info });
+    super(description, options.info);
+    this.classes = description.labels ?? [];
   }
 
   ready(): boolean {
@@ -172,9 +163,9 @@ class TextClassifier implements ModelRuntime {
       }
     }
     const outputUnits = model.outputs[0]?.shape.at(-1);
-    if (outputUnits !== this.labels.length) {
+    if (outputUnits !== this.classes.length) {
       model.dispose();
-      throw new Error(`model outputs ${String(outputUnits)} scores for ${this.labels.length} labels`);
+      throw new Error(`model outputs ${String(outputUnits)} scores for ${this.classes.length} labels`);
     }
     this.model = model;
     await this.run(this.options.warmupTexts ?? DEFAULT_WARMUP);
@@ -183,14 +174,14 @@ class TextClassifier implements ModelRuntime {
   async predict(inputs: Batch): Promise<Batch> {
     if (this.model === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
     const rows = await this.run(textsOf(inputs, TEXT_INPUT));
-    const width = this.labels.length;
+    const width = this.classes.length;
     const probabilities = new Float32Array(rows.length * width);
     rows.forEach((row, i) => probabilities.set(row, i * width));
     return {
       rows: rows.length,
       tensors: {
         probabilities: { datatype: 'FP32', shape: [rows.length, width], data: probabilities },
-        label: { datatype: 'BYTES', shape: [rows.length], data: rows.map((row) => this.labels[argMax(row)] as string) },
+        label: { datatype: 'BYTES', shape: [rows.length], data: rows.map((row) => this.classes[argMax(row)] as string) },
       },
     };
   }
@@ -198,18 +189,23 @@ class TextClassifier implements ModelRuntime {
   private async run(texts: readonly string[]): Promise<number[][]> {
     const rows: number[][] = new Array<number[]>(texts.length);
     // Texts of similar length share an engine call; rows do not depend on their batch.
-    await forEachEngineCall(this.options.encoder, texts, async (indices) => {
-      const chunk = await this.runChunk(indices.map((i) => texts[i] as string));
+    await forEachEngineCall(this.options.encoder, texts.map(this.transform), async (indices, embeddings) => {
+      const chunk = await this.classifyChunk(
+        indices.map((i) => texts[i] as string),
+        embeddings,
+      );
       indices.forEach((index, j) => (rows[index] = chunk[j] as number[]));
     });
     return rows;
   }
 
-  private async runChunk(texts: readonly string[]): Promise<number[][]> {
+  /** The probability rows of `texts` from their embeddings (disposed here) and lexical features. */
+  private async classifyChunk(texts: readonly string[], embeddings: tf.Tensor2D): Promise<number[][]> {
     const model = this.model;
-    if (model === undefined) throw new Error('not loaded');
-    if (texts.length === 0) return [];
-    const embeddings = await this.options.encoder.embed(texts.map(this.transform));
+    if (model === undefined) {
+      embeddings.dispose();
+      throw new Error('not loaded');
+    }
     let probabilities: tf.Tensor;
     try {
       probabilities = tf.tidy(() => {
@@ -225,7 +221,7 @@ class TextClassifier implements ModelRuntime {
     }
     const flat = await probabilities.data();
     probabilities.dispose();
-    const width = this.labels.length;
+    const width = this.classes.length;
     return Array.from({ length: texts.length }, (_, row) => Array.from(flat.subarray(row * width, (row + 1) * width)));
   }
 

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
+import { DescribedModel } from './described-model.js';
 import type { ModelKindImplementation } from './kinds.js';
 import { localModelHandler } from './local-io.js';
 import { parseMetadata, readMetadataFile } from './metadata.js';
@@ -99,15 +100,7 @@ function compatible(modelShape: readonly (number | null)[] | undefined, declared
   return modelShape.every((dim, i) => i === 0 || dim === null || dim === -1 || dim === declared[i]);
 }
 
-class TfjsModel implements ModelRuntime {
-  readonly name: string;
-  readonly version: string;
-  readonly kind = 'tfjs' as const;
-  readonly signature: ModelDescription['signature'];
-  readonly labels: readonly string[] | undefined;
-  readonly scoresOutput: string | undefined;
-  readonly needsEncoder = false;
-  readonly info: Readonly<Record<string, unknown>>;
+class TfjsModel extends DescribedModel implements ModelRuntime {
   private loaded: Loaded | undefined;
   private metadata: TfjsMetadata | undefined;
 
@@ -116,12 +109,7 @@ class TfjsModel implements ModelRuntime {
     private readonly versionDir: string,
     info: Record<string, unknown>,
   ) {
-    this.name = description.name;
-    this.version = description.version;
-    this.signature = description.signature;
-    this.labels = description.labels;
-    this.scoresOutput = description.scoresOutput;
-    this.info = Object.freeze({ ...description.info, ...info });
+    super(description, info);
   }
 
   ready(): boolean {

@@ -1,4 +1,5 @@
 import type { BackendChoice, BackendRequest, Device } from './backend.js';
+import type { ModelDescription } from './model-runtime.js';
 import type { Batch } from './signature.js';
 
 /** How the engine worker is set up (structured-cloned into the worker). */
@@ -16,6 +17,11 @@ export interface WorkerRuntimeOptions {
    * resolve them), e.g. `import.meta.resolve('@tensorflow/tfjs-node')`.
    */
   nativeModules?: { tensorflow?: string; tensorflowGpu?: string };
+}
+
+/** What the worker starts with: its options and the description the main thread already read. */
+export interface EngineWorkerData extends WorkerRuntimeOptions {
+  description: ModelDescription;
 }
 
 /** Messages from the main thread. */

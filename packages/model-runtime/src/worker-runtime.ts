@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend.js';
+import { DescribedModel } from './described-model.js';
 import { describeModel } from './kinds.js';
 import type { ModelDescription, ModelRuntime } from './model-runtime.js';
 import type { Batch } from './signature.js';
-import type { EngineRequest, EngineResponse, EngineStartup, WorkerRuntimeOptions } from './worker-protocol.js';
+import type { EngineRequest, EngineResponse, EngineStartup, EngineWorkerData, WorkerRuntimeOptions } from './worker-protocol.js';
 
 export type { WorkerRuntimeOptions } from './worker-protocol.js';
 
@@ -19,7 +20,7 @@ export interface WorkerRuntime extends ModelRuntime {
  * Compiled, the worker is `engine-worker.js` beside this file. Run from source under tsx (tests),
  * it is the `.ts` file, and the worker has to register tsx's loader itself before importing it.
  */
-function startWorker(workerData: WorkerRuntimeOptions): Worker {
+function startWorker(workerData: EngineWorkerData): Worker {
   const extension = path.extname(new URL(import.meta.url).pathname);
   const entry = new URL(`./engine-worker${extension}`, import.meta.url);
   if (extension !== '.ts') return new Worker(entry, { workerData });
@@ -42,17 +43,8 @@ interface Pending {
   reject(error: Error): void;
 }
 
-class EngineThread implements WorkerRuntime {
-  readonly name: string;
-  readonly version: string;
-  readonly kind: ModelDescription['kind'];
-  readonly signature: ModelDescription['signature'];
-  readonly labels: readonly string[] | undefined;
-  readonly scoresOutput: string | undefined;
-  readonly textInput: string | undefined;
-  readonly needsEncoder: boolean;
+class EngineThread extends DescribedModel implements WorkerRuntime {
   backend: BackendChoice | undefined;
-  info: Readonly<Record<string, unknown>>;
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -61,15 +53,7 @@ class EngineThread implements WorkerRuntime {
     description: ModelDescription,
     private readonly options: WorkerRuntimeOptions,
   ) {
-    this.name = description.name;
-    this.version = description.version;
-    this.kind = description.kind;
-    this.signature = description.signature;
-    this.labels = description.labels;
-    this.scoresOutput = description.scoresOutput;
-    this.textInput = description.textInput;
-    this.needsEncoder = description.needsEncoder;
-    this.info = description.info;
+    super(description);
   }
 
   ready(): boolean {
@@ -78,7 +62,7 @@ class EngineThread implements WorkerRuntime {
 
   async load(): Promise<void> {
     if (this.worker !== undefined) return;
-    const worker = startWorker(this.options);
+    const worker = startWorker({ ...this.options, description: this.description });
     const startup = await new Promise<EngineStartup>((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`engine worker exited with code ${code} while loading`));
       worker.once('exit', onExit);

@@ -2,11 +2,11 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
-  createModelRuntime,
   createWorkerRuntime,
   describeModel,
   listModelVersions,
   loadUseTokenizer,
+  modelKind,
   loadSentenceEncoder,
   selectBackend,
   type BackendChoice,
@@ -79,7 +79,7 @@ async function createRuntimes(
   const descriptions = await Promise.all(versionDirs.map((versionDir) => describeModel(versionDir, { name })));
   const encoder = descriptions.some((description) => description.needsEncoder) ? await loadSentenceEncoder(settings.ENCODER_DIR) : undefined;
   const info = { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'main' };
-  const runtimes = await Promise.all(versionDirs.map((versionDir) => createModelRuntime(versionDir, { encoder, info }, { name })));
+  const runtimes = descriptions.map((description, i) => modelKind(description.kind).create(description, versionDirs[i] as string, { encoder, info }));
   return { runtimes, backend: () => backend, dispose: () => encoder?.dispose() };
 }
 
