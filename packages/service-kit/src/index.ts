@@ -1,6 +1,7 @@
 export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './config.js';
 export { errorHandler, notFoundHandler } from './error-handler.js';
 export { HttpError, toHttpError } from './errors.js';
+export { DEADLINE_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
 export {
   createLogger,
   createLogSampler,
