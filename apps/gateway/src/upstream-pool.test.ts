@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
+import { pino } from 'pino';
 import type { ModelConfig } from './config.js';
 import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type ProbeFn } from './upstream-pool.js';
 
@@ -218,5 +220,57 @@ describe('UpstreamPool', () => {
     assert.equal(endpoint.healthy, true);
     replicas.recordSuccess(endpoint);
     assert.equal(endpoint.ejections, 0);
+  });
+
+  it('counts a burst of failures of one incident once: the hold is neither doubled nor extended, and the log says the hold applied', async () => {
+    const lines: { msg: string; holdMs?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string }));
+        done();
+      },
+    });
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+    const replicas = new UpstreamPool(model('http://qt:8501'), {
+      logger: pino({ level: 'info' }, sink),
+      lookup: fake.lookup,
+      probe: fake.probe,
+      healthTimeoutMs: 100,
+      ejectionBaseMs: 5000,
+      idKey: KEY,
+    });
+    await replicas.refresh();
+    const endpoint = replicas.endpoints[0] as Endpoint;
+    for (let i = 0; i < 8; i++) replicas.eject(endpoint, 'ECONNRESET');
+    const heldFor = endpoint.heldUntil - performance.now();
+    assert.equal(endpoint.ejections, 1);
+    assert.ok(heldFor > 4000 && heldFor <= 5000, `held for ${heldFor} ms`);
+    const ejected = lines.filter((line) => line.msg === 'replica ejected');
+    assert.deepEqual(
+      ejected.map((line) => line.holdMs),
+      [5000],
+    );
+  });
+
+  it('after an attempt timeout, ejects only a replica whose readiness fails too, with one probe per burst', async () => {
+    const fake = fakes();
+    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+    const replicas = pool(model('http://qt:8501'), fake);
+    await replicas.refresh();
+    const [busy, broken] = replicas.endpoints as [Endpoint, Endpoint];
+    fake.probed.length = 0;
+    for (let i = 0; i < 5; i++) replicas.checkAfterTimeout(busy);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(fake.probed.length, 1, 'one probe for the burst');
+    assert.deepEqual([busy.healthy, busy.ejections], [true, 0], 'answers readiness: its client kept it busy, not ejected');
+    fake.healthyUrls.delete('http://10.0.0.2:8501/v2/health/ready');
+    replicas.checkAfterTimeout(broken);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual([broken.healthy, broken.reason, broken.ejections], [false, 'timeout, then readiness: readiness answered 503', 1]);
   });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 /** What a fake replica does with a non-readiness request. */
 export type UpstreamMode =
   | { kind: 'echo' }
-  | { kind: 'status'; status: number }
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
   /** Holds the request this long before echoing. */
   | { kind: 'slow'; delayMs: number }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
@@ -31,7 +31,8 @@ export interface FakeUpstream {
   readonly url: string;
   /** `127.0.0.1:<port>`, what the gateway puts in x-served-by. */
   readonly id: string;
-  ready: boolean;
+  /** Readiness answer: 200, 503, or (`'hang'`) none at all. */
+  ready: boolean | 'hang';
   mode: UpstreamMode;
   /** Non-readiness requests received. */
   hits: number;
@@ -59,7 +60,7 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === READY_PATH) {
-      res.writeHead(upstream.ready ? 200 : 503).end();
+      if (upstream.ready !== 'hang') res.writeHead(upstream.ready ? 200 : 503).end();
       return;
     }
     upstream.hits++;
@@ -87,7 +88,9 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
       };
       const answer = () => {
         if (mode.kind === 'status') {
-          res.writeHead(mode.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `status ${mode.status}` }));
+          res
+            .writeHead(mode.status, { 'content-type': 'application/json', ...mode.headers })
+            .end(JSON.stringify({ error: `status ${mode.status}` }));
         } else {
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
         }
