@@ -249,7 +249,8 @@ describe('replica faults only: a timeout or a queue-caused answer is not held ag
 
   const endpoints = async () => {
     const models = await call(`${gateway.adminUrl}/models`);
-    return (models.json.models[0].endpoints as { healthy: boolean }[]).map((e) => e.healthy);
+    const listed = models.json as { models: { endpoints: { healthy: boolean }[] }[] };
+    return (listed.models[0]?.endpoints ?? []).map((e) => e.healthy);
   };
 
   it("relays a replica's queue-caused 503 and 504 as they are: no retry elsewhere, no ejection", async () => {
