@@ -276,7 +276,7 @@ describe('replica faults only: a timeout or a queue-caused answer is not held ag
     await new Promise((resolve) => setTimeout(resolve, 300));
     first.mode = { kind: 'echo' };
     assert.deepEqual(
-      answers.map((r) => [r.status, r.json.served]),
+      answers.map((r) => [r.status, (r.json as Echo).served]),
       answers.map(() => [200, 'second']),
     );
     assert.deepEqual(await endpoints(), [true, true], 'not ejected: its readiness answered');
