@@ -128,7 +128,7 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_KEEPALIVE_TIMEOUT_MS: positiveInt().default(5000).describe('idle client connections are closed after this'),
   GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024).describe('client connections at once, all clients together; more are closed at once'),
   GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024).describe('largest request header section (431 beyond)'),
-  GATEWAY_TRUSTED_PROXIES: cidrList().default([]).describe("comma-separated CIDR blocks of proxies in front of the gateway (ingress, load balancer); only their `X-Forwarded-For` is believed (the rightmost address that is not one of them is the client); empty: the TCP peer is the client"),
+  GATEWAY_TRUSTED_PROXIES: cidrList().optional().describe("comma-separated CIDR blocks of proxies in front of the gateway (ingress, load balancer); only their `X-Forwarded-For` is believed (the rightmost address that is not one of them is the client); empty: the TCP peer is the client"),
   GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16).describe('requests one client may have in flight; 0 turns it off (429 + `Retry-After` beyond)'),
   GATEWAY_CLIENT_MAX_BODY_BYTES: positiveInt().optional().describe("request-body bytes one client may have buffered at once, its share of `GATEWAY_MAX_INFLIGHT_BODY_BYTES` (429 beyond); default: an eighth of it, at least `GATEWAY_MAX_BODY_BYTES`"),
   GATEWAY_CLIENT_MAX_CONNECTIONS: nonNegativeInt().default(128).describe('open connections from one address (trusted proxies excepted); more are closed at once; 0 turns it off'),
@@ -312,7 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     keepAliveTimeoutMs: parsed.GATEWAY_KEEPALIVE_TIMEOUT_MS,
     maxConnections: parsed.GATEWAY_MAX_CONNECTIONS,
     maxHeaderBytes: parsed.GATEWAY_MAX_HEADER_BYTES,
-    trustedProxies: parsed.GATEWAY_TRUSTED_PROXIES,
+    trustedProxies: parsed.GATEWAY_TRUSTED_PROXIES ?? [],
     clientLimits: {
       maxConcurrency: parsed.GATEWAY_CLIENT_MAX_CONCURRENCY,
       maxBodyBytes: clientBodyBytes,
