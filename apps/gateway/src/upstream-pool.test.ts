@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
 import { pino } from 'pino';
 import type { ModelConfig } from './config.js';
-import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type ProbeFn } from './upstream-pool.js';
+import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type PoolOptions, type ProbeFn } from './upstream-pool.js';
 
 const KEY = Buffer.alloc(32, 7);
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
@@ -38,8 +38,20 @@ function fakes() {
   return { dns, healthyUrls, probed, lookup, probe };
 }
 
-function pool(config: ModelConfig, fake: ReturnType<typeof fakes>) {
-  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY });
+function pool(config: ModelConfig, fake: ReturnType<typeof fakes>, options: Partial<PoolOptions> = {}) {
+  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY, ...options });
+}
+
+/** A pool of two replicas (10.0.0.1 and 10.0.0.2), both ready after one refresh. */
+async function twoReady(options: Partial<PoolOptions> = {}) {
+  const fake = fakes();
+  fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+  fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+  fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+  const replicas = pool(model('http://qt:8501'), fake, options);
+  await replicas.refresh();
+  const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+  return { fake, replicas, first, second };
 }
 
 describe('UpstreamPool', () => {
@@ -182,13 +194,7 @@ describe('UpstreamPool', () => {
   });
 
   it('never ejects the last ready replica as an outlier', async () => {
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = pool(model('http://qt:8501'), fake);
-    await replicas.refresh();
-    const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+    const { replicas, first, second } = await twoReady();
     replicas.eject(first, 'timeout');
     replicas.eject(second, 'timeout');
     assert.deepEqual(
@@ -198,13 +204,7 @@ describe('UpstreamPool', () => {
   });
 
   it('holds an ejected outlier out even while its readiness passes, doubling the hold per repeat', async () => {
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = pool(model('http://qt:8501'), fake);
-    await replicas.refresh();
-    const endpoint = replicas.endpoints[0] as Endpoint;
+    const { replicas, first: endpoint } = await twoReady();
     replicas.eject(endpoint, 'timeout');
     await replicas.checkHealth();
     assert.deepEqual([endpoint.healthy, endpoint.reason], [false, 'timeout'], 'held although readiness passes');
@@ -230,20 +230,7 @@ describe('UpstreamPool', () => {
         done();
       },
     });
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = new UpstreamPool(model('http://qt:8501'), {
-      logger: pino({ level: 'info' }, sink),
-      lookup: fake.lookup,
-      probe: fake.probe,
-      healthTimeoutMs: 100,
-      ejectionBaseMs: 5000,
-      idKey: KEY,
-    });
-    await replicas.refresh();
-    const endpoint = replicas.endpoints[0] as Endpoint;
+    const { replicas, first: endpoint } = await twoReady({ logger: pino({ level: 'info' }, sink), ejectionBaseMs: 5000 });
     for (let i = 0; i < 8; i++) replicas.eject(endpoint, 'ECONNRESET');
     const heldFor = endpoint.heldUntil - performance.now();
     assert.equal(endpoint.ejections, 1);
@@ -256,13 +243,7 @@ describe('UpstreamPool', () => {
   });
 
   it('after an attempt timeout, ejects only a replica whose readiness fails too, with one probe per burst', async () => {
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = pool(model('http://qt:8501'), fake);
-    await replicas.refresh();
-    const [busy, broken] = replicas.endpoints as [Endpoint, Endpoint];
+    const { fake, replicas, first: busy, second: broken } = await twoReady();
     fake.probed.length = 0;
     for (let i = 0; i < 5; i++) replicas.checkAfterTimeout(busy);
     await new Promise((resolve) => setTimeout(resolve, 10));

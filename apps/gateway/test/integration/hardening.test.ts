@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { call, post, rawRequest, send, startGateway, type TestGateway } from './harness.js';
+import { call, post, rawRequest, send, startGateway, useStack, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const ALIAS = [{ method: 'POST', path: '/predict_topic' }];
@@ -209,103 +209,92 @@ describe('gateway hardening', () => {
   });
 
   describe('public surface', () => {
-    let a: FakeUpstream;
-    let b: FakeUpstream;
-    let gateway: TestGateway;
-
-    before(async () => {
-      [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
-      gateway = await startGateway({
-        a: { upstream: a.url, aliases: [{ method: 'POST', path: '/classify_it' }] },
-        b: { upstream: b.url },
-      });
-    });
-    after(async () => {
-      await gateway.close();
-      await Promise.all([a.close(), b.close()]);
-    });
+    const stack = useStack(['a', 'b'], ({ a, b }) => ({
+      a: { upstream: a.url, aliases: [{ method: 'POST', path: '/classify_it' }] },
+      b: { upstream: b.url },
+    }));
 
     it("never reaches a model service's /metrics or other internal paths", async () => {
-      const hits = a.hits;
+      const hits = stack.replicas.a.hits;
       for (const path of ['/metrics', '/models/a/metrics', '/models/a/', '/v2/models/a/metrics', '/models/a/v2/models/b', '/models/a/debug']) {
-        const res = await call(`${gateway.url}${path}`);
+        const res = await call(`${stack.gateway.url}${path}`);
         assert.equal(res.status, 404, path);
         assert.equal(typeof res.json.error, 'string', path);
       }
-      assert.equal(a.hits, hits, 'nothing reached the replica');
-      const metrics = await call(`${gateway.adminUrl}/metrics`);
+      assert.equal(stack.replicas.a.hits, hits, 'nothing reached the replica');
+      const metrics = await call(`${stack.gateway.adminUrl}/metrics`);
       assert.match(metrics.text, /gateway_requests_total/, 'the gateway metrics live on the admin listener');
     });
 
     it('names the replica that answered with an opaque id, never its address', async () => {
-      const res = await post(`${gateway.url}/v2/models/a/infer`, {});
+      const res = await post(`${stack.gateway.url}/v2/models/a/infer`, {});
       const servedBy = res.headers.get('x-served-by') ?? '';
-      assert.equal(servedBy, gateway.servedBy(a.id));
+      assert.equal(servedBy, stack.gateway.servedBy(stack.replicas.a.id));
       assert.doesNotMatch(servedBy, /127|:\d|\./);
-      assert.doesNotMatch(servedBy, new RegExp(String(a.port)));
+      assert.doesNotMatch(servedBy, new RegExp(String(stack.replicas.a.port)));
     });
 
     it('routes configured aliases, and only for their method', async () => {
-      const res = await post(`${gateway.url}/classify_it`, { x: 1 });
+      const res = await post(`${stack.gateway.url}/classify_it`, { x: 1 });
       assert.equal(res.json.served, 'a');
       assert.equal(res.json.url, '/classify_it');
-      assert.equal((await call(`${gateway.url}/classify_it`)).status, 404);
-      assert.equal((await post(`${gateway.url}/predict_topic`, {})).status, 404, 'no alias is built in');
+      assert.equal((await call(`${stack.gateway.url}/classify_it`)).status, 404);
+      assert.equal((await post(`${stack.gateway.url}/predict_topic`, {})).status, 404, 'no alias is built in');
     });
 
     it('answers the OIP server routes itself', async () => {
-      const hits = a.hits + b.hits;
-      const meta = await call(`${gateway.url}/v2`);
+      const hits = stack.replicas.a.hits + stack.replicas.b.hits;
+      const meta = await call(`${stack.gateway.url}/v2`);
       assert.deepEqual(meta.json, { name: 'modeldock-gateway', version: '1.0.0', extensions: [] });
-      assert.equal((await call(`${gateway.url}/v2/health/live`)).status, 200);
-      assert.equal((await call(`${gateway.url}/v2/health/ready`)).status, 200);
-      assert.equal(a.hits + b.hits, hits);
+      assert.equal((await call(`${stack.gateway.url}/v2/health/live`)).status, 200);
+      assert.equal((await call(`${stack.gateway.url}/v2/health/ready`)).status, 200);
+      assert.equal(stack.replicas.a.hits + stack.replicas.b.hits, hits);
     });
 
     it("stays ready while one model is down, and that model's outage does not affect another", async () => {
-      b.ready = false;
-      await gateway.upstreams.refresh();
+      stack.replicas.b.ready = false;
+      await stack.gateway.upstreams.refresh();
       try {
-        assert.equal((await call(`${gateway.url}/readyz`)).status, 200);
-        assert.equal((await call(`${gateway.url}/v2/health/ready`)).status, 200);
-        assert.equal((await post(`${gateway.url}/v2/models/a/infer`, {})).status, 200);
-        assert.equal((await post(`${gateway.url}/v2/models/b/infer`, {})).status, 503);
-        const models = await call(`${gateway.url}/models`);
+        assert.equal((await call(`${stack.gateway.url}/readyz`)).status, 200);
+        assert.equal((await call(`${stack.gateway.url}/v2/health/ready`)).status, 200);
+        assert.equal((await post(`${stack.gateway.url}/v2/models/a/infer`, {})).status, 200);
+        assert.equal((await post(`${stack.gateway.url}/v2/models/b/infer`, {})).status, 503);
+        const models = await call(`${stack.gateway.url}/models`);
         assert.deepEqual(models.json.models, [
           { name: 'a', ready: true, readyReplicas: 1 },
           { name: 'b', ready: false, readyReplicas: 0 },
         ]);
-        gateway.lifecycle.draining = true;
-        const draining = await call(`${gateway.url}/v2/health/ready`);
+        stack.gateway.lifecycle.draining = true;
+        const draining = await call(`${stack.gateway.url}/v2/health/ready`);
         assert.equal(draining.status, 503, 'a draining gateway is not ready');
         assert.equal(typeof draining.json.error, 'string');
       } finally {
-        gateway.lifecycle.draining = false;
-        b.ready = true;
-        await gateway.upstreams.refresh();
+        stack.gateway.lifecycle.draining = false;
+        stack.replicas.b.ready = true;
+        await stack.gateway.upstreams.refresh();
       }
     });
 
     it('routes POST /v1/embeddings by the body\'s model, with OpenAI error bodies', async () => {
-      const ok = await post(`${gateway.url}/v1/embeddings`, { model: 'b', input: 'hello' });
+      const ok = await post(`${stack.gateway.url}/v1/embeddings`, { model: 'b', input: 'hello' });
       assert.equal(ok.status, 200);
       assert.equal(ok.json.served, 'b');
       assert.equal(ok.json.url, '/v1/embeddings');
       assert.deepEqual(JSON.parse(ok.json.body), { model: 'b', input: 'hello' }, 'the body is forwarded byte for byte');
 
-      const unknown = await post(`${gateway.url}/v1/embeddings`, { model: 'nope', input: 'x' });
+      const unknown = await post(`${stack.gateway.url}/v1/embeddings`, { model: 'nope', input: 'x' });
       assert.equal(unknown.status, 404);
       assert.deepEqual(unknown.json, {
         error: { message: "model 'nope' not found", type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
       });
       for (const body of [{ input: 'x' }, { model: 3 }, { model: '' }]) {
-        const missing = await post(`${gateway.url}/v1/embeddings`, body);
+        const missing = await post(`${stack.gateway.url}/v1/embeddings`, body);
         assert.equal(missing.status, 400, JSON.stringify(body));
         assert.equal(missing.json.error.code, 'model_not_found');
         assert.equal(missing.json.error.param, 'model');
       }
       for (const body of [[1], 'text']) {
-        const notObject = await post(`${gateway.url}/v1/embeddings`, body);
+        const notObject = await post(`${stack.gateway.url}/v1/embeddings`, body);
         assert.equal(notObject.status, 400, JSON.stringify(body));
         assert.deepEqual(notObject.json.error, {
           message: 'malformed JSON body: the body must be a JSON object',
@@ -314,14 +303,14 @@ describe('gateway hardening', () => {
           code: 'invalid_input',
         });
       }
-      const malformed = await call(`${gateway.url}/v1/embeddings`, { method: 'POST', body: '{"model":' });
+      const malformed = await call(`${stack.gateway.url}/v1/embeddings`, { method: 'POST', body: '{"model":' });
       assert.equal(malformed.status, 400);
       assert.equal(malformed.json.error.type, 'invalid_request_error');
       assert.equal(typeof malformed.json.error.message, 'string');
     });
 
     it('answers GET /v1/models from configuration, and still proxies TF Serving /v1/models/<name>', async () => {
-      const list = await call(`${gateway.url}/v1/models`);
+      const list = await call(`${stack.gateway.url}/v1/models`);
       assert.equal(list.status, 200);
       assert.equal(list.json.object, 'list');
       assert.deepEqual(
@@ -331,7 +320,7 @@ describe('gateway hardening', () => {
           ['b', 'model', 'modeldock', true],
         ],
       );
-      const tf = await call(`${gateway.url}/v1/models/a/metadata`);
+      const tf = await call(`${stack.gateway.url}/v1/models/a/metadata`);
       assert.equal(tf.json.served, 'a');
       assert.equal(tf.json.url, '/v1/models/a/metadata');
     });

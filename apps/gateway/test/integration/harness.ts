@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
 import { createLimitedServer } from '../../src/server.js';
 import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
+import { startUpstream, type FakeUpstream } from './upstream.js';
 
 /** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
 export interface TestGateway {
@@ -67,6 +69,34 @@ export async function startGateway(
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
+}
+
+/** Fake replicas by name and the gateway in front of them; see {@link useStack}. */
+export interface Stack<N extends string> {
+  readonly replicas: Readonly<Record<N, FakeUpstream>>;
+  readonly gateway: TestGateway;
+}
+
+/**
+ * For the surrounding `describe`: starts fake replicas called `names` and a gateway for
+ * `models(replicas)` in `before`, closes them all in `after`. The fields are set once `before` ran.
+ */
+export function useStack<N extends string>(
+  names: readonly N[],
+  models: (replicas: Readonly<Record<N, FakeUpstream>>) => Record<string, ModelEntry>,
+  env: Record<string, string> = {},
+): Stack<N> {
+  const stack = {} as { replicas: Record<N, FakeUpstream>; gateway: TestGateway };
+  before(async () => {
+    const started = await Promise.all(names.map((name) => startUpstream(name)));
+    stack.replicas = Object.fromEntries(names.map((name, i) => [name, started[i]])) as Record<N, FakeUpstream>;
+    stack.gateway = await startGateway(models(stack.replicas), env);
+  });
+  after(async () => {
+    await stack.gateway.close();
+    await Promise.all(Object.values<FakeUpstream>(stack.replicas).map((replica) => replica.close()));
+  });
+  return stack;
 }
 
 /** A response read to the end. */
