@@ -149,6 +149,7 @@ class Attempt {
       return;
     }
     const status = proxyRes.statusCode ?? 502;
+    this.endpoint.lastAnswerAt = performance.now();
     if (status === 503 && !queueCaused(proxyRes) && this.mayRetry()) {
       // Draining (not destroying) the short error body keeps the connection reusable.
       proxyRes.resume();
@@ -199,14 +200,14 @@ class Attempt {
 
   /**
    * No response head in time, although the replica was told the deadline before the gateway's
-   * timer: the caller may retry elsewhere, and the replica's readiness is checked at once. Only a
-   * replica whose readiness fails too (a black hole, a hung process) is ejected; one that answers it
-   * is busy with work the client sent, which is no fault of the replica.
+   * timer: the caller may retry elsewhere, and the replica is ejected only if it is at fault (see
+   * `UpstreamPool.checkAfterTimeout`): one still answering requests and readiness is busy with work
+   * its clients sent.
    */
   timeout(): void {
     if (this.settled) return;
     this.proxyReq?.destroy();
-    this.pool.checkAfterTimeout(this.endpoint);
+    this.pool.checkAfterTimeout(this.endpoint, this.#startedAt);
     this.#release('timeout');
     this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }

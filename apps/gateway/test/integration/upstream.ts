@@ -6,10 +6,12 @@ import type { AddressInfo } from 'node:net';
 export type UpstreamMode =
   | { kind: 'echo' }
   | { kind: 'status'; status: number; headers?: Record<string, string> }
-  /** Holds the request this long before echoing. */
-  | { kind: 'slow'; delayMs: number }
+  /** Holds the request this long before echoing (only requests whose body contains `match`, if given). */
+  | { kind: 'slow'; delayMs: number; match?: string }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
   | { kind: 'reset'; times?: number }
+  /** Like a model service: answers one request at a time, each after `perRequestMs`, in arrival order. */
+  | { kind: 'queue'; perRequestMs: number }
   /** Accepts the request and never answers (a black hole). */
   | { kind: 'blackhole' }
   /** Sends the head and the start of a body, then never sends more. */
@@ -44,6 +46,8 @@ export const READY_PATH = '/v2/health/ready';
 /** Starts a fake replica that answers READY_PATH with 200/503 and echoes everything else. */
 export async function startUpstream(name: string): Promise<FakeUpstream> {
   const pending = new Set<NodeJS.Timeout>();
+  /** When the 'queue' mode's last accepted request will be answered. */
+  let queueFreeAt = 0;
   const upstream: FakeUpstream = {
     name,
     port: 0,
@@ -95,11 +99,17 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
         }
       };
-      if (mode.kind === 'slow') {
+      const delayMs =
+        mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))
+          ? mode.delayMs
+          : mode.kind === 'queue'
+            ? (queueFreeAt = Math.max(queueFreeAt, Date.now()) + mode.perRequestMs) - Date.now()
+            : 0;
+      if (delayMs > 0) {
         const timer = setTimeout(() => {
           pending.delete(timer);
           answer();
-        }, mode.delayMs);
+        }, delayMs);
         pending.add(timer);
       } else {
         answer();
