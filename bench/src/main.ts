@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { embedReport, MODELS_REGION, RUN_REGION } from './docs.js';
 import { renderResults } from './report.js';
-import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
+import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
@@ -17,11 +17,12 @@ const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
 async function report(file: string, docs: boolean): Promise<number> {
   const json = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
   if (!json.endsWith('.json') || !existsSync(json)) throw new UsageError(`no results file ${file} (expected bench/results/<name>.json)`);
-  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults;
+  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults | GatewayResults;
   const markdown = renderResults(results);
   const md = json.replace(/\.json$/, '.md');
   await writeFile(md, markdown);
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
+  if (docs && isGatewayResults(results)) throw new UsageError('a gateway run has no section in docs/benchmarks.md; see apps/gateway/PERF.md');
   if (docs) {
     const current = await readFile(DOCS_FILE, 'utf8');
     const region = isModelsResults(results) ? MODELS_REGION : RUN_REGION;
@@ -44,6 +45,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     console.error(`bench: ${err.message}; see --help`);
     return 2;
+  }
+  if (command.kind === 'gateway') {
+    const { runGatewayBench } = await import('./gateway-run.js');
+    return runGatewayBench(command.settings);
   }
   if (command.kind === 'models') {
     const { runModels } = await import('./models-run.js');
