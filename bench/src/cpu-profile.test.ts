@@ -14,16 +14,17 @@ describe('originOf', () => {
 });
 
 describe('summariseProfile', () => {
-  it('adds up self time per function and per origin from the samples and their deltas', () => {
+  it('adds up self time per function and per origin from the samples and their deltas, leaving idle time out', () => {
     const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 9 });
     const summary = summariseProfile({
       nodes: [
         { id: 1, callFrame: frame('(root)', '') },
         { id: 2, callFrame: frame('parse', 'node:_http_common') },
         { id: 3, callFrame: frame('route', 'file:///r/apps/gateway/dist/app.js') },
+        { id: 4, callFrame: frame('(idle)', '') },
       ],
-      samples: [2, 3, 3, 2],
-      timeDeltas: [0, 1000, 3000, 2000],
+      samples: [2, 3, 3, 4, 2],
+      timeDeltas: [0, 1000, 3000, 2000, 9000],
       startTime: 0,
       endTime: 6000,
     });

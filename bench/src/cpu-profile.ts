@@ -31,8 +31,9 @@ export function originOf(functionName: string, url: string): string {
 }
 
 /**
- * Self time per function and per origin, each sorted, largest first (`top` functions kept). Self
- * time comes from the samples and their time deltas, as DevTools computes it.
+ * Self time per function and per origin, each sorted, largest first (`top` functions kept), as
+ * shares of the busy time (idle samples left out). Self time comes from the samples and their time
+ * deltas, as DevTools computes it.
  */
 export function summariseProfile(profile: CpuProfile, top = 20): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -50,7 +51,8 @@ export function summariseProfile(profile: CpuProfile, top = 20): ProfileSummary 
   let totalUs = 0;
   for (const [id, us] of selfUs) {
     const frame = byId.get(id)?.callFrame;
-    if (frame === undefined) continue;
+    // Idle samples say nothing about where work went; shares are of busy time.
+    if (frame === undefined || frame.functionName === '(idle)') continue;
     totalUs += us;
     const file = frame.url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*\/(apps|packages)\//, '$1/');
     const name = `${frame.functionName || '(anonymous)'}${file === '' ? '' : ` (${file}:${frame.lineNumber + 1})`}`;

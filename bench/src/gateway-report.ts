@@ -39,7 +39,7 @@ export function renderGatewayMarkdown(res: GatewayResults): string {
   ];
   if (res.profile !== null) {
     lines.push(
-      `### Where the gateway's CPU time went (\`node --cpu-prof\`, ${fmt(res.profile.totalMs / 1000, 1)} s of samples, whole process life)`,
+      `### Where the gateway's CPU time went (\`node --cpu-prof\`, ${fmt(res.profile.totalMs / 1000, 1)} s busy over the process's life, idle left out)`,
       '',
       '| Origin | Self ms | % |',
       '|---|---:|---:|',

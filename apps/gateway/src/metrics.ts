@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, httpMetrics, type Registry } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
+import { stateOf } from './stages/state.js';
 import type { Upstreams } from './upstream-pool.js';
 
 /** The gateway's own series, next to service-kit's per-route `http_*` ones. */
@@ -17,6 +18,10 @@ export interface GatewayMetrics {
   readonly clientLimited: Counter<'reason'>;
   /** Request bodies refused by the in-flight body budget: `full` (503) or the client's `client_share` (429). */
   readonly bodyBudgetRejections: Counter<'reason'>;
+  /** Proxied requests per API key id (`""` without access control) and model. */
+  readonly keyRequests: Counter<'key' | 'model'>;
+  /** Requests refused per API key id, model (when configured, else `""`) and reason. */
+  readonly keyRefusals: Counter<'key' | 'model' | 'reason'>;
 }
 
 /**
@@ -115,6 +120,18 @@ export function createGatewayMetrics(
       labelNames: ['reason'] as const,
       registers,
     }),
+    keyRequests: new Counter({
+      name: 'gateway_key_requests_total',
+      help: 'Requests proxied, by API key id (empty without access control; never the key) and model.',
+      labelNames: ['key', 'model'] as const,
+      registers,
+    }),
+    keyRefusals: new Counter({
+      name: 'gateway_key_refusals_total',
+      help: 'Requests refused, by API key id (empty when none was known), model (empty when not yet known) and reason (no_key, unknown_key, forbidden, concurrency, rate).',
+      labelNames: ['key', 'model', 'reason'] as const,
+      registers,
+    }),
     bodyBudgetRejections: new Counter({
       name: 'gateway_body_budget_rejections_total',
       help: "Requests refused by the in-flight request body budget: reason full (503) or client_share (429, the client's share spent).",
@@ -127,8 +144,13 @@ export function createGatewayMetrics(
 /**
  * `http_requests_total` and `http_request_duration_seconds` as every modeldock service exports them.
  * The gateway routes by its own parser rather than Express templates, so the template comes from
- * `res.locals.route` (`unmatched` if none).
+ * the route stage (`unmatched` if none).
  */
 export function requestMetrics(registry: Registry): RequestHandler {
-  return httpMetrics(registry, { routeOf: (_req, res) => (res.locals as { route?: string }).route ?? 'unmatched' });
+  return httpMetrics(registry, {
+    routeOf: (_req, res) => {
+      const route = stateOf(res).route;
+      return route.kind === 'none' ? 'unmatched' : route.template;
+    },
+  });
 }

@@ -1,6 +1,6 @@
 import { Router, type ErrorRequestHandler } from 'express';
 import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
-import { HttpError, toHttpError } from '@modeldock/service-kit';
+import { HttpError, openAiErrorBody, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
 import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError } from '../schemas.js';
@@ -19,15 +19,6 @@ export function embeddingOutput(
   return { name: output.name, dimension };
 }
 
-/** OpenAI's error `type` for an HTTP status (as its API answers). */
-function errorType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 404) return 'invalid_request_error';
-  if (status === 429) return 'rate_limit_exceeded';
-  if (status >= 500) return status === 503 ? 'service_unavailable' : 'server_error';
-  return 'invalid_request_error';
-}
-
 /** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
 const OPENAI_PATHS = new Set(['/v1/models', '/v1/embeddings']);
 
@@ -43,10 +34,8 @@ export function openAiErrorHandler(): ErrorRequestHandler {
     }
     const httpError = toHttpError(err);
     if (httpError.status >= 500 && !(err instanceof HttpError)) req.log?.error({ err }, 'unhandled error');
-    const param = httpError.code === 'model_not_found' ? 'model' : null;
-    const body: z.input<typeof openAiError> = {
-      error: { message: httpError.message, type: errorType(httpError.status), param, code: httpError.code },
-    };
+    // The one mapping every modeldock server uses for OpenAI's error shape (the gateway's too).
+    const body: z.input<typeof openAiError> = openAiErrorBody(httpError);
     res.status(httpError.status).set(httpError.headers).json(body);
   };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { REQUEST_ID_HEADER, requestIdOf, type Logger } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
+import { createState } from '../state.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -50,22 +51,32 @@ export function levelFor(status: number): Level {
   return 'info';
 }
 
+/** Options of {@link accessLog}. */
+export interface AccessLogOptions {
+  sampler: LogSampler;
+  /** Paths never logged (probes). */
+  ignorePaths?: readonly string[];
+}
+
 /**
- * Access logging with request ids: the id comes from `x-request-id` (if sane) or is generated, is
- * echoed back, and every finished request is one line through the sampler. Bodies are never logged.
+ * The first stage: request id and access log. The id comes from `x-request-id` (if sane) or is
+ * generated, and is echoed back; the request's state is created here; every finished request is
+ * one line through the sampler, with the key id when there is one. Bodies and keys are never logged.
  */
-export function accessLog(sampler: LogSampler, options: { ignorePaths?: readonly string[] } = {}): RequestHandler {
-  const ignored = new Set(options.ignorePaths ?? []);
+export function accessLog({ sampler, ignorePaths = [] }: AccessLogOptions): RequestHandler {
+  const ignored = new Set(ignorePaths);
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const id = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, id);
+    const started = performance.now();
+    const state = createState(res, id, started);
     const url = req.url ?? '';
-    if (ignored.has(url.split('?')[0] ?? '')) {
+    const query = url.indexOf('?');
+    if (ignored.has(query === -1 ? url : url.slice(0, query))) {
       next();
       return;
     }
-    const started = performance.now();
-    res.once('close', () => {
+    state.onClose(() => {
       const status = res.headersSent ? res.statusCode : 0;
       const level = status === 0 ? 'info' : levelFor(status);
       sampler.log(
@@ -74,6 +85,7 @@ export function accessLog(sampler: LogSampler, options: { ignorePaths?: readonly
         {
           req: { id, method: req.method, url: url.length > 256 ? `${url.slice(0, 256)}…` : url },
           res: { statusCode: status === 0 ? undefined : status },
+          key: state.client?.key?.id,
           responseTime: Math.round(performance.now() - started),
           aborted: status === 0 || !res.writableFinished ? true : undefined,
         },

@@ -3,8 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
-import type { GatewayMetrics } from './metrics.js';
-import type { Endpoint, UpstreamPool } from './upstream-pool.js';
+import type { GatewayMetrics } from '../../metrics.js';
+import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
+import type { Backend } from '../state.js';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -249,7 +250,7 @@ export interface ForwarderOptions {
 export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
-  request: { pool: UpstreamPool; path: string; body: Buffer; hadBody: boolean; requestId: string },
+  request: { backend: Backend; path: string; body: Buffer; hadBody: boolean; requestId: string },
 ) => Promise<void>;
 
 /**
@@ -309,7 +310,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { pool, path, body, hadBody, requestId }) => {
+  return async (req, res, { backend, path, body, hadBody, requestId }) => {
+    const pool = backend.pool;
     const headers = outgoingHeaders(req.headers, body, hadBody, requestId, trustedProxies.trusts(req.socket.remoteAddress ?? ''));
     const { timeoutMs, attemptTimeoutMs } = pool.config;
     const deadlineAt = performance.now() + timeoutMs;
@@ -335,7 +337,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
         const avoid = new Set(failed);
         if (previous !== undefined) avoid.add(previous);
-        const endpoint = pool.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? pool.pick(failed) : undefined);
+        const endpoint = backend.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? backend.pick(failed) : undefined);
         if (endpoint === undefined) {
           // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
           if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);

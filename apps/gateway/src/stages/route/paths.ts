@@ -1,5 +1,5 @@
 import { HttpError } from '@modeldock/service-kit';
-import type { ModelConfig } from './config.js';
+import type { ModelConfig } from '../../config.js';
 
 /** Which model a request is for, the path (with query) to send to its replica, and a label for metrics. */
 export interface ModelRoute {

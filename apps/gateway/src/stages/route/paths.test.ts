@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRouter, parseModelRoute } from './route.js';
+import { createRouter, parseModelRoute } from './paths.js';
 
 const router = createRouter([
   { name: 'question-topic', aliases: [{ method: 'POST', path: '/predict_topic' }] },

@@ -125,8 +125,8 @@ export function readRawBody(req: IncomingMessage, options: BodyReadOptions): Pro
       cleanup();
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, reserved));
     };
-    const onError = () => refuse(new HttpError(400, 'request body could not be read', 'request_aborted'));
-    const onClose = () => refuse(new HttpError(400, 'request aborted', 'request_aborted'));
+    const onError = () => refuse(HttpError.requestAborted('request body could not be read'));
+    const onClose = () => refuse(HttpError.requestAborted());
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { RequestHandler } from 'express';
+import type { GatewayMetrics } from '../../metrics.js';
+import { hasBody } from '../body/read-body.js';
+import { stateOf, type Backend } from '../state.js';
+import type { Forward } from './forwarder.js';
+
+export { createForwarder, replicaDeadlineMs, DEADLINE_MARGIN_MS, type Forward, type ForwarderOptions } from './forwarder.js';
+
+/** Options of {@link forward}. */
+export interface ForwardOptions {
+  forwarder: Forward;
+  metrics: GatewayMetrics;
+}
+
+/**
+ * Sends the request to the chosen replicas (retries, deadlines, ejection: see `createForwarder`)
+ * and counts it per model and per key once its response is over.
+ */
+export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const state = stateOf(res);
+    const backend = state.backend as Backend;
+    const model = backend.pool.name;
+    const key = state.client?.key?.id ?? '';
+    const started = performance.now();
+    state.onClose(() => {
+      // A client that left before any answer gets no status; do not count it as the default 200.
+      metrics.requests.inc({ model, status: res.headersSent ? String(res.statusCode) : 'aborted' });
+      metrics.requestDuration.observe({ model }, (performance.now() - started) / 1000);
+      metrics.keyRequests.inc({ key, model });
+    });
+    await forwarder(req, res, {
+      backend,
+      path: state.route.kind === 'model' ? state.route.path : (req.url ?? '/'),
+      body: state.body ?? Buffer.alloc(0),
+      hadBody: hasBody(req),
+      requestId: state.requestId,
+    });
+  };
+}

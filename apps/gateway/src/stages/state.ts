@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApiKey } from '../api-keys.js';
+import type { Endpoint, UpstreamPool } from '../upstream-pool.js';
+
+/** What a request is, as the route stage found it. */
+export type RouteMatch =
+  /** The gateway's health routes: public even with access control on. */
+  | { readonly kind: 'health'; readonly template: string; readonly answer: GatewayAnswer }
+  /** The gateway's own answers that need a key when access control is on (`/v2`, `/models`, `/v1/models`). */
+  | { readonly kind: 'gateway'; readonly template: string; readonly answer: GatewayAnswer }
+  /**
+   * A model's route: its `model` from the path, or (OpenAI embeddings) from the body, found by
+   * the body stage; `path` is what is forwarded, byte for byte.
+   */
+  | { readonly kind: 'model'; readonly template: string; readonly model: string | undefined; readonly path: string }
+  /** The OpenAI paths with another method: 405 once the caller is known to be allowed in. */
+  | { readonly kind: 'method-not-allowed'; readonly template: string }
+  /** Nothing: 404, once the caller is known to be allowed in (deny by default comes first). */
+  | { readonly kind: 'none' };
+
+/** Answers one of the gateway's own routes. */
+export type GatewayAnswer = (req: IncomingMessage, res: ServerResponse, state: RequestState) => void;
+
+/** Who is asking: an API key's id, or (access control off) the client's address. */
+export interface Client {
+  /** The key id, or the address: what per-client limits and metrics count against. */
+  readonly id: string;
+  /** The key, when access control is on and one was presented and found. */
+  readonly key: ApiKey | undefined;
+}
+
+/** How the select-backend stage hands the chosen model's replicas to the forward stage. */
+export interface Backend {
+  readonly pool: UpstreamPool;
+  /** The replica for the next attempt, avoiding those already tried; undefined when none is left. */
+  pick(avoid: ReadonlySet<Endpoint>): Endpoint | undefined;
+}
+
+/**
+ * Everything the stages learn about one request, in pipeline order. One object per request, set
+ * by the first stage; each stage reads what earlier ones wrote and adds its own part.
+ */
+export interface RequestState {
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly startedAt: number;
+  route: RouteMatch;
+  client: Client | undefined;
+  /** Why identification failed, when a key was presented but not found. */
+  presentedUnknownKey: boolean;
+  /** The model the request is for, once known (route stage, or body stage for OpenAI embeddings). */
+  model: string | undefined;
+  body: Buffer | undefined;
+  backend: Backend | undefined;
+  /** Runs `fn` once, when the response closes (finished or not). */
+  onClose(fn: () => void): void;
+}
+
+const STATE = Symbol('modeldock.gateway.state');
+
+/** Creates the request's state; the first stage calls it once. */
+export function createState(res: ServerResponse, requestId: string, startedAt: number): RequestState {
+  const closers: (() => void)[] = [];
+  // One 'close' listener per request, however many stages need one.
+  res.once('close', () => {
+    for (const fn of closers) fn();
+  });
+  const state: RequestState = {
+    requestId,
+    startedAt,
+    route: { kind: 'none' },
+    client: undefined,
+    presentedUnknownKey: false,
+    model: undefined,
+    body: undefined,
+    backend: undefined,
+    onClose: (fn) => {
+      closers.push(fn);
+    },
+  };
+  (res as ServerResponse & { [STATE]?: RequestState })[STATE] = state;
+  return state;
+}
+
+/** The request's state; every stage after the first finds it here. */
+export function stateOf(res: ServerResponse): RequestState {
+  const state = (res as ServerResponse & { [STATE]?: RequestState })[STATE];
+  if (state === undefined) throw new Error('the access-log stage runs first');
+  return state;
+}
