@@ -104,9 +104,13 @@ function replay(body: Buffer): Readable {
  */
 const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'];
 
+/** The client's credentials for the gateway: the replicas have no use for them, and must not log them. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'];
+
 function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string, fromTrustedProxy: boolean) {
   const headers: IncomingHttpHeaders = { ...incoming };
   for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
+  for (const name of CREDENTIAL_HEADERS) delete headers[name];
   if (!fromTrustedProxy) for (const name of FORWARDING_HEADERS) delete headers[name];
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
