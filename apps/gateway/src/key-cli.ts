@@ -71,7 +71,8 @@ function main(argv: readonly string[]): void {
   const file = path.resolve(process.env.INIT_CWD ?? process.cwd(), values.file);
   try {
     const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { keys?: unknown }) : { keys: [] };
-    const next = { keys: [...(Array.isArray(current.keys) ? current.keys : []), entry] };
+    const existing: unknown[] = Array.isArray(current.keys) ? (current.keys as unknown[]) : [];
+    const next = { keys: [...existing, entry] };
     parseKeysFile(JSON.stringify(next));
     // Written beside and renamed over, so the gateway never reads half a file.
     writeFileSync(`${file}.tmp`, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
