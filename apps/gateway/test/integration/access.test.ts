@@ -186,3 +186,21 @@ describe('access control: API keys scoped to models', () => {
     assert.ok(!text.includes('mdk_not-a-key'));
   });
 });
+
+describe('admin listener with an admin key', () => {
+  it('requires the admin key on every admin route, compared by its hash', async () => {
+    const upstream = await startUpstream('m');
+    const gateway = await startGateway({ m: { upstream: upstream.url } }, { GATEWAY_ADMIN_API_KEY_SHA256: sha256('mdk_admin') });
+    try {
+      for (const target of ['/metrics', '/models', '/healthz']) {
+        assert.equal((await call(`${gateway.adminUrl}${target}`)).status, 401, target);
+        assert.equal((await call(`${gateway.adminUrl}${target}`, { headers: bearer('mdk_wrong') })).status, 401, target);
+        assert.equal((await call(`${gateway.adminUrl}${target}`, { headers: bearer('mdk_admin') })).status, 200, target);
+      }
+    } finally {
+      await gateway.close();
+      await upstream.close();
+    }
+  });
+});
+
