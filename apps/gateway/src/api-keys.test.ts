@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { findKey, mayUse, newKey, parseKeysFile, type ApiKey } from './api-keys.js';
+import { findKey, mayUse, newKey, parseKeysFile } from './api-keys.js';
 
 const sha = (key: string) => createHash('sha256').update(key).digest('hex');
 
@@ -11,8 +11,8 @@ describe('parseKeysFile', () => {
       JSON.stringify({ keys: [{ id: 'team-a', sha256: sha('a'), models: ['m'], ratePerSecond: 20 }, { id: 'batch', sha256: sha('b'), models: ['*'] }] }),
     );
     assert.equal(scoped?.burst, 40);
-    assert.equal(mayUse(scoped as ApiKey, 'm'), true);
-    assert.equal(mayUse(scoped as ApiKey, 'n'), false);
+    assert.equal(mayUse(scoped, 'm'), true);
+    assert.equal(mayUse(scoped, 'n'), false);
     assert.equal(all?.models, 'all');
     assert.equal(all?.ratePerSecond, undefined);
   });
