@@ -21,6 +21,7 @@ import { BodyBudget, body } from './stages/body/index.js';
 import { cors } from './stages/cors/index.js';
 import { createForwarder, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
+import { pipeline } from './stages/pipeline.js';
 import { gatewayAnswers, local } from './stages/local/index.js';
 import { OPENAI_PATHS, createRouter, route, routePath } from './stages/route/index.js';
 import { selectBackend } from './stages/select-backend/index.js';
@@ -83,7 +84,7 @@ function adminKey(sha256Hex: string): RequestHandler {
  * under `stages/` (hono's `middleware/<name>`): request id + access log → CORS → route → identify →
  * authorize → the gateway's own answers → admit → body → select backend → forward. A stage ends a
  * request by throwing an HttpError; OpenAI's routes run the same stages in a sub-app whose error
- * handler answers in OpenAI's shape, every other route in one answering `{"error"}`. Admin:
+ * handler answers in OpenAI's shape, every other route reaches the app's, answering `{"error"}`. Admin:
  * `/metrics` and the replica detail. Neither listens nor starts timers; see `main.ts`.
  */
 export function createApps({
@@ -132,19 +133,18 @@ export function createApps({
       metrics,
     }),
   ];
+  const run = pipeline(stages);
   // OpenAI's clients parse OpenAI's error body: its routes are a sub-app with that error handler.
   const openAi = express.Router();
-  openAi.use(stages);
+  openAi.use(run);
   openAi.use(openAiErrorHandler({ logger }));
-  const plain = express.Router();
-  plain.use(stages);
 
   const app = express();
   app.disable('x-powered-by');
   app.use(accessLog({ sampler: new LogSampler(logger, config.logLinesPerSecond), ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'] }));
   app.use(requestMetrics(registry));
   if (config.corsOrigins.length > 0) app.use(cors({ origins: config.corsOrigins }));
-  app.use((req, res, next) => (OPENAI_PATHS.has(routePath(req.url)) ? openAi : plain)(req, res, next));
+  app.use((req, res, next) => (OPENAI_PATHS.has(routePath(req.url)) ? openAi : run)(req, res, next));
   app.use(errorHandler({ logger }));
 
   const admin = express();

@@ -1,10 +1,26 @@
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, httpMetrics, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, childCache, httpMetrics, type Registry } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import { stateOf } from './stages/state.js';
 import type { Upstreams } from './upstream-pool.js';
 
+/** A labelled counter or histogram child, as the hot path uses them (see {@link GatewayMetrics.series}). */
+interface CounterChild {
+  inc(): void;
+}
+interface HistogramChild {
+  observe(value: number): void;
+}
+
 /** The gateway's own series, next to service-kit's per-route `http_*` ones. */
 export interface GatewayMetrics {
+  /** The per-request series by label values, children cached (prom-client hashes labels on every call otherwise). */
+  readonly series: {
+    request(model: string, status: string): CounterChild;
+    requestDuration(model: string): HistogramChild;
+    upstream(model: string, upstream: string, status: string): CounterChild;
+    upstreamDuration(model: string, upstream: string): HistogramChild;
+    key(key: string, model: string): CounterChild;
+  };
   /** Client-facing outcome per model, including the gateway's own 413/503/504 answers. */
   readonly requests: Counter<'model' | 'status'>;
   readonly requestDuration: Histogram<'model'>;
@@ -75,7 +91,7 @@ export function createGatewayMetrics(
       }
     },
   });
-  return {
+  const metrics = {
     requests: new Counter({
       name: 'gateway_requests_total',
       help: 'Proxied requests answered, by model and status.',
@@ -138,6 +154,17 @@ export function createGatewayMetrics(
       labelNames: ['reason'] as const,
       registers,
     }),
+  };
+  const { requests, requestDuration, upstreamRequests, upstreamDuration, keyRequests } = metrics;
+  return {
+    ...metrics,
+    series: {
+      request: childCache(([model = '', status = '']) => requests.labels(model, status)),
+      requestDuration: childCache(([model = '']) => requestDuration.labels(model)),
+      upstream: childCache(([model = '', upstream = '', status = '']) => upstreamRequests.labels(model, upstream, status)),
+      upstreamDuration: childCache(([model = '', upstream = '']) => upstreamDuration.labels(model, upstream)),
+      key: childCache(([key = '', model = '']) => keyRequests.labels(key, model)),
+    },
   };
 }
 

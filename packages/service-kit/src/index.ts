@@ -21,6 +21,7 @@ export {
   Histogram,
   Registry,
   LATENCY_BUCKETS,
+  childCache,
   createRegistry,
   httpMetrics,
   type HttpMetricsOptions,

@@ -87,14 +87,19 @@ interface WebPasses {
   ): void;
 }
 
-/** A fresh stream of the buffered body for one attempt; the client's own stream can only be read once. */
+/**
+ * The buffered body as the source http-proxy pipes into its upstream request (`options.buffer`):
+ * the client's own stream can only be read once. http-proxy only calls `pipe(proxyReq)`, so the
+ * whole body is written there at once, without a stream object per attempt.
+ */
 function replay(body: Buffer): Readable {
-  return new Readable({
-    read() {
-      if (body.length > 0) this.push(body);
-      this.push(null);
+  return {
+    pipe(destination: NodeJS.WritableStream) {
+      if (body.length > 0) destination.end(body);
+      else destination.end();
+      return destination;
     },
-  });
+  } as unknown as Readable;
 }
 
 /**
@@ -233,9 +238,8 @@ class Attempt {
     if (this.#released) return;
     this.#released = true;
     this.endpoint.outstanding--;
-    const labels = { model: this.pool.name, upstream: this.endpoint.id };
-    this.metrics.upstreamRequests.inc({ ...labels, status });
-    this.metrics.upstreamDuration.observe(labels, (performance.now() - this.#startedAt) / 1000);
+    this.metrics.series.upstream(this.pool.name, this.endpoint.id, status).inc();
+    this.metrics.series.upstreamDuration(this.pool.name, this.endpoint.id).observe((performance.now() - this.#startedAt) / 1000);
   }
 }
 

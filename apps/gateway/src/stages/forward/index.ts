@@ -27,9 +27,9 @@ export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler 
     const started = performance.now();
     state.onClose(() => {
       // A client that left before any answer gets no status; do not count it as the default 200.
-      metrics.requests.inc({ model, status: res.headersSent ? String(res.statusCode) : 'aborted' });
-      metrics.requestDuration.observe({ model }, (performance.now() - started) / 1000);
-      metrics.keyRequests.inc({ key, model });
+      metrics.series.request(model, res.headersSent ? String(res.statusCode) : 'aborted').inc();
+      metrics.series.requestDuration(model).observe((performance.now() - started) / 1000);
+      metrics.series.key(key, model).inc();
     });
     await forwarder(req, res, {
       backend,
