@@ -21,7 +21,7 @@ export function pipeline(stages: readonly RequestHandler[]): RequestHandler {
         return;
       }
       try {
-        const result = stage(req, res, next) as unknown;
+        const result: unknown = stage(req, res, next);
         if (result instanceof Promise) result.then(undefined, fail);
       } catch (err) {
         fail(err);

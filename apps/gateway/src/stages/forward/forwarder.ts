@@ -1,6 +1,6 @@
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
