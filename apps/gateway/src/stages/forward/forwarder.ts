@@ -1,6 +1,7 @@
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { parse as parseUrl, type Url } from 'node:url';
 import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
@@ -35,6 +36,12 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'upgrade',
   'x-request-id',
 ]);
+
+/** Where the attempt in progress is kept on the request, for http-proxy's hooks. */
+const ATTEMPT = Symbol('modeldock.gateway.attempt');
+
+/** No replica to avoid (a first attempt). */
+const NONE: ReadonlySet<Endpoint> = new Set();
 
 /** The replica cannot be reached at all: take it out of rotation until a probe passes. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -88,19 +95,16 @@ interface WebPasses {
 }
 
 /**
- * The buffered body as the source http-proxy pipes into its upstream request (`options.buffer`):
- * the client's own stream can only be read once. http-proxy only calls `pipe(proxyReq)`, so the
- * whole body is written there at once, without a stream object per attempt.
+ * What http-proxy pipes into its upstream request instead of the client's stream (`options.buffer`),
+ * which can only be read once: nothing. The buffered body is written by the `proxyReq` hook, once
+ * the request line carries the checked path (http-proxy emits `proxyReq` when the socket is
+ * assigned, and the request line is fixed by the first write).
  */
-function replay(body: Buffer): Readable {
-  return {
-    pipe(destination: NodeJS.WritableStream) {
-      if (body.length > 0) destination.end(body);
-      else destination.end();
-      return destination;
-    },
-  } as unknown as Readable;
-}
+const NO_STREAM = {
+  pipe<T>(destination: T): T {
+    return destination;
+  },
+} as unknown as Readable;
 
 /**
  * Forwarding headers a client could write itself: believed, and passed on, only from a trusted
@@ -112,13 +116,21 @@ const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 
 /** The client's credentials for the gateway: the replicas have no use for them, and must not log them. */
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'];
 
-function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string, fromTrustedProxy: boolean) {
+function outgoingHeaders(
+  incoming: IncomingHttpHeaders,
+  body: Buffer,
+  hadBody: boolean,
+  requestId: string,
+  fromTrustedProxy: boolean,
+  deadlineMs: number,
+): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...incoming };
   for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
   for (const name of CREDENTIAL_HEADERS) delete headers[name];
   if (!fromTrustedProxy) for (const name of FORWARDING_HEADERS) delete headers[name];
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
+  headers[DEADLINE_HEADER] = String(deadlineMs);
   return headers;
 }
 
@@ -272,18 +284,34 @@ export type Forward = (
  * HttpError to answer: 503 when no replica is ready, 502 when every try failed, 504 at the deadline.
  */
 export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs, trustedProxies }: ForwarderOptions): Forward {
-  const current = new WeakMap<IncomingMessage, Attempt>();
+  const current = {
+    get: (req: IncomingMessage): Attempt | undefined => (req as IncomingMessage & { [ATTEMPT]?: Attempt })[ATTEMPT],
+    set: (req: IncomingMessage, attempt: Attempt | undefined) => {
+      (req as IncomingMessage & { [ATTEMPT]?: Attempt })[ATTEMPT] = attempt;
+    },
+  };
+  /** Each replica's address as http-proxy takes it, parsed once rather than on every request. */
+  const targets = new WeakMap<Endpoint, Url>();
+  const targetOf = (endpoint: Endpoint): Url => {
+    let target = targets.get(endpoint);
+    if (target === undefined) {
+      target = parseUrl(endpoint.origin);
+      targets.set(endpoint, target);
+    }
+    return target;
+  };
 
   const replayBody: Plugin = (proxyServer) => {
     (proxyServer as unknown as WebPasses).before('web', 'stream', (req, _res, options) => {
-      const attempt = current.get(req);
-      if (attempt !== undefined) options.buffer = replay(attempt.body);
+      if (current.get(req) !== undefined) options.buffer = NO_STREAM;
     });
   };
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    router: (req) => current.get(req)?.endpoint.origin,
-    pathRewrite: (_path, req) => current.get(req)?.path,
+    router: (req) => {
+      const attempt = current.get(req);
+      return attempt === undefined ? undefined : targetOf(attempt.endpoint);
+    },
     agent,
     xfwd: true,
     selfHandleResponse: true,
@@ -302,6 +330,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // http-proxy's URL handling rewrites some paths (`\` → `/`, `//` → `/`, a `#...` dropped): the
         // request line carries exactly the path the router checked, whatever it did.
         proxyReq.path = attempt.path;
+        proxyReq.end(attempt.body.length > 0 ? attempt.body : undefined);
         // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
         proxyReq.on('error', (err) => attempt.fail(err));
       },
@@ -320,22 +349,19 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
 
   return async (req, res, { backend, path, body, hadBody, requestId }) => {
     const pool = backend.pool;
-    const headers = outgoingHeaders(req.headers, body, hadBody, requestId, trustedProxies.trusts(req.socket.remoteAddress ?? ''));
+    const incoming = req.headers;
+    const fromTrustedProxy = trustedProxies.trusts(req.socket.remoteAddress ?? '');
     const { timeoutMs, attemptTimeoutMs } = pool.config;
     const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
-    const failed = new Set<Endpoint>();
+    let failed: Set<Endpoint> | undefined;
     let previous: Endpoint | undefined;
     let attempt: Attempt | undefined;
-    let stopped: 'timeout' | 'client-gone' | undefined;
-    const stop = (why: 'timeout' | 'client-gone') => {
-      stopped ??= why;
-      if (why === 'timeout') attempt?.timeout();
-      else attempt?.abort();
+    let clientGone = false;
+    const onClose = () => {
+      clientGone = true;
+      attempt?.abort();
     };
-    // One deadline for all attempts together, up to the response head; a streaming body may take longer.
-    const timer = setTimeout(() => stop('timeout'), timeoutMs);
-    const onClose = () => stop('client-gone');
     res.once('close', onClose);
 
     try {
@@ -345,7 +371,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
         const avoid = new Set(failed);
         if (previous !== undefined) avoid.add(previous);
-        const endpoint = backend.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? backend.pick(failed) : undefined);
+        const endpoint =
+          backend.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? backend.pick(failed ?? NONE) : undefined);
         if (endpoint === undefined) {
           // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
           if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);
@@ -355,41 +382,40 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         }
         if (retryReason !== undefined) metrics.retries.inc({ model: pool.name, reason: retryReason });
 
-        const others = new Set(avoid).add(endpoint);
         // Each attempt gets its own deadline, never past the request's: a black-hole replica costs
-        // one attempt timeout, and the replica learns how long its answer is still wanted.
+        // one attempt timeout, and the replica learns how long its answer is still wanted. One
+        // timer per attempt also keeps the request's deadline: the last attempt ends with it.
         const remainingMs = Math.floor(deadlineAt - performance.now());
         if (remainingMs < 1) throw HttpError.upstreamTimeout(timeoutMs);
-        // When the request's own deadline comes first, its timer ends the attempt (and ejects the replica too).
         const attemptMs = Math.min(attemptTimeoutMs, remainingMs);
+        // The request's own deadline ends this attempt: a timeout is then the request's.
+        const lastChance = attemptTimeoutMs >= remainingMs;
         let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
-          const mayRetry = () => tries < maxRetries && stopped === undefined && pool.hasCandidate(others);
+          const mayRetry = () => tries < maxRetries && !clientGone && pool.hasCandidate(new Set(avoid).add(endpoint));
           const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
           attempt = started;
           current.set(req, started);
-          // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
-          req.headers = { ...headers, [DEADLINE_HEADER]: String(replicaDeadlineMs(attemptMs)) };
-          if (attemptTimeoutMs < remainingMs) attemptTimer = setTimeout(() => started.timeout(), attemptMs);
+          // http-proxy appends x-forwarded-* to req.headers; every attempt starts from the client's.
+          req.headers = outgoingHeaders(incoming, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs));
+          attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
         clearTimeout(attemptTimer);
 
-        if (outcome.kind === 'responded') return;
-        if (outcome.kind === 'aborted' || stopped !== undefined) {
-          if (stopped === 'client-gone') return;
-          throw HttpError.upstreamTimeout(timeoutMs);
-        }
+        if (outcome.kind === 'responded' || clientGone) return;
+        if (outcome.kind === 'aborted') throw HttpError.upstreamTimeout(timeoutMs);
+        failed ??= new Set();
         if (outcome.kind === 'failed') {
           if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
-            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(attemptMs);
+            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(lastChance ? timeoutMs : attemptMs);
             throw !pool.ready
               ? HttpError.noUpstream(pool.name)
               : HttpError.upstreamUnavailable(`model '${pool.name}' replica failed: ${outcome.code}`);
           }
           if (!outcome.staleSocket) failed.add(endpoint);
           retryReason = outcome.code.toLowerCase();
-          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? attemptMs : undefined;
+          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? (lastChance ? timeoutMs : attemptMs) : undefined;
         } else {
           // A 503 only comes back here when mayRetry() said another replica may take it.
           failed.add(endpoint);
@@ -399,9 +425,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         previous = endpoint;
       }
     } finally {
-      clearTimeout(timer);
       res.off('close', onClose);
-      current.delete(req);
+      current.set(req, undefined);
     }
   };
 }
