@@ -13,14 +13,17 @@ export function renderGatewayMarkdown(res: GatewayResults): string {
       `Load average ${fmt(m.loadAverage.start, 2)} at start, ${fmt(m.loadAverage.end, 2)} at end. Gateway build: \`${m.gatewayEntry}\`; ` +
       `on: ${m.gatewaySetup}. Upstream: a node:http server answering a fixed 31-byte JSON body.`,
     '',
-    '| Proxy | Req/s (median) | p50 ms | p99 ms | vs Express + hpm |',
-    '|---|---:|---:|---:|---:|',
+    '| Proxy | Req/s (median) | p50 ms | p99 ms | vs Express + hpm | CPU µs per request | vs Express + hpm (CPU) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...res.proxies.map(
       (p) =>
-        `| ${p.name} | ${fmt(p.requestsPerS)} | ${fmt(p.p50, 2)} | ${fmt(p.p99, 2)} | ${expressFigures === undefined ? '–' : fmt(p.requestsPerS / expressFigures.requestsPerS, 2)} |`,
+        `| ${p.name} | ${fmt(p.requestsPerS)} | ${fmt(p.p50, 2)} | ${fmt(p.p99, 2)} | ` +
+        `${expressFigures === undefined ? '–' : fmt(p.requestsPerS / expressFigures.requestsPerS, 2)} | ${fmt(p.cpuMicrosPerRequest, 0)} | ` +
+        `${expressFigures?.cpuMicrosPerRequest == null || p.cpuMicrosPerRequest == null ? '–' : fmt(expressFigures.cpuMicrosPerRequest / p.cpuMicrosPerRequest, 2)} |`,
     ),
     '',
-    `Gateway / Express + http-proxy-middleware: **${fmt(res.ratio, 3)}** (target ≥ 0.90: ${res.ratio >= 0.9 ? 'pass' : '**miss**'}). ` +
+    `Gateway / Express + http-proxy-middleware: **${fmt(res.ratio, 3)}** in req/s (target ≥ 0.90: ${res.ratio >= 0.9 ? 'pass' : '**miss**'}), ` +
+      `${fmt(res.cpuRatio, 3)} in CPU time per request. ` +
       `Gateway p50 overhead: ${fmt(res.overheadP50.vsExpress, 2)} ms over Express + hpm, ${fmt(res.overheadP50.vsNode, 2)} ms over the node:http proxy` +
       `${gatewayFigures === undefined ? '' : ` (gateway p50 ${fmt(gatewayFigures.p50, 2)} ms)`}.`,
     '',

@@ -141,6 +141,7 @@ export function runGatewayBench(settings: GatewaySettings): Promise<number> {
           requestsPerS: round(median(rounds.map((r) => r.requestsPerS)), 1) ?? 0,
           p50: round(median(rounds.map((r) => r.latency.p50)), 2) ?? 0,
           p99: round(median(rounds.map((r) => r.latency.p99)), 2) ?? 0,
+          cpuMicrosPerRequest: round(median(rounds.map((r) => ((r.usage.proxy?.cpuCores ?? Number.NaN) * 1e6) / r.requestsPerS)), 0),
         };
       });
       const [expressFigures, gatewayFigures, nodeFigures] = proxies as [ProxyFigures, ProxyFigures, ProxyFigures];
@@ -174,6 +175,7 @@ export function runGatewayBench(settings: GatewaySettings): Promise<number> {
         },
         proxies,
         ratio: round(gatewayFigures.requestsPerS / expressFigures.requestsPerS, 3) ?? 0,
+        cpuRatio: round((expressFigures.cpuMicrosPerRequest ?? Number.NaN) / (gatewayFigures.cpuMicrosPerRequest ?? Number.NaN), 3),
         overheadP50: {
           vsExpress: round(gatewayFigures.p50 - expressFigures.p50, 2) ?? 0,
           vsNode: round(gatewayFigures.p50 - nodeFigures.p50, 2) ?? 0,

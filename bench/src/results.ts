@@ -140,6 +140,8 @@ export interface ProxyFigures {
   requestsPerS: number;
   p50: number;
   p99: number;
+  /** The proxy's CPU time per answered request, µs (median over the rounds): what other load on the machine skews least. */
+  cpuMicrosPerRequest: number | null;
 }
 
 /** Where a CPU profile spent its samples: the top functions by self time, and by origin. */
@@ -174,6 +176,8 @@ export interface GatewayResults {
   proxies: ProxyFigures[];
   /** Gateway req/s over the Express + http-proxy-middleware proxy's (medians). */
   ratio: number;
+  /** The Express proxy's CPU per request over the gateway's: the same comparison in CPU time. */
+  cpuRatio: number | null;
   /** Gateway p50 minus the Express proxy's and the bare Node proxy's, ms. */
   overheadP50: { vsExpress: number; vsNode: number };
   profile: ProfileSummary | null;

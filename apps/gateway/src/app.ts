@@ -5,6 +5,7 @@ import {
   createRegistry,
   createTrustedProxies,
   errorHandler,
+  httpRequestRecorder,
   metricsHandler,
   openAiErrorHandler,
   type Logger,
@@ -13,7 +14,7 @@ import {
 import express, { type Express, type RequestHandler } from 'express';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { createGatewayMetrics, requestMetrics } from './metrics.js';
+import { createGatewayMetrics } from './metrics.js';
 import { LogSampler, accessLog } from './stages/access-log/index.js';
 import { ClientLimiter, admit, clientAddress } from './stages/admit/index.js';
 import { authorize } from './stages/authorize/index.js';
@@ -141,8 +142,13 @@ export function createApps({
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(accessLog({ sampler: new LogSampler(logger, config.logLinesPerSecond), ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'] }));
-  app.use(requestMetrics(registry));
+  app.use(
+    accessLog({
+      sampler: new LogSampler(logger, config.logLinesPerSecond),
+      ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'],
+      record: httpRequestRecorder(registry),
+    }),
+  );
   if (config.corsOrigins.length > 0) app.use(cors({ origins: config.corsOrigins }));
   app.use((req, res, next) => (OPENAI_PATHS.has(routePath(req.url)) ? openAi : run)(req, res, next));
   app.use(errorHandler({ logger }));

@@ -1,6 +1,4 @@
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, childCache, httpMetrics, type Registry } from '@modeldock/service-kit';
-import type { RequestHandler } from 'express';
-import { stateOf } from './stages/state.js';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, childCache, type Registry } from '@modeldock/service-kit';
 import type { Upstreams } from './upstream-pool.js';
 
 /** A labelled counter or histogram child, as the hot path uses them (see {@link GatewayMetrics.series}). */
@@ -166,18 +164,4 @@ export function createGatewayMetrics(
       key: childCache(([key = '', model = '']) => keyRequests.labels(key, model)),
     },
   };
-}
-
-/**
- * `http_requests_total` and `http_request_duration_seconds` as every modeldock service exports them.
- * The gateway routes by its own parser rather than Express templates, so the template comes from
- * the route stage (`unmatched` if none).
- */
-export function requestMetrics(registry: Registry): RequestHandler {
-  return httpMetrics(registry, {
-    routeOf: (_req, res) => {
-      const route = stateOf(res).route;
-      return route.kind === 'none' ? 'unmatched' : route.template;
-    },
-  });
 }

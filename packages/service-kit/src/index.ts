@@ -24,7 +24,9 @@ export {
   childCache,
   createRegistry,
   httpMetrics,
+  httpRequestRecorder,
   type HttpMetricsOptions,
+  type HttpRequestRecorder,
   metricsHandler,
 } from './metrics.js';
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';

@@ -48,12 +48,15 @@ export interface HttpMetricsOptions {
   routeOf?: (req: Request, res: Response) => string;
 }
 
+/** Records one answered request in `http_requests_total` and `http_request_duration_seconds`. */
+export type HttpRequestRecorder = (method: string, route: string, status: number, seconds: number) => void;
+
 /**
- * Records `http_requests_total` and `http_request_duration_seconds` by method, route template and
- * status, as every modeldock process exports them; label values are bounded whatever clients send.
+ * `http_requests_total` and `http_request_duration_seconds` by method, route template and status, as
+ * every modeldock process exports them; label values are bounded whatever clients send. For a
+ * process that already has a hook at the end of each request (the gateway's access log).
  */
-export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
-  const routeOf = options.routeOf ?? routeLabel;
+export function httpRequestRecorder(registry: Registry): HttpRequestRecorder {
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by method, route and status.',
@@ -71,12 +74,21 @@ export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}
     count: requests.labels(method, route, status),
     time: duration.labels(method, route, status),
   }));
+  return (method, route, status, seconds) => {
+    const one = series(KNOWN_METHODS.has(method) ? method : 'OTHER', route, String(status));
+    one.count.inc();
+    one.time.observe(seconds);
+  };
+}
+
+/** The same as a middleware: each finished request is recorded with its route template. */
+export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
+  const routeOf = options.routeOf ?? routeLabel;
+  const record = httpRequestRecorder(registry);
   return (req: Request, res: Response, next) => {
     const started = performance.now();
     res.once('finish', () => {
-      const one = series(KNOWN_METHODS.has(req.method) ? req.method : 'OTHER', routeOf(req, res), String(res.statusCode));
-      one.count.inc();
-      one.time.observe((performance.now() - started) / 1000);
+      record(req.method, routeOf(req, res), res.statusCode, (performance.now() - started) / 1000);
     });
     next();
   };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { REQUEST_ID_HEADER, requestIdOf, type Logger } from '@modeldock/service-kit';
+import { REQUEST_ID_HEADER, requestIdOf, type HttpRequestRecorder, type Logger } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import { createState } from '../state.js';
 
@@ -22,8 +22,11 @@ export class LogSampler {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Logs `obj`/`msg` at `level` unless this second's budget is spent; `kind` groups what was dropped. */
-  log(level: Level, kind: string, obj: object, msg: string): void {
+  /**
+   * Logs `obj`/`msg` at `level` unless this second's budget is spent; `kind` groups what was
+   * dropped. `obj` may be a function, called only for a line that is written.
+   */
+  log(level: Level, kind: string, obj: object | (() => object), msg: string): void {
     const now = this.now();
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
@@ -38,7 +41,7 @@ export class LogSampler {
       return;
     }
     this.#written++;
-    this.logger[level](obj, msg);
+    this.logger[level](typeof obj === 'function' ? obj() : obj, msg);
   }
 }
 
@@ -54,8 +57,10 @@ export function levelFor(status: number): Level {
 /** Options of {@link accessLog}. */
 export interface AccessLogOptions {
   sampler: LogSampler;
-  /** Paths never logged (probes). */
+  /** Paths never logged (probes); their requests are still counted. */
   ignorePaths?: readonly string[];
+  /** Counts every finished request in `http_requests_total` / `http_request_duration_seconds`. */
+  record: HttpRequestRecorder;
 }
 
 /**
@@ -63,7 +68,7 @@ export interface AccessLogOptions {
  * generated, and is echoed back; the request's state is created here; every finished request is
  * one line through the sampler, with the key id when there is one. Bodies and keys are never logged.
  */
-export function accessLog({ sampler, ignorePaths = [] }: AccessLogOptions): RequestHandler {
+export function accessLog({ sampler, ignorePaths = [], record }: AccessLogOptions): RequestHandler {
   const ignored = new Set(ignorePaths);
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const id = requestIdOf(req);
@@ -72,23 +77,24 @@ export function accessLog({ sampler, ignorePaths = [] }: AccessLogOptions): Requ
     const state = createState(res, id, started);
     const url = req.url ?? '';
     const query = url.indexOf('?');
-    if (ignored.has(query === -1 ? url : url.slice(0, query))) {
-      next();
-      return;
-    }
+    const logged = !ignored.has(query === -1 ? url : url.slice(0, query));
     state.onClose(() => {
+      const elapsedMs = performance.now() - started;
+      const route = state.route;
+      if (res.writableFinished) record(req.method ?? '', route.kind === 'none' ? 'unmatched' : route.template, res.statusCode, elapsedMs / 1000);
+      if (!logged) return;
       const status = res.headersSent ? res.statusCode : 0;
       const level = status === 0 ? 'info' : levelFor(status);
       sampler.log(
         level,
         `${level} ${status}`,
-        {
+        () => ({
           req: { id, method: req.method, url: url.length > 256 ? `${url.slice(0, 256)}…` : url },
           res: { statusCode: status === 0 ? undefined : status },
           key: state.client?.key?.id,
-          responseTime: Math.round(performance.now() - started),
+          responseTime: Math.round(elapsedMs),
           aborted: status === 0 || !res.writableFinished ? true : undefined,
-        },
+        }),
         status === 0 ? 'request aborted' : 'request completed',
       );
     });

@@ -147,6 +147,8 @@ class Attempt {
   proxyReq: ClientRequest | undefined;
   settled = false;
   #released = false;
+  /** The replica's response once it is being passed on. */
+  #response: IncomingMessage | undefined;
   readonly #startedAt = performance.now();
 
   constructor(
@@ -201,10 +203,14 @@ class Attempt {
       if (!proxyRes.complete) res.destroy();
       this.#release(String(status));
     });
-    res.once('close', () => {
-      if (!proxyRes.complete) proxyRes.destroy();
-    });
+    this.#response = proxyRes;
     proxyRes.pipe(res);
+  }
+
+  /** The client went away: stop the attempt, or the upstream body still streaming to it. */
+  clientGone(): void {
+    if (!this.settled) this.abort();
+    else if (this.#response !== undefined && !this.#response.complete) this.#response.destroy();
   }
 
   /** The request failed before any response arrived. */
@@ -270,7 +276,15 @@ export interface ForwarderOptions {
 export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
-  request: { backend: Backend; path: string; body: Buffer; hadBody: boolean; requestId: string },
+  request: {
+    backend: Backend;
+    path: string;
+    body: Buffer;
+    hadBody: boolean;
+    requestId: string;
+    /** Registers what to run when the client's response closes (see `RequestState.onClose`). */
+    onClose: (fn: () => void) => void;
+  },
 ) => Promise<void>;
 
 /**
@@ -347,7 +361,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { backend, path, body, hadBody, requestId }) => {
+  return async (req, res, { backend, path, body, hadBody, requestId, onClose }) => {
     const pool = backend.pool;
     const incoming = req.headers;
     const fromTrustedProxy = trustedProxies.trusts(req.socket.remoteAddress ?? '');
@@ -358,11 +372,10 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     let previous: Endpoint | undefined;
     let attempt: Attempt | undefined;
     let clientGone = false;
-    const onClose = () => {
+    onClose(() => {
       clientGone = true;
-      attempt?.abort();
-    };
-    res.once('close', onClose);
+      attempt?.clientGone();
+    });
 
     try {
       let retryReason: string | undefined;
@@ -425,7 +438,6 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         previous = endpoint;
       }
     } finally {
-      res.off('close', onClose);
       current.set(req, undefined);
     }
   };

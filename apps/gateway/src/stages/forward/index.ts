@@ -37,6 +37,7 @@ export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler 
       body: state.body ?? Buffer.alloc(0),
       hadBody: hasBody(req),
       requestId: state.requestId,
+      onClose: state.onClose,
     });
   };
 }
