@@ -53,7 +53,7 @@ export interface RequestState {
   body: Buffer | undefined;
   backend: Backend | undefined;
   /** Runs `fn` once, when the response closes (finished or not). */
-  onClose(fn: () => void): void;
+  readonly onClose: (fn: () => void) => void;
 }
 
 const STATE = Symbol('modeldock.gateway.state');
