@@ -93,6 +93,8 @@ export function mayUse(key: ApiKey, model: string): boolean {
 /** The API keys in force; {@link watchKeysFile} keeps them current. */
 export interface KeyStore {
   readonly keys: readonly ApiKey[];
+  /** Changes whenever `keys` does, so that what was looked up under older keys is looked up again. */
+  readonly version: number;
   /** Stops watching the file. */
   close(): void;
 }
@@ -125,6 +127,7 @@ export function watchKeysFile(file: string, logger: Logger, pollMs = KEYS_POLL_M
     throw new Error(`invalid configuration: GATEWAY_API_KEYS_FILE: ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
   let seen = stamp();
+  let version = 0;
   logger.info({ file, keys: keys.length }, 'API keys loaded');
   const reload = () => {
     const now = stamp();
@@ -132,6 +135,7 @@ export function watchKeysFile(file: string, logger: Logger, pollMs = KEYS_POLL_M
     seen = now;
     try {
       keys = read();
+      version++;
       logger.info({ file, keys: keys.length }, 'API keys reloaded');
     } catch (err) {
       logger.error({ file, reason: err instanceof Error ? err.message : String(err) }, 'API keys file not usable; keeping the previous keys');
@@ -151,6 +155,9 @@ export function watchKeysFile(file: string, logger: Logger, pollMs = KEYS_POLL_M
   return {
     get keys() {
       return keys;
+    },
+    get version() {
+      return version;
     },
     close: () => {
       clearInterval(timer);

@@ -21,13 +21,25 @@ export function createRegistry(labels: Record<string, string> = {}): Registry {
  * proxy's hot path costs more than the increment itself. The cache is bounded like the labels.
  */
 export function childCache<T>(make: (values: readonly string[]) => T): (...values: string[]) => T {
-  const children = new Map<string, T>();
+  // One level of maps per label, so a lookup builds no key string.
+  const root = new Map<string, unknown>();
   return (...values) => {
-    const key = values.join('\u0000');
-    let child = children.get(key);
+    let level = root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = values[i] as string;
+      let nextLevel = level.get(value) as Map<string, unknown> | undefined;
+      if (nextLevel === undefined) {
+        nextLevel = new Map();
+        level.set(value, nextLevel);
+      }
+      level = nextLevel;
+    }
+    const leaf = values[last] ?? '';
+    let child = level.get(leaf) as T | undefined;
     if (child === undefined) {
       child = make(values);
-      children.set(key, child);
+      level.set(leaf, child);
     }
     return child;
   };

@@ -11,7 +11,7 @@ import { errorHandler, notFoundHandler } from './error-handler.js';
 import { HttpError, toHttpError } from './errors.js';
 import { httpLogger } from './logger.js';
 import { parseEnv, port, positiveInt } from './config.js';
-import { createRegistry, httpMetrics, metricsHandler } from './metrics.js';
+import { childCache, createRegistry, httpMetrics, metricsHandler } from './metrics.js';
 import { installGracefulShutdown } from './shutdown.js';
 
 const silent = pino({ level: 'silent' });
@@ -190,3 +190,19 @@ describe('installGracefulShutdown', () => {
     assert.deepEqual(events, ['not-ready', 'disposed', 'exit:0']);
   });
 });
+
+describe('childCache', () => {
+  it('makes one child per combination of label values and hands it back after', () => {
+    const made: string[] = [];
+    const child = childCache((values) => {
+      made.push(values.join('/'));
+      return { values };
+    });
+    const first = child('a', 'b');
+    assert.equal(child('a', 'b'), first);
+    assert.notEqual(child('a', 'c'), first);
+    assert.notEqual(child('ab', ''), first, 'values are kept apart, not joined');
+    assert.deepEqual(made, ['a/b', 'a/c', 'ab/']);
+  });
+});
+

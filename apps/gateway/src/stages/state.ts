@@ -51,6 +51,8 @@ export interface RequestState {
   /** The model the request is for, once known (route stage, or body stage for OpenAI embeddings). */
   model: string | undefined;
   body: Buffer | undefined;
+  /** The request carries a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
+  readonly hasBody: boolean;
   backend: Backend | undefined;
   /** Runs `fn` once, when the response closes (finished or not). */
   readonly onClose: (fn: () => void) => void;
@@ -59,7 +61,7 @@ export interface RequestState {
 const STATE = Symbol('modeldock.gateway.state');
 
 /** Creates the request's state; the first stage calls it once. */
-export function createState(res: ServerResponse, requestId: string, startedAt: number): RequestState {
+export function createState(req: IncomingMessage, res: ServerResponse, requestId: string, startedAt: number): RequestState {
   const closers: (() => void)[] = [];
   // One 'close' listener per request, however many stages need one.
   res.once('close', () => {
@@ -73,18 +75,27 @@ export function createState(res: ServerResponse, requestId: string, startedAt: n
     presentedUnknownKey: false,
     model: undefined,
     body: undefined,
+    hasBody: req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0',
     backend: undefined,
     onClose: (fn) => {
       closers.push(fn);
     },
   };
-  (res as ServerResponse & { [STATE]?: RequestState })[STATE] = state;
+  // On Express's per-request `res.locals` object, whose shape every request shares: a property
+  // added to Node's own response object would give it a new hidden class on every request.
+  localsOf(res)[STATE] = state;
   return state;
+}
+
+function localsOf(res: ServerResponse): { [STATE]?: RequestState } {
+  const withLocals = res as ServerResponse & { locals?: { [STATE]?: RequestState } };
+  withLocals.locals ??= Object.create(null) as { [STATE]?: RequestState };
+  return withLocals.locals;
 }
 
 /** The request's state; every stage after the first finds it here. */
 export function stateOf(res: ServerResponse): RequestState {
-  const state = (res as ServerResponse & { [STATE]?: RequestState })[STATE];
+  const state = localsOf(res)[STATE];
   if (state === undefined) throw new Error('the access-log stage runs first');
   return state;
 }

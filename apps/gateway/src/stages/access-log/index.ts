@@ -74,7 +74,7 @@ export function accessLog({ sampler, ignorePaths = [], record }: AccessLogOption
     const id = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, id);
     const started = performance.now();
-    const state = createState(res, id, started);
+    const state = createState(req, res, id, started);
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const logged = !ignored.has(query === -1 ? url : url.slice(0, query));

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import type { GatewayMetrics } from '../../metrics.js';
-import { hasBody } from '../body/read-body.js';
 import { stateOf, type Client } from '../state.js';
 import type { Admission, ClientLimiter, RateLimit } from './limiter.js';
 
@@ -60,7 +59,7 @@ export function rateLimitHeaders(
  * are counted per key id (never the key) and model.
  */
 export function admit({ limiter, maxConcurrency, defaultRate, metrics, models }: AdmitOptions): RequestHandler {
-  return (req: IncomingMessage, res: ServerResponse, next) => {
+  return (_req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
     const client = state.client as Client;
     const rate = rateOf(client, defaultRate);
@@ -76,7 +75,7 @@ export function admit({ limiter, maxConcurrency, defaultRate, metrics, models }:
       const model = state.model !== undefined && models.has(state.model) ? state.model : '';
       metrics.keyRefusals.inc({ key: keyLabel, model, reason: admission.reason });
       // The body is not wanted; reading it just to keep the connection would cost the flood's bytes.
-      if (hasBody(req)) res.setHeader('connection', 'close');
+      if (state.hasBody) res.setHeader('connection', 'close');
       throw HttpError.tooManyRequests(
         admission.reason === 'concurrency'
           ? `too many requests in flight from this client (limit ${maxConcurrency})`

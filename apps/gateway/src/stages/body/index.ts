@@ -36,6 +36,7 @@ export function body({ budget, maxBodyBytes, maxJsonDepth, metrics }: BodyOption
         limitBytes: maxBodyBytes,
         budget,
         client: (state.client as Client).id,
+        hasBody: state.hasBody,
         onRelease: (release) => state.onClose(release),
         onChunk:
           scanner === undefined

@@ -65,7 +65,9 @@ export interface BodyReadOptions {
   /** Called with a function that gives the reserved bytes back; the caller runs it when the request ends. */
   readonly onRelease: (release: () => void) => void;
   /** Sees every chunk as it arrives; throwing an HttpError ends the read with that error. */
-  readonly onChunk?: (chunk: Buffer) => void;
+  readonly onChunk?: ((chunk: Buffer) => void) | undefined;
+  /** Whether the request has a body, when the caller knows already. */
+  readonly hasBody?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export interface BodyReadOptions {
  * rest.
  */
 export function readRawBody(req: IncomingMessage, options: BodyReadOptions): Promise<Buffer> {
-  if (!hasBody(req)) return Promise.resolve(EMPTY);
+  if (!(options.hasBody ?? hasBody(req))) return Promise.resolve(EMPTY);
   const { limitBytes, budget, client, onRelease, onChunk } = options;
   const declaredHeader = req.headers['content-length'];
   // A declaration is only trusted to refuse: reserving by it would let a header hold memory never sent.

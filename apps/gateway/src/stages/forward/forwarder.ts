@@ -37,9 +37,6 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'x-request-id',
 ]);
 
-/** Where the attempt in progress is kept on the request, for http-proxy's hooks. */
-const ATTEMPT = Symbol('modeldock.gateway.attempt');
-
 /** No replica to avoid (a first attempt). */
 const NONE: ReadonlySet<Endpoint> = new Set();
 
@@ -135,8 +132,19 @@ function outgoingHeaders(
 }
 
 function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, servedBy: string): void {
-  for (const [name, value] of Object.entries(proxyRes.headers)) {
-    if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) res.setHeader(name, value);
+  // proxyRes.headers is a getter that builds an object; the raw list is already there.
+  const raw = proxyRes.rawHeaders;
+  let copied: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    const value = raw[i + 1] as string;
+    // A repeated field (set-cookie, or any list) keeps every value; the replica's replaces the gateway's own.
+    if (copied?.includes(name) === true) res.appendHeader(name, value);
+    else {
+      res.setHeader(name, value);
+      (copied ??= []).push(name);
+    }
   }
   res.setHeader(SERVED_BY_HEADER, servedBy);
   res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage);
@@ -298,12 +306,7 @@ export type Forward = (
  * HttpError to answer: 503 when no replica is ready, 502 when every try failed, 504 at the deadline.
  */
 export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs, trustedProxies }: ForwarderOptions): Forward {
-  const current = {
-    get: (req: IncomingMessage): Attempt | undefined => (req as IncomingMessage & { [ATTEMPT]?: Attempt })[ATTEMPT],
-    set: (req: IncomingMessage, attempt: Attempt | undefined) => {
-      (req as IncomingMessage & { [ATTEMPT]?: Attempt })[ATTEMPT] = attempt;
-    },
-  };
+  const current = new WeakMap<IncomingMessage, Attempt>();
   /** Each replica's address as http-proxy takes it, parsed once rather than on every request. */
   const targets = new WeakMap<Endpoint, Url>();
   const targetOf = (endpoint: Endpoint): Url => {
@@ -438,7 +441,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         previous = endpoint;
       }
     } finally {
-      current.set(req, undefined);
+      current.delete(req);
     }
   };
 }

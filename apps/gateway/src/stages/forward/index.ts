@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler } from 'express';
 import type { GatewayMetrics } from '../../metrics.js';
-import { hasBody } from '../body/read-body.js';
 import { stateOf, type Backend } from '../state.js';
 import type { Forward } from './forwarder.js';
 
@@ -35,7 +34,7 @@ export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler 
       backend,
       path: state.route.kind === 'model' ? state.route.path : (req.url ?? '/'),
       body: state.body ?? Buffer.alloc(0),
-      hadBody: hasBody(req),
+      hadBody: state.hasBody,
       requestId: state.requestId,
       onClose: state.onClose,
     });

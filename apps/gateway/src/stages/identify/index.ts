@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
-import { findKey, type KeyStore } from '../../api-keys.js';
+import type { Socket } from 'node:net';
+import { findKey, type ApiKey, type KeyStore } from '../../api-keys.js';
 import { stateOf } from '../state.js';
 
 /** Options of {@link identify}. */
@@ -12,6 +13,29 @@ export interface IdentifyOptions {
 }
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** What a connection presented last and what it was found to be, under which version of the keys. */
+interface LookedUp {
+  presented: string;
+  version: number;
+  key: ApiKey | undefined;
+}
+
+const LOOKED_UP = Symbol('modeldock.gateway.lookedUp');
+
+/**
+ * The key `presented` is, by hash, in constant time over every entry. A kept-alive connection
+ * (every OpenAI client's) presents the same key on each request, so the answer is kept on the
+ * connection until it presents another string or the keys change: the comparison against what this
+ * connection itself sent before tells it nothing about anyone else's key.
+ */
+function lookUp(socket: Socket & { [LOOKED_UP]?: LookedUp }, presented: string, keys: KeyStore): ApiKey | undefined {
+  const last = socket[LOOKED_UP];
+  if (last !== undefined && last.version === keys.version && last.presented === presented) return last.key;
+  const key = findKey(keys.keys, presented);
+  socket[LOOKED_UP] = { presented, version: keys.version, key };
+  return key;
+}
 
 /** The key a request presents: `Authorization: Bearer <key>` (what OpenAI's clients send), else `x-api-key`. */
 export function presentedKey(req: IncomingMessage): string | undefined {
@@ -40,7 +64,7 @@ export function identify({ keys, clientAddress }: IdentifyOptions): RequestHandl
     }
     const presented = presentedKey(req);
     if (presented !== undefined) {
-      const key = findKey(keys.keys, presented);
+      const key = lookUp(req.socket as Socket & { [LOOKED_UP]?: LookedUp }, presented, keys);
       if (key === undefined) state.presentedUnknownKey = true;
       else state.client = { id: key.id, key };
     }
