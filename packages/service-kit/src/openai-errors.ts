@@ -1,4 +1,4 @@
-import { HttpError } from './errors.js';
+import type { HttpError } from './errors.js';
 
 /** OpenAI's error body, which its clients (openai, LangChain, the Vercel AI SDK) read on its routes. */
 export interface OpenAiErrorBody {
