@@ -64,7 +64,7 @@ export function identify({ keys, clientAddress }: IdentifyOptions): RequestHandl
     }
     const presented = presentedKey(req);
     if (presented !== undefined) {
-      const key = lookUp(req.socket as Socket & { [LOOKED_UP]?: LookedUp }, presented, keys);
+      const key = lookUp(req.socket, presented, keys);
       if (key === undefined) state.presentedUnknownKey = true;
       else state.client = { id: key.id, key };
     }
