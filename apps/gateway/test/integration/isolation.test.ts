@@ -192,7 +192,7 @@ describe('trusted proxies: X-Forwarded-For is believed only from them', () => {
       [200, 200],
     );
     const echo = (await infer('127.0.0.2', '203.0.113.9, 198.51.100.1')).json as Echo;
-    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 198.51.100.1,127.0.0.2');
+    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 198.51.100.1, 127.0.0.2');
   });
 });
 

@@ -2,7 +2,7 @@ import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, Server
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
-import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
@@ -105,26 +105,37 @@ const NO_STREAM = {
 
 /**
  * Forwarding headers a client could write itself: believed, and passed on, only from a trusted
- * proxy. http-proxy's `xfwd` then appends the peer the gateway saw, so the next hop reads the same
- * chain the gateway did.
+ * proxy. The gateway then appends the peer it saw to `X-Forwarded-For`, so the next hop reads the
+ * same chain the gateway did.
  */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'];
+const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip']);
 
-/** The client's credentials for the gateway: the replicas have no use for them, and must not log them. */
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'];
+/**
+ * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, and the
+ * client's credentials for the gateway (the replicas have no use for them, and must not log them).
+ */
+const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key']);
 
+/**
+ * The headers of one attempt, built by copying what is forwarded rather than deleting from a copy
+ * (which would turn every request's header object into a slow dictionary).
+ */
 function outgoingHeaders(
   incoming: IncomingHttpHeaders,
+  peer: string,
   body: Buffer,
   hadBody: boolean,
   requestId: string,
   fromTrustedProxy: boolean,
   deadlineMs: number,
 ): IncomingHttpHeaders {
-  const headers: IncomingHttpHeaders = { ...incoming };
-  for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
-  for (const name of CREDENTIAL_HEADERS) delete headers[name];
-  if (!fromTrustedProxy) for (const name of FORWARDING_HEADERS) delete headers[name];
+  const headers: IncomingHttpHeaders = {};
+  for (const name in incoming) {
+    if (NOT_FORWARDED.has(name) || (!fromTrustedProxy && FORWARDING_HEADERS.has(name))) continue;
+    headers[name] = incoming[name];
+  }
+  const forwardedFor = fromTrustedProxy ? incoming['x-forwarded-for'] : undefined;
+  headers['x-forwarded-for'] = forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`;
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
   headers[DEADLINE_HEADER] = String(deadlineMs);
@@ -330,7 +341,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
       return attempt === undefined ? undefined : targetOf(attempt.endpoint);
     },
     agent,
-    xfwd: true,
+    // X-Forwarded-For is set by outgoingHeaders, which knows which peers are trusted.
+    xfwd: false,
     selfHandleResponse: true,
     // Only the `on` wiring: `on.error` is the crash guard, errors become retries or `{error}`
     // bodies instead of the default error page, and requests are logged by pino-http.
@@ -367,7 +379,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
   return async (req, res, { backend, path, body, hadBody, requestId, onClose }) => {
     const pool = backend.pool;
     const incoming = req.headers;
-    const fromTrustedProxy = trustedProxies.trusts(req.socket.remoteAddress ?? '');
+    const peer = plainAddress(req.socket.remoteAddress ?? '');
+    const fromTrustedProxy = trustedProxies.trusts(peer);
     const { timeoutMs, attemptTimeoutMs } = pool.config;
     const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
@@ -412,8 +425,8 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
           attempt = started;
           current.set(req, started);
-          // http-proxy appends x-forwarded-* to req.headers; every attempt starts from the client's.
-          req.headers = outgoingHeaders(incoming, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs));
+          // Every attempt starts from the client's headers.
+          req.headers = outgoingHeaders(incoming, peer, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs));
           attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
