@@ -15,6 +15,8 @@ export interface ApiKey {
   /** Its token bucket (requests per second, and size); undefined: the gateway's per-client default. */
   readonly ratePerSecond: number | undefined;
   readonly burst: number | undefined;
+  /** The same as one object, made once (the admit stage's bucket), when `ratePerSecond` is set. */
+  readonly rate: { readonly ratePerSecond: number; readonly burst: number } | undefined;
 }
 
 /** Key ids appear in logs and metric labels, so they stay short and plain. */
@@ -52,12 +54,14 @@ export function parseKeysFile(text: string): ApiKey[] {
     if (hashes.has(entry.sha256.toLowerCase())) throw new Error(`keys.${index}.sha256: the same key as another entry`);
     ids.add(entry.id);
     hashes.add(entry.sha256.toLowerCase());
+    const burst = entry.burst ?? (entry.ratePerSecond === undefined ? undefined : Math.max(1, Math.ceil(entry.ratePerSecond * 2)));
     return {
       id: entry.id,
       sha256: Buffer.from(entry.sha256, 'hex'),
       models: entry.models.includes('*') ? 'all' : new Set(entry.models),
       ratePerSecond: entry.ratePerSecond,
-      burst: entry.burst ?? (entry.ratePerSecond === undefined ? undefined : Math.max(1, Math.ceil(entry.ratePerSecond * 2))),
+      burst,
+      rate: entry.ratePerSecond === undefined || burst === undefined ? undefined : { ratePerSecond: entry.ratePerSecond, burst },
     };
   });
 }

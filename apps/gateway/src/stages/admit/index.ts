@@ -21,9 +21,19 @@ export interface AdmitOptions {
 
 /** The bucket that applies to `client`: its key's, else the default. */
 export function rateOf(client: Client, defaultRate: RateLimit | undefined): RateLimit | undefined {
-  const key = client.key;
-  if (key?.ratePerSecond !== undefined) return { ratePerSecond: key.ratePerSecond, burst: key.burst ?? Math.max(1, Math.ceil(key.ratePerSecond * 2)) };
-  return defaultRate;
+  return client.key?.rate ?? defaultRate;
+}
+
+/** `RateLimit-Policy` values, by bucket (they change only when the keys do). */
+const policies = new WeakMap<RateLimit, string>();
+
+function ratePolicy(rate: RateLimit): string {
+  let policy = policies.get(rate);
+  if (policy === undefined) {
+    policy = `"rate";q=${rate.burst};w=${Math.max(1, Math.ceil(rate.burst / rate.ratePerSecond))}`;
+    policies.set(rate, policy);
+  }
+  return policy;
 }
 
 /**
@@ -37,18 +47,18 @@ export function rateLimitHeaders(
   maxConcurrency: number,
   admission: Pick<Admission, 'tokens' | 'inFlight'>,
 ): { policy: string; limit: string } | undefined {
-  const policies: string[] = [];
+  const policyParts: string[] = [];
   const limits: string[] = [];
   if (rate !== undefined) {
     const tokens = Math.max(0, admission.tokens ?? rate.burst);
-    policies.push(`"rate";q=${rate.burst};w=${Math.max(1, Math.ceil(rate.burst / rate.ratePerSecond))}`);
+    policyParts.push(ratePolicy(rate));
     limits.push(`"rate";r=${Math.floor(tokens)};t=${Math.ceil((rate.burst - tokens) / rate.ratePerSecond)}`);
   }
   if (maxConcurrency > 0) {
-    policies.push(`"concurrency";q=${maxConcurrency};qu="concurrent-requests"`);
+    policyParts.push(`"concurrency";q=${maxConcurrency};qu="concurrent-requests"`);
     limits.push(`"concurrency";r=${Math.max(0, maxConcurrency - admission.inFlight)}`);
   }
-  return policies.length === 0 ? undefined : { policy: policies.join(', '), limit: limits.join(', ') };
+  return policyParts.length === 0 ? undefined : { policy: policyParts.join(', '), limit: limits.join(', ') };
 }
 
 /**

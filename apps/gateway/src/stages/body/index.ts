@@ -30,6 +30,10 @@ export function body({ budget, maxBodyBytes, maxJsonDepth, metrics }: BodyOption
   return async (req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
     const byBody = state.model === undefined;
+    if (!state.hasBody && !byBody) {
+      next();
+      return;
+    }
     const scanner = byBody ? new ModelScanner(maxJsonDepth) : undefined;
     try {
       state.body = await readRawBody(req, {

@@ -398,8 +398,12 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
       let lastTimeoutMs: number | undefined;
       for (let tries = 0; ; tries++) {
         // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
-        const avoid = new Set(failed);
-        if (previous !== undefined) avoid.add(previous);
+        let avoid: ReadonlySet<Endpoint> = NONE;
+        if (failed !== undefined || previous !== undefined) {
+          const tried = new Set(failed);
+          if (previous !== undefined) tried.add(previous);
+          avoid = tried;
+        }
         const endpoint =
           backend.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? backend.pick(failed ?? NONE) : undefined);
         if (endpoint === undefined) {

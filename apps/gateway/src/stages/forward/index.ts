@@ -18,7 +18,7 @@ export interface ForwardOptions {
  * and counts it per model and per key once its response is over.
  */
 export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler {
-  return async (req: IncomingMessage, res: ServerResponse) => {
+  return (req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
     const backend = state.backend as Backend;
     const model = backend.pool.name;
@@ -30,13 +30,13 @@ export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler 
       metrics.series.requestDuration(model).observe((performance.now() - started) / 1000);
       metrics.series.key(key, model).inc();
     });
-    await forwarder(req, res, {
+    forwarder(req, res, {
       backend,
       path: state.route.kind === 'model' ? state.route.path : (req.url ?? '/'),
       body: state.body ?? Buffer.alloc(0),
       hadBody: state.hasBody,
       requestId: state.requestId,
       onClose: state.onClose,
-    });
+    }).then(undefined, next);
   };
 }
