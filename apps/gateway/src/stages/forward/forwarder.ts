@@ -134,7 +134,8 @@ function outgoingHeaders(
     if (NOT_FORWARDED.has(name) || (!fromTrustedProxy && FORWARDING_HEADERS.has(name))) continue;
     headers[name] = incoming[name];
   }
-  const forwardedFor = fromTrustedProxy ? incoming['x-forwarded-for'] : undefined;
+  const chain = fromTrustedProxy ? incoming['x-forwarded-for'] : undefined;
+  const forwardedFor = Array.isArray(chain) ? chain.join(', ') : chain;
   headers['x-forwarded-for'] = forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`;
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
