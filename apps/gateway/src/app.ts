@@ -107,6 +107,12 @@ export function createApps({
   const { ratePerSecond, burst, maxConcurrency } = config.clientLimits;
 
   const stages: RequestHandler[] = [
+    accessLog({
+      sampler: new LogSampler(logger, config.logLinesPerSecond),
+      ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'],
+      record: httpRequestRecorder(registry),
+    }),
+    ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
     route({
       router: createRouter(config.models),
       answers: gatewayAnswers({ pools: [...pools.values()], version: readVersion(), draining: () => lifecycle.draining }),
@@ -142,14 +148,6 @@ export function createApps({
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    accessLog({
-      sampler: new LogSampler(logger, config.logLinesPerSecond),
-      ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'],
-      record: httpRequestRecorder(registry),
-    }),
-  );
-  if (config.corsOrigins.length > 0) app.use(cors({ origins: config.corsOrigins }));
   app.use((req, res, next) => (OPENAI_PATHS.has(routePath(req.url)) ? openAi : run)(req, res, next));
   app.use(errorHandler({ logger }));
 
