@@ -47,18 +47,19 @@ export function rateLimitHeaders(
   maxConcurrency: number,
   admission: Pick<Admission, 'tokens' | 'inFlight'>,
 ): { policy: string; limit: string } | undefined {
-  const policyParts: string[] = [];
-  const limits: string[] = [];
+  let policy = '';
+  let limit = '';
   if (rate !== undefined) {
     const tokens = Math.max(0, admission.tokens ?? rate.burst);
-    policyParts.push(ratePolicy(rate));
-    limits.push(`"rate";r=${Math.floor(tokens)};t=${Math.ceil((rate.burst - tokens) / rate.ratePerSecond)}`);
+    policy = ratePolicy(rate);
+    limit = `"rate";r=${Math.floor(tokens)};t=${Math.ceil((rate.burst - tokens) / rate.ratePerSecond)}`;
   }
   if (maxConcurrency > 0) {
-    policyParts.push(`"concurrency";q=${maxConcurrency};qu="concurrent-requests"`);
-    limits.push(`"concurrency";r=${Math.max(0, maxConcurrency - admission.inFlight)}`);
+    const sep = policy === '' ? '' : ', ';
+    policy += `${sep}"concurrency";q=${maxConcurrency};qu="concurrent-requests"`;
+    limit += `${sep}"concurrency";r=${Math.max(0, maxConcurrency - admission.inFlight)}`;
   }
-  return policyParts.length === 0 ? undefined : { policy: policyParts.join(', '), limit: limits.join(', ') };
+  return policy === '' ? undefined : { policy, limit };
 }
 
 /**

@@ -27,7 +27,7 @@ export interface BodyOptions {
  * connection is closed rather than read to the end.
  */
 export function body({ budget, maxBodyBytes, maxJsonDepth, metrics }: BodyOptions): RequestHandler {
-  return async (req: IncomingMessage, res: ServerResponse, next) => {
+  return (req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
     const byBody = state.model === undefined;
     if (!state.hasBody && !byBody) {
@@ -35,8 +35,9 @@ export function body({ budget, maxBodyBytes, maxJsonDepth, metrics }: BodyOption
       return;
     }
     const scanner = byBody ? new ModelScanner(maxJsonDepth) : undefined;
-    try {
-      state.body = await readRawBody(req, {
+    readRawBody(
+      req,
+      {
         limitBytes: maxBodyBytes,
         budget,
         client: (state.client as Client).id,
@@ -49,21 +50,31 @@ export function body({ budget, maxBodyBytes, maxJsonDepth, metrics }: BodyOption
                 const scan = scanner.write(chunk);
                 if (scan.state === 'invalid') throw HttpError.invalidInput(`malformed JSON body: ${scan.reason}`);
               },
-      });
-    } catch (err) {
-      if (err instanceof HttpError && err.code !== 'request_aborted') res.setHeader('connection', 'close');
-      if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
-        metrics.bodyBudgetRejections.inc({ reason: err.status === 503 ? 'full' : 'client_share' });
-      }
-      throw err;
-    }
-    if (scanner !== undefined) {
-      const scan = scanner.end();
-      if (scan.state === 'invalid') throw HttpError.invalidInput(`malformed JSON body: ${scan.reason}`);
-      if (scan.state !== 'found' || scan.model === '') throw HttpError.modelRequired();
-      state.model = scan.model;
-      authorizeModel(state, scan.model, metrics);
-    }
-    next();
+      },
+      (err, buffered) => {
+        if (err !== undefined) {
+          if (err instanceof HttpError && err.code !== 'request_aborted') res.setHeader('connection', 'close');
+          if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
+            metrics.bodyBudgetRejections.inc({ reason: err.status === 503 ? 'full' : 'client_share' });
+          }
+          next(err);
+          return;
+        }
+        state.body = buffered;
+        if (scanner !== undefined) {
+          const scan = scanner.end();
+          try {
+            if (scan.state === 'invalid') throw HttpError.invalidInput(`malformed JSON body: ${scan.reason}`);
+            if (scan.state !== 'found' || scan.model === '') throw HttpError.modelRequired();
+            state.model = scan.model;
+            authorizeModel(state, scan.model, metrics);
+          } catch (refused) {
+            next(refused);
+            return;
+          }
+        }
+        next();
+      },
+    );
   };
 }
