@@ -13,7 +13,7 @@ import { dateParts, gitDescription, loadSummary, machine, progress, runSuite, wr
 import { runLoad, type LoadResult } from './load.js';
 import { freePort, loadAverage, waitForHttp, type ManagedProcess, type ProcessSupervisor } from './processes.js';
 import type { GatewayResults, ProxyFigures } from './results.js';
-import type { GatewaySettings } from './settings.js';
+import { REPO_ROOT, type GatewaySettings } from './settings.js';
 import { round } from './stats.js';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -167,7 +167,10 @@ export function runGatewayBench(settings: GatewaySettings): Promise<number> {
           warmupS: settings.warmupS,
           rounds: settings.rounds,
           gatewayEntry: path.relative(path.join(HERE, '../..'), settings.gatewayEntry),
-          gatewaySetup: SETUP_TEXT,
+          gatewaySetup:
+            settings.gatewayEntry === path.join(REPO_ROOT, 'apps/gateway/dist/main.js')
+              ? SETUP_TEXT
+              : `${SETUP_TEXT} (asked for; another build ignores the settings it does not know)`,
           machine: machine(),
           git: gitDescription(),
           loadGenerator: 'autocannon 8 (programmatic) in the bench process',

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { ApiKey } from '../api-keys.js';
 import type { Endpoint, UpstreamPool } from '../upstream-pool.js';
 
@@ -44,6 +45,8 @@ export interface RequestState {
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly startedAt: number;
+  /** `performance.now()` when its response closed (set just before the `onClose` functions run). */
+  closedAt: number;
   route: RouteMatch;
   client: Client | undefined;
   /** Why identification failed, when a key was presented but not found. */
@@ -65,11 +68,13 @@ export function createState(req: IncomingMessage, res: ServerResponse, requestId
   const closers: (() => void)[] = [];
   // One 'close' listener per request, however many stages need one.
   res.once('close', () => {
+    state.closedAt = performance.now();
     for (const fn of closers) fn();
   });
   const state: RequestState = {
     requestId,
     startedAt,
+    closedAt: 0,
     route: { kind: 'none' },
     client: undefined,
     presentedUnknownKey: false,

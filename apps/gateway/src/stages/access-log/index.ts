@@ -79,7 +79,7 @@ export function accessLog({ sampler, ignorePaths = [], record }: AccessLogOption
     const query = url.indexOf('?');
     const logged = !ignored.has(query === -1 ? url : url.slice(0, query));
     state.onClose(() => {
-      const elapsedMs = performance.now() - started;
+      const elapsedMs = state.closedAt - started;
       const route = state.route;
       if (res.writableFinished) record(req.method ?? '', route.kind === 'none' ? 'unmatched' : route.template, res.statusCode, elapsedMs / 1000);
       if (!logged) return;
