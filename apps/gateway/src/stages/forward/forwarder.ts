@@ -193,7 +193,6 @@ class Attempt {
       return;
     }
     const status = proxyRes.statusCode ?? 502;
-    this.endpoint.lastAnswerAt = performance.now();
     if (status === 503 && !queueCaused(proxyRes) && this.mayRetry()) {
       // Draining (not destroying) the short error body keeps the connection reusable.
       proxyRes.resume();
@@ -248,14 +247,13 @@ class Attempt {
 
   /**
    * No response head in time, although the replica was told the deadline before the gateway's
-   * timer: the caller may retry elsewhere, and the replica is ejected only if it is at fault (see
-   * `UpstreamPool.checkAfterTimeout`): one still answering requests and readiness is busy with work
-   * its clients sent.
+   * timer: the caller may retry elsewhere, and the replica's readiness is checked at once (see
+   * `UpstreamPool.checkAfterTimeout`): only one whose readiness fails too is ejected.
    */
   timeout(): void {
     if (this.settled) return;
     this.proxyReq?.destroy();
-    this.pool.checkAfterTimeout(this.endpoint, this.#startedAt);
+    this.pool.checkAfterTimeout(this.endpoint);
     this.#release('timeout');
     this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }
