@@ -249,6 +249,9 @@ describe('UpstreamPool', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(fake.probed.length, 1, 'one probe for the burst');
     assert.deepEqual([busy.healthy, busy.ejections], [true, 0], 'answers readiness: its clients kept it busy, not ejected');
+    assert.ok(busy.suspectUntil > performance.now(), 'but new requests prefer the other replica for a while');
+    replicas.recordSuccess(busy);
+    assert.equal(busy.suspectUntil, 0, 'until it answers');
     fake.healthyUrls.delete('http://10.0.0.2:8501/v2/health/ready');
     replicas.checkAfterTimeout(broken);
     await new Promise((resolve) => setTimeout(resolve, 10));

@@ -73,6 +73,22 @@ describe('gateway hardening', () => {
       assert.equal((await endpointOf(bad)).healthy, true);
     });
 
+    it('keeps a replica that times out but answers readiness in rotation, new requests preferring the others for a while', async () => {
+      bad.mode = { kind: 'blackhole' };
+      const hitsBefore = bad.hits;
+      const answers = [];
+      for (let i = 0; i < 6; i++) answers.push(await post(`${gateway.url}/predict_topic`, { i }));
+      bad.mode = { kind: 'echo' };
+      assert.deepEqual(
+        answers.map((a) => a.status),
+        answers.map(() => 200),
+      );
+      assert.equal(bad.hits - hitsBefore, 1, 'one request timed out there, then the others went to the good replica');
+      assert.equal((await endpointOf(bad)).healthy, true, 'not ejected: its readiness answered');
+      // Past the 400 ms of suspicion; it answers again.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    });
+
     it('answers 504 when every replica times out, and tells each attempt its deadline', async () => {
       const echo = await post(`${gateway.url}/predict_topic`, {}, { 'x-modeldock-deadline-ms': '999999' });
       const deadline = Number((echo.json as Echo).headers['x-modeldock-deadline-ms']);
