@@ -121,6 +121,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
+  // With the queue length: the rows a replica has accepted and not answered yet, the signal autoscalers scale on
+  // (deploy/k8s: KEDA's query sums both per model).
+  const engineRows = new Gauge({
+    name: 'modeldock_engine_rows_in_flight',
+    help: 'Rows in the engine call running now.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
   let draining = false;
   new Gauge({
     name: 'modeldock_model_ready',
@@ -137,12 +145,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const batchers = new Map(
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
+      // Both exist from the start, at 0: an autoscaler's query over an idle replica gets 0, not "no data".
+      queueLength.set(labels, 0);
+      engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
         async (inputs) => {
           const stop = engineSeconds.startTimer(labels);
+          engineRows.inc(labels, inputs.rows);
           try {
             return await runtime.predict(inputs);
           } finally {
+            engineRows.dec(labels, inputs.rows);
             stop();
           }
         },
