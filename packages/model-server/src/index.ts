@@ -1,13 +1,10 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
-  modelSettingsSchema,
-  readModelSettings,
-  selectVersions,
   serverSettingsSchema,
+  settingValue,
   settingsReference,
   variableName,
-  type ModelSettings,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,
