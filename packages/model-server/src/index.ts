@@ -9,7 +9,7 @@ export {
   type SettingDefaults,
   type SettingReference,
 } from './config.js';
-export { createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext } from './data-plane.js';
+export { LOAD_METRICS, createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext } from './data-plane.js';
 export {
   BUILT_IN_PLUGINS,
   openAiEmbeddingsPlugin,
