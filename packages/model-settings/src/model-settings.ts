@@ -73,7 +73,7 @@ export const modelSettingsSchema = z.strictObject({
     .describe('the `apps/` folder of the server when the model has its own routes (question-topic); default: the generic model server'),
   port: z.number().int().min(1).max(65535).optional().describe('its port under `pnpm start` (default: the first free one from 8502 up)'),
   aliases: z.array(alias).optional().describe('extra gateway routes to it, e.g. `[{"method": "POST", "path": "/predict_topic"}]`'),
-  labels: z.record(z.string(), z.string()).optional().describe('labels of the model, reported with its metadata'),
+  labels: z.record(z.string(), z.string()).optional().describe('labels of the model: `{"<name>": "<value>"}`'),
   versions: z.string().regex(VERSION_POLICY, "'latest', 'all' or versions like '1,2'").optional().describe('versions to serve (as `MODEL_VERSIONS`)'),
   defaultVersion: z.string().regex(MODEL_VERSION, 'digits').optional().describe('version unversioned requests get (as `MODEL_DEFAULT_VERSION`)'),
   maxBatchSize: positive().optional().describe('as `MODEL_MAX_BATCH_SIZE`'),
