@@ -17,7 +17,7 @@ import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Service, type IContainer, type IService } from 'kubernetes-models/v1';
 import { imageTag, policyProblems, type Deployment as DeploymentObject } from './policy.js';
-import { K8S, REPO, ofKind, render, renderVariant, selects, type K8sObject } from './render.js';
+import { K8S, REPO, ofKind, render, renderVariant, type K8sObject } from './render.js';
 
 const MODELS = await readModels(path.join(REPO, 'models'));
 const OVERLAYS = readdirSync(path.join(K8S, 'overlays')).sort();
