@@ -3,7 +3,7 @@ import {
   errorHandler,
   httpLogger,
   httpMetrics,
-  limitJsonDepth,
+  jsonBody,
   metricsHandler,
   notFoundHandler,
   type Logger,
@@ -45,9 +45,9 @@ export function createApp(deps: AppDependencies): Express {
   app.set('etag', false);
   app.use(httpLogger(logger, { ignorePaths: QUIET_PATHS }));
   app.use(httpMetrics(registry));
-  // Every POST body is JSON whatever its content type says (curl -d sends form encoding).
-  app.use(express.json({ limit: maxBodyBytes, type: () => true, strict: false }));
-  app.use(limitJsonDepth(deps.maxJsonDepth ?? 32));
+  // Every body is JSON whatever its content type says (curl -d sends form encoding); size and depth
+  // are checked as the bytes arrive, before anything is parsed.
+  app.use(jsonBody({ limit: maxBodyBytes, maxDepth: deps.maxJsonDepth ?? 32 }));
 
   app.get('/metrics', metricsHandler(registry));
   for (const plugin of [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS]) {

@@ -194,10 +194,14 @@ describe('logs under a flood', () => {
       },
     });
     const runtime = new FakeClassifier();
-    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 1, logger: pino({ level: 'info' }, sink) });
+    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 1, logger: pino({ level: 'info' }, sink) });
     runtime.hold();
     const responses = Array.from({ length: 120 }, () => supertest(app).post('/v2/models/question-topic/infer').send(infer(['q'])).then((res) => res.status));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Release the engine once the flood has been refused (bounded wait), not after a fixed time.
+    for (let i = 0; i < 200; i += 1) {
+      if (metricValue(await registry.metrics(), /modeldock_inference_rejected_total\{[^}]*reason="overloaded"[^}]*\} (\d+)/) >= 110) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     runtime.release();
     const statuses = await Promise.all(responses);
     const shed = statuses.filter((status) => status === 503).length;

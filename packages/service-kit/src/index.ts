@@ -12,7 +12,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
-export { jsonDepthExceeds, limitJsonDepth } from './json-depth.js';
+export { jsonBody, JsonDepthScanner, type JsonBodyOptions } from './json-body.js';
 export {
   Counter,
   Gauge,
