@@ -129,6 +129,65 @@ describe('deadlines and cancellation', () => {
   });
 });
 
+describe('queue time and cause, for the gateway (x-modeldock-queue-ms, x-modeldock-timeout-cause)', () => {
+  const waitForEngine = async (runtime: FakeClassifier) => {
+    for (let i = 0; i < 100 && runtime.calls.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it('answers 504 with cause queue when the deadline passes while the rows wait, and every answer says how long they waited', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1 });
+    runtime.hold();
+    // then() sends it now (supertest sends lazily).
+    const first = supertest(app).post('/v2/models/question-topic/infer').send(infer(['first'])).then((res) => res);
+    await waitForEngine(runtime);
+    const late = await supertest(app).post('/v2/models/question-topic/infer').set('x-modeldock-deadline-ms', '40').send(infer(['late']));
+    assert.equal(late.status, 504);
+    assert.equal(late.headers['x-modeldock-timeout-cause'], 'queue');
+    assert.ok(Number(late.headers['x-modeldock-queue-ms']) >= 30, late.headers['x-modeldock-queue-ms']);
+    runtime.release();
+    const ok = await first;
+    assert.equal(ok.status, 200);
+    assert.match(ok.headers['x-modeldock-queue-ms'] ?? '', /^\d+$/);
+    assert.equal(ok.headers['x-modeldock-timeout-cause'], undefined);
+  });
+
+  it('answers 504 without a cause when the rows were all in the engine (the replica may be at fault)', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime] });
+    runtime.hold();
+    const slow = await supertest(app).post('/v2/models/question-topic/infer').set('x-modeldock-deadline-ms', '40').send(infer(['slow']));
+    runtime.release();
+    assert.equal(slow.status, 504);
+    assert.equal(slow.headers['x-modeldock-timeout-cause'], undefined);
+    assert.match(slow.headers['x-modeldock-queue-ms'] ?? '', /^\d+$/);
+  });
+
+  it('marks the full-queue 503 and the fair-share 429 as caused by the queue (OIP and TF Serving)', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 2, maxQueuePerClient: 1 });
+    runtime.hold();
+    const send = (client: string, text: string) =>
+      supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', client).send(infer([text])).then((res) => res.status);
+    const held = [send('10.0.0.1', 'a')];
+    await waitForEngine(runtime);
+    held.push(send('10.0.0.1', 'b'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const share = await supertest(app).post('/v1/models/question-topic:predict').set('x-forwarded-for', '10.0.0.1').send({ instances: ['c'] });
+    assert.equal(share.status, 429);
+    assert.equal(share.headers['x-modeldock-timeout-cause'], 'queue');
+    const other = send('10.0.0.2', 'd');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const full = await supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', '10.0.0.3').send(infer(['e']));
+    assert.equal(full.status, 503);
+    assert.equal(full.headers['x-modeldock-timeout-cause'], 'queue');
+    assert.equal(full.headers['x-modeldock-queue-ms'], '0');
+    runtime.release();
+    assert.deepEqual(await Promise.all(held), [200, 200]);
+    assert.equal(await other, 200);
+  });
+});
+
 describe('fair sharing of the queue', () => {
   it('answers 429 to a client over its share while another client is still served', async () => {
     const runtime = new FakeClassifier();

@@ -1,10 +1,7 @@
 import type { Request, Response } from 'express';
-import { HttpError } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, HttpError, QUEUE_TIME_HEADER, TIMEOUT_CAUSE_HEADER } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { InferenceContext } from '../data-plane.js';
-
-/** The gateway's remaining deadline for this attempt, in milliseconds (relative, so clocks need not agree). */
-export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
 
 /** The parsed JSON body as an object, or a 400 saying what it was instead. */
 export function jsonObjectBody(body: unknown): Record<string, unknown> {
@@ -48,7 +45,9 @@ export function clientOf(req: Request): string {
 /**
  * The inference context of an HTTP exchange: its signal aborts when the client goes away before
  * the answer, or when the deadline passes (the gateway's `x-modeldock-deadline-ms`, capped by the
- * server's own `capMs`), so queued work is dropped instead of computed for nobody.
+ * server's own `capMs`), so queued work is dropped instead of computed for nobody. Every answer
+ * says how long the request waited in the queue (`x-modeldock-queue-ms`), and a 503, 429 or 504
+ * caused by the queue says so (`x-modeldock-timeout-cause: queue`), for the gateway.
  */
 export function inferenceContext(req: Request, res: Response, protocol: string, capMs: number): InferenceContext {
   const header = req.headers[DEADLINE_HEADER];
@@ -62,5 +61,14 @@ export function inferenceContext(req: Request, res: Response, protocol: string, 
   res.once('close', () => {
     if (!res.writableFinished) gone.abort(new Error('client closed the request'));
   });
-  return { protocol, client: clientOf(req), signal: AbortSignal.any([gone.signal, AbortSignal.timeout(ms)]) };
+  return {
+    protocol,
+    client: clientOf(req),
+    signal: AbortSignal.any([gone.signal, AbortSignal.timeout(ms)]),
+    queued: ({ waitedMs, cause }) => {
+      if (res.headersSent) return;
+      res.setHeader(QUEUE_TIME_HEADER, String(Math.round(waitedMs)));
+      if (cause !== undefined) res.setHeader(TIMEOUT_CAUSE_HEADER, cause);
+    },
+  };
 }
