@@ -18,7 +18,6 @@ export const FAKE_LABELS = ['ABBR', 'DESC', 'ENTY', 'HUM', 'LOC', 'NUM'] as cons
 abstract class FakeRuntime implements ModelRuntime {
   abstract readonly kind: ModelDescription['kind'];
   abstract readonly signature: Signature;
-  readonly needsEncoder: boolean = false;
   readonly info: Readonly<Record<string, unknown>> = { kind: 'fake', backend: 'none' };
   /** Every engine call's inputs, in order. */
   readonly calls: Batch[] = [];
@@ -69,7 +68,6 @@ export class FakeClassifier extends FakeRuntime {
   readonly labels = FAKE_LABELS;
   readonly scoresOutput = 'probabilities';
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [
@@ -112,7 +110,6 @@ export function fakeLabel(text: string, shift = 0): string {
 export class FakeEmbedder extends FakeRuntime {
   readonly kind = 'sentence-embedding' as const;
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [{ name: 'embedding', datatype: 'FP32', shape: [-1, 4] }],
