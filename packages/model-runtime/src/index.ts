@@ -73,13 +73,5 @@ export {
   type EngineOptions,
   type LoadedMeasure,
 } from './wiring.js';
-export {
-  TEXT_TRANSFORMS,
-  textClassifierMetadataSchema,
-  type TextClassifierMetadata,
-  type TextTransform,
-} from './kinds/text-classifier.js';
-export { EMBEDDING_OUTPUT, sentenceEmbeddingMetadataSchema, type SentenceEmbeddingMetadata } from './kinds/sentence-embedding.js';
-export { tfjsMetadataSchema, type TfjsMetadata } from './kinds/tfjs.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
 export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';

@@ -72,12 +72,14 @@ export interface ModelRuntime extends ModelDescription {
 }
 
 /**
- * A text kind's measure of a request's work, with the tokenizer its engine uses: what the server
- * bounds before anything is queued (texts, pieces, padded positions).
+ * A text kind's measure of a request's work, with the tokenizer and the call planning its engine
+ * uses: what the server bounds before anything is queued (characters, pieces, padded positions).
  */
 export interface TextMeasure {
   /** The text exactly as the engine's tokenizer segments it (NFKC and the like), to bound its length. */
   normalize(text: string): string;
   /** Pieces the engine would compute for `text`. */
   countPieces(text: string): number;
+  /** Padded positions of the engine calls the engine would plan for texts of these piece counts: what its time grows with. */
+  plannedPositions(piecesPerText: readonly number[]): number;
 }

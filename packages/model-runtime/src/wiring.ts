@@ -112,6 +112,7 @@ export async function loadTextMeasure(descriptions: readonly Pick<ModelDescripti
       : {
           normalize: (text) => measures.map((each) => each.normalize(text)).reduce((a, b) => (b.length > a.length ? b : a)),
           countPieces: (text) => Math.max(...measures.map((each) => each.countPieces(text))),
+          plannedPositions: (pieces) => Math.max(...measures.map((each) => each.plannedPositions(pieces))),
         };
   return { measure, dispose: () => loaded.dispose() };
 }

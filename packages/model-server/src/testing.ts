@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Batch, ModelDescription, ModelRuntime, Signature } from '@modeldock/model-runtime';
+import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
@@ -174,10 +174,11 @@ export class FakeNumeric extends FakeRuntime {
   }
 }
 
-/** A stand-in for the encoder's tokenizer: NFKC, and one piece per started group of four characters. */
+/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning. */
 export const FAKE_TEXT_BUDGET: TextBudget = {
   normalize: (text) => text.normalize('NFKC'),
   countPieces: (text) => Math.ceil(text.normalize('NFKC').length / 4) + 1,
+  plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
 };
 
 /** Options for {@link createTestApp}. */
