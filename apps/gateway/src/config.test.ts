@@ -9,7 +9,8 @@ describe('loadConfig', () => {
   it('defaults to the models file in the checkout: every model pnpm start runs, with their aliases', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);
-    assert.equal(config.host, '0.0.0.0');
+    // Safe by default: nothing outside this machine reaches a gateway started without settings.
+    assert.equal(config.host, '127.0.0.1');
     assert.deepEqual([config.adminPort, config.adminHost], [9081, '127.0.0.1']);
     assert.deepEqual(config.models, [
       {
