@@ -50,8 +50,8 @@ describe('listBenchModels', () => {
 
   it('lists folders with a version that has metadata.json, measuring the newest under the folder name', async () => {
     const models = await listBenchModels(dir);
-    assert.deepEqual(models.map((m) => [m.name, m.version, m.description.name, m.description.kind, m.envPrefix]), [
-      ['embedder', '2', 'embedder', 'sentence-embedding', 'MODEL_'],
+    assert.deepEqual(models.map((m) => [m.name, m.version, m.description.name, m.description.kind, m.envPrefix, m.servedVersions]), [
+      ['embedder', '2', 'embedder', 'sentence-embedding', 'MODEL_', ['2']],
     ]);
   });
 
@@ -60,6 +60,8 @@ describe('listBenchModels', () => {
     const byName = new Map(models.map((m) => [m.name, m]));
     assert.equal(byName.get('question-topic')?.app, 'question-topic');
     assert.equal(byName.get('question-topic')?.envPrefix, 'QT_');
+    // Its model-settings.json serves every version, as the server started from its folder does.
+    assert.deepEqual(byName.get('question-topic')?.servedVersions, ['1', '2']);
     assert.equal(byName.get('sentence-embedding')?.description.kind, 'sentence-embedding');
     assert.deepEqual(byName.get('embedding-topic')?.description.signature.inputs[0]?.shape, [-1, 512]);
   });

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeModel, listModelVersions, type ModelDescription } from '@modeldock/model-runtime';
-import { modelSettingsSchema, type ModelSettings } from '@modeldock/model-server';
+import { modelSettingsSchema, selectVersions, type ModelSettings } from '@modeldock/model-server';
 
 /** The generic model server's environment prefix (`MODEL_DIR`, `MODEL_PORT`, ...). */
 export const GENERIC_PREFIX = 'MODEL_';
@@ -21,6 +21,8 @@ export interface BenchModel {
   /** `models/<name>`. */
   dir: string;
   version: string;
+  /** The versions its server loads, as `versions` in model-settings.json selects them (default: the newest). */
+  servedVersions: string[];
   versionDir: string;
   description: ModelDescription;
   /** `apps/<app>` when the model has its own app, else undefined (the generic server). */
@@ -61,7 +63,7 @@ export function parseModelSettingsFile(name: string, text: string): ModelSetting
 
 /**
  * Every model under `modelsDir` with a numeric version folder, by name: the newest version with a
- * `metadata.json` is the one measured (what `MODEL_VERSIONS=latest`, the default, serves).
+ * `metadata.json` is the one measured in-process; its server loads what its settings' `versions` select.
  */
 export async function listBenchModels(modelsDir: string): Promise<BenchModel[]> {
   const entries = await readdir(modelsDir, { withFileTypes: true });
@@ -78,6 +80,7 @@ export async function listBenchModels(modelsDir: string): Promise<BenchModel[]> 
       name: entry.name,
       dir,
       version,
+      servedVersions: selectVersions(settings.versions ?? 'latest', versions),
       versionDir,
       // Served under its folder's name, as `pnpm start` does (MODEL_NAME).
       description: await describeModel(versionDir, { name: entry.name }),

@@ -6,6 +6,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How long and at which points to measure; `--quick` trades precision for a CI-sized run. */
 export interface BenchSettings {
   mode: 'quick' | 'full';
+  /** Write to bench/results/ (to commit) instead of the ignored bench/results/local/. */
+  record: boolean;
   /** Measured seconds per load point. */
   durationS: number;
   /** Discarded seconds before each load point (connections, JIT, batch rhythm). */
@@ -44,6 +46,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** How `bench models` measures every model under models/: start-up, memory and throughput per model. */
 export interface ModelsSettings {
   mode: 'quick' | 'full';
+  /** Write to bench/results/ (to commit) instead of the ignored bench/results/local/. */
+  record: boolean;
   /** Spawn → ready samples per model (each start after the first is stopped again at once). */
   startups: number;
   /** Rows (texts, or vectors) per call / request; 1 and 32 answer issue 8. */
@@ -64,18 +68,20 @@ export const USAGE = `Usage: pnpm bench [options]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
-bench/results/<date>.json and .md (see bench/README.md).
+bench/results/local/<date>.json and .md (ignored by git; see bench/README.md).
 
 Options:
   --quick              CI-sized run (~2-3 min): shorter points, fewer loads
+  --record             write to bench/results/ instead, to commit (a run the
+                       docs will cite)
   --log-level=<level>  log level of the services and the gateway
                        (${LOG_LEVELS.join(', ')}; default ${COMMON.logLevel})
   -h, --help           print this help and exit
 
 models                 start-up, memory and throughput of every model under
                        models/ (in-process and through the gateway); writes
-                       bench/results/models-<timestamp>.json and .md
-                       (--quick and --log-level apply; full ~3 min, quick ~1 min)
+                       models-<timestamp>.json and .md (--quick, --record and
+                       --log-level apply; full ~3 min, quick ~1 min)
 
 report <results.json>  re-render the markdown tables of a committed run into
                        the .md next to it, without running anything
@@ -115,15 +121,18 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
   return { kind: 'run', settings: parseSettings(args) };
 }
 
-/** The options every run takes: `--quick`, `--log-level=<level>` or `--log-level <level>`. */
-function parseRunOptions(argv: readonly string[]): { quick: boolean; logLevel: string } {
+/** The options every run takes: `--quick`, `--record`, `--log-level=<level>` or `--log-level <level>`. */
+function parseRunOptions(argv: readonly string[]): { quick: boolean; record: boolean; logLevel: string } {
   let quick = false;
+  let record = false;
   let logLevel: string = COMMON.logLevel;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
     if (arg === '--') continue;
     if (arg === '--quick') {
       quick = true;
+    } else if (arg === '--record') {
+      record = true;
     } else if (arg === '--log-level' || arg.startsWith('--log-level=')) {
       const value = arg === '--log-level' ? argv[++i] : arg.slice('--log-level='.length);
       if (value === undefined || !(LOG_LEVELS as readonly string[]).includes(value)) {
@@ -131,19 +140,20 @@ function parseRunOptions(argv: readonly string[]): { quick: boolean; logLevel: s
       }
       logLevel = value;
     } else {
-      throw new UsageError(`unknown argument: ${arg} (options: --quick, --log-level=<level>, --help)`);
+      throw new UsageError(`unknown argument: ${arg} (options: --quick, --record, --log-level=<level>, --help)`);
     }
   }
-  return { quick, logLevel };
+  return { quick, record, logLevel };
 }
 
-/** Parses the run options (`--quick`, `--log-level=<level>` or `--log-level <level>`). */
+/** Parses the run options (`--quick`, `--record`, `--log-level=<level>` or `--log-level <level>`). */
 export function parseSettings(argv: readonly string[]): BenchSettings {
-  const { quick, logLevel } = parseRunOptions(argv);
+  const { quick, record, logLevel } = parseRunOptions(argv);
   if (quick) {
     return {
       ...COMMON,
       mode: 'quick',
+      record,
       durationS: 3,
       warmupS: 1,
       engineDurationS: 2,
@@ -156,6 +166,7 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
   return {
     ...COMMON,
     mode: 'full',
+    record,
     durationS: 15,
     warmupS: 3,
     engineDurationS: 8,
@@ -168,8 +179,8 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
 
 /** Parses the options of `bench models` (the same flags as a run). */
 export function parseModelsSettings(argv: readonly string[]): ModelsSettings {
-  const { quick, logLevel } = parseRunOptions(argv);
-  const common = { batchSizes: [1, 32], clients: 4, logLevel, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
+  const { quick, record, logLevel } = parseRunOptions(argv);
+  const common = { batchSizes: [1, 32], clients: 4, logLevel, record, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
   if (quick) return { ...common, mode: 'quick', startups: 1, engineDurationS: 2, engineWarmupS: 0.5, durationS: 3, warmupS: 1 };
   return { ...common, mode: 'full', startups: 3, engineDurationS: 8, engineWarmupS: 1, durationS: 10, warmupS: 2 };
 }

@@ -44,6 +44,8 @@ export function renderConfigReference() {
     '| variable | default | meaning |',
     '|---|---|---|',
     '| `MODELDOCK_MODELS` | every model under `models/` | comma-separated subset of the models to start |',
+    '| `MODELDOCK_MODELS_DIR` | `models` of the checkout | the models folder (relative to the checkout; entries may be symbolic links to model folders elsewhere) |',
+    "| `MODELDOCK_PORTS` | — | JSON `{\"<model>\": <port>}`: ports that replace the models' own for this run (the tests start a stack on free ports with it) |",
     '| `MODELDOCK_STOP_TIMEOUT_MS` | `35000` | after a stop signal, how long to wait for the processes to drain before killing them |',
     '',
   ].join('\n');

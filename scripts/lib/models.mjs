@@ -1,7 +1,7 @@
 // Which processes `pnpm start` runs: every model directory under models/, its port, its command and
 // environment, and the gateway's GATEWAY_MODELS. Pure functions over a listing of models/ (readModels
 // is the only one that touches the disk), so the rules are tested without starting anything.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export const FIRST_PORT = 8502;
@@ -47,6 +47,13 @@ export function parseModelSettings(name, text) {
   return settings;
 }
 
+/** Whether a directory entry is a folder, following a symbolic link (a models folder may link to models kept elsewhere). */
+async function isFolder(parent, dirent) {
+  if (dirent.isDirectory()) return true;
+  if (!dirent.isSymbolicLink()) return false;
+  return (await stat(path.join(parent, dirent.name)).catch(() => undefined))?.isDirectory() ?? false;
+}
+
 /** Lists `modelsDir`: one entry per folder with at least one numeric version folder, sorted by name. */
 export async function readModels(modelsDir) {
   const dirents = await readdir(modelsDir, { withFileTypes: true }).catch((err) => {
@@ -55,10 +62,11 @@ export async function readModels(modelsDir) {
   });
   const models = [];
   for (const d of dirents) {
-    if (!d.isDirectory() || !NAME.test(d.name)) continue;
+    if (!NAME.test(d.name) || !(await isFolder(modelsDir, d))) continue;
     const dir = path.join(modelsDir, d.name);
     const inside = await readdir(dir, { withFileTypes: true });
-    const versions = inside.filter((e) => e.isDirectory() && VERSION.test(e.name)).map((e) => e.name);
+    const versions = [];
+    for (const e of inside) if (VERSION.test(e.name) && (await isFolder(dir, e))) versions.push(e.name);
     if (versions.length === 0) continue;
     const hasSettings = inside.some((e) => e.isFile() && e.name === 'model-settings.json');
     const settings = hasSettings ? parseModelSettings(d.name, await readFile(path.join(dir, 'model-settings.json'), 'utf8')) : {};
@@ -74,20 +82,44 @@ export function parseOnly(value) {
 }
 
 /**
- * Ports: a model's settings port, else the first free one from FIRST_PORT up, in name order. Assigned over
- * every model found (before MODELDOCK_MODELS filters), so a model keeps its port whichever subset runs.
+ * `MODELDOCK_PORTS={"<model>": <port>, ...}` as a map; undefined (or empty) means none. Each port replaces the
+ * model's own for this run (a second stack beside the first, as the documentation tests start one).
  */
-export function assignPorts(models, reserved = []) {
+export function parsePorts(value) {
+  if (value === undefined || value.trim() === '') return new Map();
+  let raw;
+  try {
+    raw = JSON.parse(value);
+  } catch (err) {
+    throw new ModelConfigError(`MODELDOCK_PORTS is not JSON: ${err.message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError('MODELDOCK_PORTS must be an object: {"<model>": <port>}');
+  const ports = new Map();
+  for (const [name, port] of Object.entries(raw)) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ModelConfigError(`MODELDOCK_PORTS: the port of ${name} must be an integer 1-65535`);
+    ports.set(name, port);
+  }
+  return ports;
+}
+
+/**
+ * Ports: a model's MODELDOCK_PORTS entry, else its settings port, else the first free one from FIRST_PORT up, in
+ * name order. Assigned over every model found (before MODELDOCK_MODELS filters), so a model keeps its port
+ * whichever subset runs.
+ */
+export function assignPorts(models, reserved = [], overrides = new Map()) {
   const used = new Set(reserved);
   const ports = new Map();
   for (const m of models) {
-    if (m.settings.port === undefined) continue;
-    const owner = [...ports].find(([, p]) => p === m.settings.port)?.[0];
-    if (owner !== undefined || used.has(m.settings.port)) {
-      throw new ModelConfigError(`models/${m.name}/model-settings.json: port ${m.settings.port} is already used${owner ? ` by ${owner}` : ''}`);
+    const port = overrides.get(m.name) ?? m.settings.port;
+    if (port === undefined) continue;
+    const owner = [...ports].find(([, p]) => p === port)?.[0];
+    if (owner !== undefined || used.has(port)) {
+      const where = overrides.has(m.name) ? 'MODELDOCK_PORTS' : `models/${m.name}/model-settings.json`;
+      throw new ModelConfigError(`${where}: port ${port} of ${m.name} is already used${owner ? ` by ${owner}` : ''}`);
     }
-    ports.set(m.name, m.settings.port);
-    used.add(m.settings.port);
+    ports.set(m.name, port);
+    used.add(port);
   }
   let next = FIRST_PORT;
   for (const m of models) {
@@ -100,14 +132,25 @@ export function assignPorts(models, reserved = []) {
 }
 
 /**
+ * The `--help` sentence on ports, with the port a model added now would get (computed by {@link assignPorts},
+ * so the help says what happens).
+ */
+export function portRule(models, reserved = []) {
+  const probe = '~new'; // not a possible model name
+  const next = assignPorts([...models, { name: probe, settings: {} }], reserved).get(probe);
+  return `Without "port" a model gets the first port from ${FIRST_PORT} up that no other model\nand not the gateway uses, in name order (a model added now gets ${next})`;
+}
+
+/**
  * The processes to start and the gateway's models.
  * @param models from readModels
  * @param options.root repository root (entries are relative to it)
  * @param options.only names from MODELDOCK_MODELS, or undefined for all
  * @param options.exists whether a file under root exists (for the generic server's dist)
  * @param options.reservedPorts ports no model may take (the gateway's)
+ * @param options.ports MODELDOCK_PORTS: ports that replace the models' own
  */
-export function planStack(models, { root, only, exists, reservedPorts = [] }) {
+export function planStack(models, { root, only, exists, reservedPorts = [], ports: overrides = new Map() }) {
   const known = new Set(models.map((m) => m.name));
   const unknown = (only ?? []).filter((n) => !known.has(n));
   if (unknown.length > 0) {
@@ -115,7 +158,9 @@ export function planStack(models, { root, only, exists, reservedPorts = [] }) {
       `MODELDOCK_MODELS names ${unknown.join(', ')}, not found under models/ (found: ${[...known].join(', ') || 'none'})`,
     );
   }
-  const ports = assignPorts(models, reservedPorts);
+  const strangers = [...overrides.keys()].filter((n) => !known.has(n));
+  if (strangers.length > 0) throw new ModelConfigError(`MODELDOCK_PORTS names ${strangers.join(', ')}, not found under models/`);
+  const ports = assignPorts(models, reservedPorts, overrides);
   const services = [];
   const warnings = [];
   for (const m of models) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assignPorts, GENERIC_ENTRY, ModelConfigError, parseModelSettings, parseOnly, planStack, readModels } from './models.mjs';
+import { assignPorts, GENERIC_ENTRY, ModelConfigError, parseModelSettings, parseOnly, parsePorts, planStack, portRule, readModels } from './models.mjs';
 
 const model = (name, settings = {}) => ({ name, dir: `/models/${name}`, versions: ['1'], settings });
 const QT = model('question-topic', { app: 'question-topic', port: 8501, aliases: [{ method: 'POST', path: '/predict_topic' }] });
@@ -38,6 +38,18 @@ describe('readModels', () => {
     assert.equal(models[0].dir, path.join(dir, 'a-model'));
   });
 
+  it('follows symbolic links to model folders kept elsewhere', async () => {
+    const linked = await mkdtemp(path.join(os.tmpdir(), 'modeldock-linked-'));
+    try {
+      await symlink(path.join(dir, 'b-model'), path.join(linked, 'b-model'));
+      await symlink(path.join(dir, 'absent'), path.join(linked, 'dangling'));
+      const models = await readModels(linked);
+      assert.deepEqual(models.map((m) => [m.name, m.versions]), [['b-model', ['2', '10']]]);
+    } finally {
+      await rm(linked, { recursive: true, force: true });
+    }
+  });
+
   it('returns no model for a missing folder', async () => {
     assert.deepEqual(await readModels(path.join(dir, 'absent')), []);
   });
@@ -70,15 +82,51 @@ describe('parseOnly', () => {
   });
 });
 
+describe('parsePorts', () => {
+  it('reads MODELDOCK_PORTS as a map; unset or blank means none', () => {
+    assert.deepEqual(parsePorts('{"a": 9001, "b": 9002}'), new Map([['a', 9001], ['b', 9002]]));
+    assert.deepEqual(parsePorts(undefined), new Map());
+    assert.deepEqual(parsePorts(' '), new Map());
+  });
+
+  it('rejects what is not an object of ports', () => {
+    assert.throws(() => parsePorts('{'), /MODELDOCK_PORTS is not JSON/);
+    assert.throws(() => parsePorts('[9001]'), /must be an object/);
+    assert.throws(() => parsePorts('{"a": "9001"}'), /the port of a must be an integer/);
+    assert.throws(() => parsePorts('{"a": 0}'), ModelConfigError);
+  });
+});
+
 describe('assignPorts', () => {
   it('keeps settings ports and gives the others 8502, 8503... in name order, skipping used ones', () => {
     const ports = assignPorts([model('a'), model('b', { port: 8503 }), model('c'), QT, model('d')], [8504]);
     assert.deepEqual(Object.fromEntries(ports), { a: 8502, b: 8503, c: 8505, 'question-topic': 8501, d: 8506 });
   });
 
+  it('puts a MODELDOCK_PORTS entry before the settings port, and the others around it', () => {
+    const ports = assignPorts([model('a'), QT, model('b')], [8080], new Map([['question-topic', 8502], ['b', 40001]]));
+    assert.deepEqual(Object.fromEntries(ports), { 'question-topic': 8502, b: 40001, a: 8503 });
+    assert.throws(() => assignPorts([QT], [8080], new Map([['question-topic', 8080]])), /MODELDOCK_PORTS: port 8080 of question-topic/);
+  });
+
   it('rejects two models on one port, or a model on a reserved port', () => {
-    assert.throws(() => assignPorts([model('a', { port: 9000 }), model('b', { port: 9000 })]), /port 9000 is already used by a/);
+    assert.throws(() => assignPorts([model('a', { port: 9000 }), model('b', { port: 9000 })]), /port 9000 of b is already used by a/);
     assert.throws(() => assignPorts([model('a', { port: 8080 })], [8080]), /port 8080/);
+  });
+});
+
+describe('portRule (the sentence of `pnpm start --help`)', () => {
+  it('names the port a new model gets: with the committed models, 8504', async () => {
+    const models = await readModels(new URL('../../models', import.meta.url).pathname);
+    const rule = portRule(models, [8080, 9081]);
+    const named = Number(/gets (\d+)\)/.exec(rule)?.[1]);
+    const withNew = [...models, model('zz-new')];
+    assert.equal(named, 8504);
+    assert.equal(planStack(withNew, { root: '/repo', only: undefined, exists: everything, reservedPorts: [8080, 9081] }).services.at(-1).port, named);
+  });
+
+  it('counts a port-less model: the next one after it', () => {
+    assert.match(portRule([model('a'), QT], [8080]), /gets 8503\)/);
   });
 });
 
@@ -120,6 +168,22 @@ describe('planStack', () => {
     const models = [model('a'), model('b'), QT];
     const { services } = planStack(models, { root: '/repo', only: ['b'], exists: everything });
     assert.deepEqual(services.map((s) => [s.name, s.port]), [['b', 8503]]);
+  });
+
+  it('runs each model on its MODELDOCK_PORTS port and points the gateway there', () => {
+    const { services, gatewayModels } = planStack([model('embedder'), QT], {
+      root: '/repo',
+      only: undefined,
+      exists: everything,
+      ports: new Map([['embedder', 40001], ['question-topic', 40002]]),
+    });
+    assert.deepEqual(services.map((s) => [s.name, s.port, s.env.MODEL_PORT]), [['embedder', 40001, '40001'], ['question-topic', 40002, '40002']]);
+    assert.equal(services[1].env.QT_PORT, '40002');
+    assert.equal(gatewayModels['question-topic'].upstream, 'http://127.0.0.1:40002');
+  });
+
+  it('rejects a MODELDOCK_PORTS name that is not a model folder', () => {
+    assert.throws(() => planStack([QT], { root: '/repo', only: undefined, exists: everything, ports: new Map([['nope', 9000]]) }), /MODELDOCK_PORTS names nope/);
   });
 
   it('rejects a MODELDOCK_MODELS name that is not a model folder', () => {

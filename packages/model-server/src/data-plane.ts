@@ -151,10 +151,10 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
       const batcher = new DynamicBatcher<Batch, Batch>(
-        async (inputs) => {
+        async (inputs, control) => {
           const stop = engineSeconds.startTimer(labels);
           try {
-            return await runtime.predict(inputs);
+            return await runtime.predict(inputs, control);
           } finally {
             stop();
           }

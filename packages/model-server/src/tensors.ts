@@ -1,13 +1,12 @@
 import {
-  MAX_CALL_POSITIONS,
   elementCount,
-  plannedPositions,
   type Batch,
   type Datatype,
   type ModelDescription,
   type Tensor,
   type TensorSpec,
   type TensorValues,
+  type TextMeasure,
 } from '@modeldock/model-runtime';
 import { HttpError } from '@modeldock/service-kit';
 
@@ -28,13 +27,8 @@ export interface RequestLimits {
   maxTensorElements: number;
 }
 
-/** What the server knows of the sentence encoder's tokenizer: enough to bound a text's work. */
-export interface TextBudget {
-  /** The text exactly as the encoder segments it (NFKC and its whitespace handling). */
-  normalize(text: string): string;
-  /** Pieces the encoder would compute for `text`. */
-  countPieces(text: string): number;
-}
+/** What the server knows of a text model's work: its kind's measure (tokenizer pieces, planned positions). */
+export type TextBudget = TextMeasure;
 
 /** A tensor as a request carries it, not yet validated: any JSON. */
 export interface RawTensor {
@@ -203,7 +197,7 @@ export function checkTexts(texts: readonly string[], field: string, limits: Requ
     if (count > limits.maxTextPieces) throw invalid(`${where} has ${count} encoder pieces (tokens); the limit is ${limits.maxTextPieces}`);
     return count;
   });
-  const positions = plannedPositions(pieces, MAX_CALL_POSITIONS);
+  const positions = budget.plannedPositions(pieces);
   if (positions > limits.maxRequestPositions) {
     throw invalid(
       `the request needs ${positions} padded encoder positions; the limit is ${limits.maxRequestPositions}: send fewer or shorter texts per request`,

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Batch, ModelDescription, ModelRuntime, Signature } from '@modeldock/model-runtime';
+import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
@@ -18,7 +18,6 @@ export const FAKE_LABELS = ['ABBR', 'DESC', 'ENTY', 'HUM', 'LOC', 'NUM'] as cons
 abstract class FakeRuntime implements ModelRuntime {
   abstract readonly kind: ModelDescription['kind'];
   abstract readonly signature: Signature;
-  readonly needsEncoder: boolean = false;
   readonly info: Readonly<Record<string, unknown>> = { kind: 'fake', backend: 'none' };
   /** Every engine call's inputs, in order. */
   readonly calls: Batch[] = [];
@@ -69,7 +68,6 @@ export class FakeClassifier extends FakeRuntime {
   readonly labels = FAKE_LABELS;
   readonly scoresOutput = 'probabilities';
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [
@@ -112,7 +110,6 @@ export function fakeLabel(text: string, shift = 0): string {
 export class FakeEmbedder extends FakeRuntime {
   readonly kind = 'sentence-embedding' as const;
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [{ name: 'embedding', datatype: 'FP32', shape: [-1, 4] }],
@@ -177,10 +174,11 @@ export class FakeNumeric extends FakeRuntime {
   }
 }
 
-/** A stand-in for the encoder's tokenizer: NFKC, and one piece per started group of four characters. */
+/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning. */
 export const FAKE_TEXT_BUDGET: TextBudget = {
   normalize: (text) => text.normalize('NFKC'),
   countPieces: (text) => Math.ceil(text.normalize('NFKC').length / 4) + 1,
+  plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
 };
 
 /** Options for {@link createTestApp}. */
