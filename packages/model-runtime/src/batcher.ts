@@ -88,7 +88,7 @@ export interface SubmitOptions {
    * Told each time some of the request's rows leave the queue for an engine call: how many, and
    * how long they waited (ms). Rows not yet told of when the request fails were still queued.
    */
-  onDequeue?(rows: number, waitedMs: number): void;
+  onDequeue?: (rows: number, waitedMs: number) => void;
 }
 
 interface Request<I, O> {

@@ -3,7 +3,7 @@
 // cancellation, one shared queue, 500s from malformed paths and nesting, error-level shed logs).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -26,6 +26,20 @@ async function listening<T>(app: Express, body: (base: string) => Promise<T>): P
     server.closeAllConnections();
     server.close();
   }
+}
+
+/** Sends a raw request (any target, even one no HTTP client would send) and returns the raw answer. */
+async function rawRequest(base: string, head: string): Promise<string> {
+  const socket = connect(Number(new URL(base).port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(head);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString();
+  });
+  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, 2000))]);
+  socket.destroy();
+  return answer;
 }
 
 const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
@@ -288,5 +302,78 @@ describe('client identity for the fair share', () => {
     runtime.release();
     const statuses = await Promise.all(requests);
     assert.ok(statuses.filter((status) => status === 429).length >= 3, statuses.join(','));
+  });
+});
+
+describe('request targets a hop in front could read differently', () => {
+  const targets: [string, RegExp][] = [
+    ['/v2/models/question-topic/versions/1\\..\\..\\..\\..\\metrics', /a backslash in the request path/],
+    ['/v2/models/question-topic%2fversions%2f7/ready', /an encoded '\/' or '.' in the request path/],
+    ['/v2/models/question-topic/versions/7%5c..%5cready', /an encoded/],
+    ['/v2/models/question-topic/versions/7/../../../../metrics', /a dot segment in the request path/],
+    ['/v2/models/question-topic/%2e%2e/question-topic/ready', /a dot segment/],
+    ['/v2/models/question-topic/./ready', /a dot segment/],
+    ['/v2/models/question-topic/ready#x', /a fragment/],
+  ];
+  it('answers 400 {error} before routing (404, or 200 for a fragment, before)', async () => {
+    await listening(createTestApp().app, async (base) => {
+      for (const [target, message] of targets) {
+        const answer = await rawRequest(base, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 /, target);
+        const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string };
+        assert.match(body.error, message, target);
+      }
+    });
+  });
+});
+
+describe('forwarded addresses from untrusted peers', () => {
+  it('gives a direct client rotating X-Forwarded-For one share of the queue', async () => {
+    const runtime = new FakeClassifier();
+    // Loopback (where supertest connects from) is not a trusted proxy here.
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 64, maxQueuePerClient: 2, trustedProxies: ['10.0.0.0/8'] });
+    runtime.hold();
+    const requests = Array.from({ length: 6 }, (_, i) =>
+      supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', `198.51.100.${i}`).send(infer(['q'])).then((res) => res.status),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    runtime.release();
+    const statuses = await Promise.all(requests);
+    assert.ok(statuses.filter((status) => status === 429).length >= 3, statuses.join(','));
+  });
+});
+
+describe('small surface findings', () => {
+  it('echoes at most a short prefix of a long model name', async () => {
+    const res = await supertest(createTestApp().app).get(`/v2/models/${'m'.repeat(8000)}`);
+    assert.equal(res.status, 404);
+    assert.ok(res.text.length < 200, `${res.text.length} bytes`);
+    const tfs = await supertest(createTestApp().app).get(`/v1/models/${'m'.repeat(8000)}/metadata`);
+    assert.equal(tfs.status, 404);
+    assert.ok(tfs.text.length < 200, `${tfs.text.length} bytes`);
+  });
+
+  it('resolves versions the same way on OIP and TF Serving: digits as written, %31 is not 1', async () => {
+    const { app } = createTestApp();
+    assert.equal((await supertest(app).get('/v2/models/question-topic/versions/7/ready')).status, 200);
+    assert.equal((await supertest(app).get('/v1/models/question-topic/versions/7')).status, 200);
+    for (const path of ['/v2/models/question-topic/versions/%37/ready', '/v1/models/question-topic/versions/%37', '/v2/models/question-topic/versions/seven', '/v1/models/question-topic/versions/seven/metadata']) {
+      const res = await supertest(app).get(path);
+      assert.equal(res.status, 404, path);
+      assert.match(res.body.error, /^version '(%37|seven)' of model 'question-topic' not found$/, path);
+    }
+  });
+
+  it('answers 400 for a signature_name other than serving_default (ignored before)', async () => {
+    const { app } = createTestApp();
+    const bad = await supertest(app).post('/v1/models/question-topic:predict').send({ signature_name: 'nope', instances: ['Who?'] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /signature_name 'nope' not found; the model's only signature is 'serving_default'/);
+    const classify = await supertest(app).post('/v1/models/question-topic:classify').send({ signature_name: 'nope', examples: [{ text: 'Who?' }] });
+    assert.equal(classify.status, 400);
+    for (const name of ['serving_default', '']) {
+      const res = await supertest(app).post('/v1/models/question-topic:predict').send({ signature_name: name, instances: ['Who?'] });
+      assert.equal(res.status, 200, name);
+    }
   });
 });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
+import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createDataPlane, type DataPlane } from './data-plane.js';
@@ -192,6 +192,8 @@ export interface TestAppOptions {
   maxQueuePerClient?: number;
   maxBodyBytes?: number;
   deadlineMs?: number;
+  /** CIDR blocks whose `X-Forwarded-For` is believed (default: loopback, as the server's). */
+  trustedProxies?: readonly string[];
   defaultVersion?: string;
   /** Default: silent. */
   logger?: Logger;
@@ -228,6 +230,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
     deadlineMs: options.deadlineMs,
+    trustedProxies: options.trustedProxies === undefined ? undefined : createTrustedProxies(options.trustedProxies),
     plugins: options.plugins,
   });
   return { app, plane, runtimes, registry };

@@ -13,6 +13,7 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
+export { checkRequestTarget, refuseAmbiguousTargets } from './request-target.js';
 export { jsonBody, JsonDepthScanner, type JsonBodyOptions } from './json-body.js';
 export {
   Counter,
