@@ -9,7 +9,8 @@
 // surface (default: all).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
+import { rawRequest } from '@modeldock/model-server/testing';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -72,23 +73,6 @@ function postFrom(localAddress: string, base: string, route: string, body: strin
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
     req.end(body);
-  });
-}
-
-/** Sends `raw` bytes on a fresh connection and returns what came back (bounded by `timeoutMs`). */
-function rawExchange(port: number, raw: string, timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    let answer = '';
-    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('latin1');
-    });
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-    socket.on('error', () => {});
   });
 }
 
@@ -307,7 +291,7 @@ async function paths(qt: Service): Promise<void> {
   ];
   const answers: string[] = [];
   for (const route of routes) {
-    const raw = await rawExchange(qt.port, `GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const raw = await rawRequest(qt.port, `GET ${route} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     answers.push(`${route} → ${raw.split(' ')[1] ?? 'none'}`);
   }
   note('backslashes, encoded separators, dot segments, fragments', answers.join('; '));
@@ -368,8 +352,8 @@ async function surface(qt: Service): Promise<void> {
   const echoed = await post(qt.base, `/v2/models/question-topic/infer`, JSON.stringify({ inputs: [{ name: longName, datatype: 'BYTES', shape: [1], data: ['a'] }] }));
   const longPath = await fetch(`${qt.base}/v2/models/${'m'.repeat(8000)}`);
   const getEmbeddings = await fetch(`${qt.base}/v1/embeddings`);
-  const noHost = await rawExchange(qt.port, 'GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n');
-  const badExpect = await rawExchange(qt.port, 'POST /v2/models/question-topic/infer HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
+  const noHost = await rawRequest(qt.port, 'GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n');
+  const badExpect = await rawRequest(qt.port, 'POST /v2/models/question-topic/infer HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}');
   const isJson = (raw: string) => /content-type: application\/json/i.test(raw);
   const oipVersion = await fetch(`${qt.base}/v2/models/question-topic/versions/%31/ready`);
   const tfsVersion = await fetch(`${qt.base}/v1/models/question-topic/versions/%31`);

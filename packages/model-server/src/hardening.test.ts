@@ -3,13 +3,13 @@
 // cancellation, one shared queue, 500s from malformed paths and nesting, error-level shed logs).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Express } from 'express';
 import supertest from 'supertest';
-import { createTestApp, FakeClassifier } from './testing.js';
+import { createTestApp, FakeClassifier, rawRequest } from './testing.js';
 
 const infer = (texts: unknown[], extra: Record<string, unknown> = {}) => ({
   inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }],
@@ -26,20 +26,6 @@ async function listening<T>(app: Express, body: (base: string) => Promise<T>): P
     server.closeAllConnections();
     server.close();
   }
-}
-
-/** Sends a raw request (any target, even one no HTTP client would send) and returns the raw answer. */
-async function rawRequest(base: string, head: string): Promise<string> {
-  const socket = connect(Number(new URL(base).port), '127.0.0.1');
-  await once(socket, 'connect');
-  socket.write(head);
-  let answer = '';
-  socket.on('data', (chunk: Buffer) => {
-    answer += chunk.toString();
-  });
-  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, 2000))]);
-  socket.destroy();
-  return answer;
 }
 
 const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
@@ -318,7 +304,7 @@ describe('request targets a hop in front could read differently', () => {
   it('answers 400 {error} before routing (404, or 200 for a fragment, before)', async () => {
     await listening(createTestApp().app, async (base) => {
       for (const [target, message] of targets) {
-        const answer = await rawRequest(base, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        const answer = await rawRequest(Number(new URL(base).port), `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
         assert.match(answer, /^HTTP\/1\.1 400 /, target);
         const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string };
         assert.match(body.error, message, target);

@@ -4,6 +4,8 @@
  * caller gets its own rows back, and an app over them driven with supertest, never listening.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
@@ -295,4 +297,23 @@ export function startServerProcess(main: string, env: Record<string, string>, ti
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Sends raw bytes on a new loopback connection to `port` (any request target or header, even one
+ * no HTTP client would send) and returns what came back, as text, once the server closes the
+ * connection or after `timeoutMs`.
+ */
+export async function rawRequest(port: number, head: string, timeoutMs = 3000): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(head);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString('latin1');
+  });
+  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  socket.destroy();
+  return answer;
 }

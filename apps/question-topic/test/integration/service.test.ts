@@ -3,11 +3,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startServerProcess, type LogLine } from '@modeldock/model-server/testing';
+import { rawRequest, startServerProcess, type LogLine } from '@modeldock/model-server/testing';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const START_TIMEOUT_MS = 180_000;
@@ -84,15 +82,7 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
       ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, /malformed HTTP request/],
     ];
     for (const [head, status, message] of cases) {
-      const socket = connect(Number(new URL(base).port), '127.0.0.1');
-      await once(socket, 'connect');
-      socket.write(head);
-      let answer = '';
-      socket.on('data', (chunk: Buffer) => {
-        answer += chunk.toString();
-      });
-      await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, 3000))]);
-      socket.destroy();
+      const answer = await rawRequest(Number(new URL(base).port), head);
       assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), head);
       assert.match(answer, /content-type: application\/json/i, head);
       assert.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error, message, head);
