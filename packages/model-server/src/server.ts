@@ -11,7 +11,7 @@ import {
   type BackendChoice,
   type ModelRuntime,
 } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
+import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
 import { loadServerSettings, readModelSettings, selectVersions, variableName, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
@@ -136,16 +136,25 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxJsonDepth: settings.MAX_JSON_DEPTH,
     deadlineMs: settings.REQUEST_DEADLINE_MS,
+    trustedProxies: createTrustedProxies(settings.TRUSTED_PROXIES),
     plugins: options.plugins,
   });
 
-  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm.
-  const server = app.listen(settings.PORT, settings.HOST);
+  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm. Slow
+  // or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s), and
+  // Node's own answers (a malformed request, a missing Host, a bad Expect) are JSON too.
+  const server = createHttpServer(
+    app,
+    {
+      headersTimeoutMs: settings.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: settings.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: settings.KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderBytes: settings.MAX_HEADER_BYTES,
+    },
+    logger,
+  );
+  server.listen(settings.PORT, settings.HOST);
   await once(server, 'listening');
-  // Slow or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s).
-  server.headersTimeout = settings.HEADERS_TIMEOUT_MS;
-  server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = settings.KEEP_ALIVE_TIMEOUT_MS;
   const { port } = server.address() as AddressInfo;
   logger.info({ host: settings.HOST, port, engineThread: settings.ENGINE_THREAD, model: plane.name, versions }, 'listening');
   installGracefulShutdown(server, {
