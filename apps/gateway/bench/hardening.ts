@@ -4,7 +4,11 @@
 //
 //   node --import tsx apps/gateway/bench/hardening.ts [path/to/gateway/main.js] [scenario ...]
 //
-// Scenarios: stalled-body, black-hole, uploads, slow-headers, fairness, log-flood (default: all).
+// Scenarios: stalled-body, black-hole, uploads, slow-headers, fairness, log-flood, and the second
+// round's json-flood, declared-length, connection-flood, client-timeouts, client-timeouts-silent
+// (default: all). Those five report, while one client attacks: another client's share of 200s, the
+// gateway's /healthz p50/max, the gateway's event-loop delay (perf_hooks monitorEventLoopDelay,
+// 1 ms resolution, in the gateway process through --import) and its RSS.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -52,11 +56,33 @@ const echo: RequestListener = (req, res) => {
   req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
 };
 
+/**
+ * Loaded into the gateway with --import (the same for any build, so before and after are measured
+ * alike): records the event loop's delay at 1 ms resolution and, on SIGUSR2, prints p50/p99/max in
+ * ms on stderr and starts over.
+ */
+const LOOP_DELAY_PROBE = `data:text/javascript,${encodeURIComponent(`
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+const histogram = monitorEventLoopDelay({ resolution: 1 });
+histogram.enable();
+const ms = (ns) => Math.round(ns / 1e4) / 100;
+process.on('SIGUSR2', () => {
+  process.stderr.write('loop-delay ' + JSON.stringify({ p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }) + '\\n');
+  histogram.reset();
+});
+`)}`;
+
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 /** Starts the gateway with `env`; resolves once it answers /healthz. */
-async function gateway(models: Record<string, { upstream: string }>, env: Record<string, string> = {}) {
+async function gateway(models: Record<string, { upstream: string; attemptTimeoutMs?: number }>, env: Record<string, string> = {}) {
   const port = await freePort();
   const adminPort = await freePort();
-  const child = spawn(process.execPath, [mainJs], {
+  const child = spawn(process.execPath, ['--import', LOOP_DELAY_PROBE, mainJs], {
     env: {
       PATH: process.env.PATH ?? '',
       GATEWAY_PORT: String(port),
@@ -66,11 +92,24 @@ async function gateway(models: Record<string, { upstream: string }>, env: Record
       GATEWAY_HEALTH_INTERVAL_MS: '200',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logBytes = 0;
+  const logLines: string[] = [];
+  let partial = '';
   child.stdout.on('data', (chunk: Buffer) => {
     logBytes += chunk.length;
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    // Only the lines a scenario looks for; a flood of access lines is counted, not kept.
+    for (const line of lines) if (line.includes('"replica ejected"')) logLines.push(line);
+  });
+  const delays: ((delay: LoopDelay) => void)[] = [];
+  child.stderr.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.startsWith('loop-delay ')) delays.shift()?.(JSON.parse(line.slice(11)) as LoopDelay);
+      else if (line !== '') process.stderr.write(`${line}\n`);
+    }
   });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -83,8 +122,17 @@ async function gateway(models: Record<string, { upstream: string }>, env: Record
   await sleep(500); // a readiness round
   return {
     url,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     pid: child.pid,
     logBytes: () => logBytes,
+    /** Log lines of ejections (JSON). */
+    ejections: () => logLines.map((line) => JSON.parse(line) as { holdMs?: number; reason?: string; endpoint?: string }),
+    /** The event-loop delay since the last call (the first call only starts the window). */
+    loopDelay: (): Promise<LoopDelay> =>
+      new Promise((resolve) => {
+        delays.push(resolve);
+        child.kill('SIGUSR2');
+      }),
     rssMiB: (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
     stop: async () => {
       child.kill('SIGKILL');
@@ -102,7 +150,13 @@ interface Sent {
 
 function send(
   url: string,
-  { method = 'POST', body = '{}', timeoutMs = 60_000, localAddress }: { method?: string; body?: string; timeoutMs?: number; localAddress?: string } = {},
+  {
+    method = 'POST',
+    body = '{}',
+    timeoutMs = 60_000,
+    localAddress,
+    headers = {},
+  }: { method?: string; body?: string; timeoutMs?: number; localAddress?: string; headers?: Record<string, string> } = {},
 ): Promise<Sent> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -115,7 +169,7 @@ function send(
         method,
         localAddress,
         agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
         signal: AbortSignal.timeout(timeoutMs),
       },
       (res) => {
@@ -159,6 +213,170 @@ async function uploads(env: Record<string, string>): Promise<string> {
   await gw.stop();
   up.close();
   return `gateway RSS ${before.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB while 200 × 1 MiB uploads stall (5 s); answers: ${JSON.stringify(Object.fromEntries(refused))}`;
+}
+
+
+const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
+};
+
+type Gateway = Awaited<ReturnType<typeof gateway>>;
+
+/**
+ * Runs `attack` for `seconds` while a victim client (127.0.0.9, `victimConcurrency` loops of
+ * `victim()`) works and /healthz is probed every 100 ms (5 s timeout, as compose and Kubernetes
+ * probe); returns the numbers every second-round scenario reports.
+ */
+async function underAttack(
+  gw: Gateway,
+  seconds: number,
+  attack: (until: number) => Promise<unknown>,
+  victim: () => Promise<Sent>,
+  victimConcurrency = 4,
+): Promise<string> {
+  await gw.loopDelay();
+  const rssBefore = gw.rssMiB();
+  let rssPeak = rssBefore;
+  const until = performance.now() + seconds * 1000;
+  const victimAnswers: Sent[] = [];
+  const health: number[] = [];
+  let healthFailures = 0;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, gw.rssMiB());
+  }, 250);
+  await Promise.all([
+    attack(until),
+    ...Array.from({ length: victimConcurrency }, async () => {
+      while (performance.now() < until) {
+        const r = await victim();
+        victimAnswers.push(r);
+        if (r.status !== 200) await sleep(20);
+      }
+    }),
+    (async () => {
+      while (performance.now() < until) {
+        const r = await send(`${gw.url}/healthz`, { method: 'GET', body: '', timeoutMs: 5000 });
+        if (r.status === 200) health.push(r.ms);
+        else healthFailures++;
+        await sleep(100);
+      }
+    })(),
+  ]);
+  clearInterval(sampler);
+  const delay = await gw.loopDelay();
+  const ok = victimAnswers.filter((r) => r.status === 200);
+  const statuses = new Map<string, number>();
+  for (const r of victimAnswers) statuses.set(String(r.error ?? r.status), (statuses.get(String(r.error ?? r.status)) ?? 0) + 1);
+  return (
+    `victim 200 ${ok.length}/${victimAnswers.length} (${((100 * ok.length) / Math.max(1, victimAnswers.length)).toFixed(0)} %, ` +
+    `${JSON.stringify(Object.fromEntries(statuses))}, p50 ${percentile(ok.map((r) => r.ms), 50).toFixed(0)} ms); ` +
+    `/healthz p50 ${percentile(health, 50).toFixed(1)} ms, max ${Math.max(0, ...health).toFixed(0)} ms, ${healthFailures} failed; ` +
+    `event-loop delay p50 ${delay.p50} / p99 ${delay.p99} / max ${delay.max} ms; RSS ${rssBefore.toFixed(0)} → peak ${rssPeak.toFixed(0)} MiB`
+  );
+}
+
+/** Opens a connection from `localAddress` and writes `text`; never throws. */
+function openSocket(port: number, localAddress: string, text: string): Socket {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => {});
+  socket.write(text);
+  return socket;
+}
+
+/**
+ * A replica like a model service: one request at a time, queued fairly between clients (the last
+ * `x-forwarded-for` entry, which the gateway appends). A request costs `costMs(req)`. With
+ * `honoursDeadline`, a request whose `x-modeldock-deadline-ms` passes while it waits is answered 504
+ * with `x-modeldock-timeout-cause: queue` (the model server's side of the contract).
+ */
+async function fairReplica(costMs: (body: string) => number, honoursDeadline: boolean) {
+  type Job = { res: ServerResponse; cost: number; deadlineAt: number };
+  const queues = new Map<string, Job[]>();
+  let busy = false;
+  const next = () => {
+    if (busy) return;
+    for (const [client, jobs] of queues) {
+      const job = jobs.shift();
+      if (jobs.length === 0) queues.delete(client);
+      else {
+        // Round robin: this client goes to the back.
+        queues.delete(client);
+        queues.set(client, jobs);
+      }
+      if (job === undefined) continue;
+      if (job.res.destroyed) return next();
+      if (honoursDeadline && performance.now() > job.deadlineAt) {
+        job.res.writeHead(504, { 'content-type': 'application/json', 'x-modeldock-timeout-cause': 'queue' }).end('{"error":"deadline passed in the queue"}');
+        return next();
+      }
+      busy = true;
+      setTimeout(() => {
+        if (!job.res.destroyed) job.res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+        busy = false;
+        next();
+      }, job.cost);
+      return;
+    }
+  };
+  return replica((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const client = String(req.headers['x-forwarded-for'] ?? '').split(',').pop()?.trim() ?? '';
+      const deadline = Number(req.headers['x-modeldock-deadline-ms'] ?? 60_000);
+      const jobs = queues.get(client) ?? [];
+      jobs.push({ res, cost: costMs(Buffer.concat(chunks).toString('utf8')), deadlineAt: performance.now() + deadline });
+      queues.set(client, jobs);
+      next();
+    });
+  });
+}
+
+/** Finding 5: a client's own slow requests time out in a healthy replica's fair queue. */
+async function clientTimeouts(honoursDeadline: boolean): Promise<string> {
+  const heavy = (body: string) => (body.includes('heavy') ? 600 : 20);
+  const [first, second] = await Promise.all([fairReplica(heavy, honoursDeadline), fairReplica(heavy, honoursDeadline)]);
+  const gw = await gateway(
+    { m: { upstream: `${first.url},${second.url}` } },
+    { GATEWAY_ATTEMPT_TIMEOUT_MS: '2000', GATEWAY_TIMEOUT_MS: '6000', GATEWAY_HEALTH_TIMEOUT_MS: '1000', GATEWAY_HEALTH_INTERVAL_MS: '500' },
+  );
+  // How long a replica is out of rotation, from the admin listing every 100 ms.
+  let outMs = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const listing = await fetch(`${gw.adminUrl}/models`).then((r) => r.json() as Promise<{ models: { endpoints: { healthy: boolean }[] }[] }>);
+      outMs += 100 * (listing.models[0]?.endpoints.filter((e) => !e.healthy).length ?? 0);
+      await sleep(100);
+    }
+  })();
+  const attacker: Sent[] = [];
+  const line = await underAttack(
+    gw,
+    12,
+    async (until) => {
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (performance.now() < until) attacker.push(await send(`${gw.url}/v2/models/m/infer`, { body: '{"heavy":true}', localAddress: '127.0.0.2', timeoutMs: 10_000 }));
+        }),
+      );
+    },
+    () => send(`${gw.url}/v2/models/m/infer`, { localAddress: '127.0.0.9', timeoutMs: 10_000 }),
+    2,
+  );
+  polling = false;
+  await poller;
+  const ejections = gw.ejections();
+  await gw.stop();
+  first.close();
+  second.close();
+  const attackerStatuses = new Map<number, number>();
+  for (const r of attacker) attackerStatuses.set(r.status, (attackerStatuses.get(r.status) ?? 0) + 1);
+  return (
+    `${line}; ejections logged ${ejections.length} (holdMs ${ejections.map((e) => e.holdMs).join(', ') || '-'}), ` +
+    `replica time out of rotation ${(outMs / 1000).toFixed(1)} s; attacker ${JSON.stringify(Object.fromEntries(attackerStatuses))}`
+  );
 }
 
 const scenarios: Record<string, () => Promise<string>> = {
@@ -298,6 +516,106 @@ const scenarios: Record<string, () => Promise<string>> = {
     up.close();
     return `3000 requests answered 503 in ${seconds.toFixed(1)} s; gateway wrote ${(bytes / 1024).toFixed(0)} KiB of logs (${(bytes / 3000).toFixed(0)} B per request)`;
   },
+  /**
+   * Finding 1: one client (127.0.0.2), within its 16 requests in flight, POSTs 1 MiB of nested `[`
+   * to /v1/embeddings again and again for 10 s; another client sends small valid embeddings requests.
+   */
+  'json-flood': async () => {
+    const up = await replica(echo);
+    const gw = await gateway({ m: { upstream: up.url } });
+    const flood = '['.repeat(1024 * 1024 - 1);
+    const line = await underAttack(
+      gw,
+      10,
+      (until) =>
+        Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (performance.now() < until) await send(`${gw.url}/v1/embeddings`, { body: flood, localAddress: '127.0.0.2', timeoutMs: 30_000 });
+          }),
+        ),
+      () => send(`${gw.url}/v1/embeddings`, { body: '{"model":"m","input":"How old are you?"}', localAddress: '127.0.0.9', timeoutMs: 30_000 }),
+    );
+    await gw.stop();
+    up.close();
+    return line;
+  },
+
+  /**
+   * Finding 3: 64 connections from 4 addresses send only headers declaring 1 MiB bodies and hold
+   * them for 10 s (about 6 KB sent in all); another client POSTs small bodies.
+   */
+  'declared-length': async () => {
+    const up = await replica(echo);
+    const gw = await gateway({ m: { upstream: up.url } });
+    const port = Number(new URL(gw.url).port);
+    const sockets: Socket[] = [];
+    const line = await underAttack(
+      gw,
+      10,
+      async () => {
+        for (let i = 0; i < 64; i++) {
+          sockets.push(
+            openSocket(
+              port,
+              `127.0.0.${2 + (i % 4)}`,
+              'POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n',
+            ),
+          );
+        }
+        await sleep(10);
+      },
+      () => send(`${gw.url}/v2/models/m/infer`, { body: '{"inputs":[]}', localAddress: '127.0.0.9', timeoutMs: 30_000 }),
+    );
+    for (const socket of sockets) socket.destroy();
+    await gw.stop();
+    up.close();
+    return line;
+  },
+
+  /**
+   * Finding 4: one address keeps 1,100 slow-header connections open (the global cap is 1,024),
+   * re-opening each as the gateway closes it; another client sends requests on fresh connections.
+   */
+  'connection-flood': async () => {
+    const up = await replica(echo);
+    const gw = await gateway({ m: { upstream: up.url } }, { GATEWAY_HEADERS_TIMEOUT_MS: '2000' });
+    const port = Number(new URL(gw.url).port);
+    const open = new Set<Socket>();
+    let opened = 0;
+    const line = await underAttack(
+      gw,
+      10,
+      async (until) => {
+        const keep = () => {
+          if (performance.now() >= until) return;
+          const socket = openSocket(port, '127.0.0.2', 'GET /healthz HTTP/1.1\r\nHost: x\r\n');
+          opened++;
+          open.add(socket);
+          socket.once('close', () => {
+            open.delete(socket);
+            // Re-opened at once, as an attacker would; bounded by the scenario's end.
+            setTimeout(keep, 5);
+          });
+        };
+        for (let i = 0; i < 1100; i++) keep();
+        while (performance.now() < until) await sleep(100);
+      },
+      () => send(`${gw.url}/v2/models/m/infer`, { localAddress: '127.0.0.9', timeoutMs: 30_000 }),
+    );
+    for (const socket of open) socket.destroy();
+    await gw.stop();
+    up.close();
+    return `${line}; attacker opened ${opened} connections`;
+  },
+
+  /**
+   * Finding 5: two fair-queue replicas; one client (16 in flight) sends requests costing 600 ms each,
+   * whose waits pass the 2 s attempt timeout; another client sends 20 ms requests. The replicas
+   * answer 504 + x-modeldock-timeout-cause: queue when a deadline passes in their queue.
+   */
+  'client-timeouts': () => clientTimeouts(true),
+  /** The same with replicas that stay silent past the deadline (an older model server). */
+  'client-timeouts-silent': () => clientTimeouts(false),
 };
 
 for (const [name, run] of Object.entries(scenarios)) {

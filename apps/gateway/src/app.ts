@@ -3,8 +3,11 @@ import { performance } from 'node:perf_hooks';
 import {
   REQUEST_ID_HEADER,
   HttpError,
+  clipInput,
   createRegistry,
+  createTrustedProxies,
   metricsHandler,
+  refuseAmbiguousTargets,
   toHttpError,
   type Logger,
   type Registry,
@@ -12,10 +15,11 @@ import {
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from 'express';
 import { LogSampler, accessLog } from './access-log.js';
 import { BodyBudget, hasBody, readRawBody } from './body.js';
-import { ClientLimiter, remoteAddress, type ClientIdentity } from './client-limits.js';
+import { ClientLimiter, clientAddress, type ClientIdentity } from './client-limits.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, requestMetrics, type GatewayMetrics } from './metrics.js';
 import { createForwarder, type Forward } from './proxy.js';
+import { ModelScanner } from './model-scan.js';
 import { createRouter, parseModelRoute } from './route.js';
 import type { UpstreamPool, Upstreams } from './upstream-pool.js';
 
@@ -32,7 +36,7 @@ export interface AppDeps {
   upstreams: Upstreams;
   /** Defaults to a fresh registry with process metrics. */
   registry?: Registry;
-  /** Who a request counts against for the per-client limits; the remote address by default. */
+  /** Who a request counts against for the per-client limits; the client's address by default (see `GATEWAY_TRUSTED_PROXIES`). */
   clientIdentity?: ClientIdentity;
   lifecycle?: Lifecycle;
 }
@@ -43,7 +47,12 @@ export interface GatewayApps {
   readonly admin: Express;
   /** Request-body bytes buffered right now, for tests and measurements. */
   readonly bodyBudget: BodyBudget;
+  /** The registry both apps' metrics are in (the public server adds its connection counts). */
+  readonly registry: Registry;
 }
+
+/** Deepest JSON nesting the gateway scans before it finds `model` (the model servers allow the same). */
+const MAX_JSON_DEPTH = 32;
 
 /** OIP server metadata name. */
 const SERVER_NAME = 'modeldock-gateway';
@@ -104,7 +113,11 @@ function createPipeline(
   limiter: ClientLimiter,
   budget: BodyBudget,
   clientIdentity: ClientIdentity,
-): { admit: (req: Request, res: Response) => void; body: (req: Request, res: Response) => Promise<Buffer>; proxy: Pipeline } {
+): {
+  admit: (req: Request, res: Response) => void;
+  body: (req: Request, res: Response, onChunk?: (chunk: Buffer) => void) => Promise<Buffer>;
+  proxy: Pipeline;
+} {
   /** Per-client fairness, decided before any body byte is read. */
   const admit = (req: Request, res: Response) => {
     const admission = limiter.acquire(clientIdentity(req));
@@ -122,14 +135,20 @@ function createPipeline(
     res.once('close', admission.release);
   };
 
-  const body = async (req: Request, res: Response) => {
+  const body = async (req: Request, res: Response, onChunk?: (chunk: Buffer) => void) => {
     try {
-      return await readRawBody(req, config.maxBodyBytes, budget, (release) => res.once('close', release));
+      return await readRawBody(req, {
+        limitBytes: config.maxBodyBytes,
+        budget,
+        client: clientIdentity(req),
+        onRelease: (release) => res.once('close', release),
+        onChunk,
+      });
     } catch (err) {
       // The unread rest of a refused body is not worth receiving just to keep the connection.
-      if (err instanceof HttpError && (err.status === 413 || err.status === 503)) {
-        res.setHeader('connection', 'close');
-        if (err.status === 503) metrics.bodyBudgetRejections.inc();
+      if (err instanceof HttpError && err.code !== 'request_aborted') res.setHeader('connection', 'close');
+      if (err instanceof HttpError && (err.status === 503 || err.status === 429)) {
+        metrics.bodyBudgetRejections.inc({ reason: err.status === 503 ? 'full' : 'client_share' });
       }
       throw err;
     }
@@ -170,10 +189,12 @@ export function createApps({
   logger,
   upstreams,
   registry = createRegistry({ service: 'gateway' }),
-  clientIdentity = remoteAddress,
+  clientIdentity,
   lifecycle = { draining: false },
 }: AppDeps): GatewayApps {
-  const budget = new BodyBudget(config.maxInflightBodyBytes);
+  const trustedProxies = createTrustedProxies(config.trustedProxies);
+  const identify = clientIdentity ?? clientAddress(trustedProxies);
+  const budget = new BodyBudget(config.maxInflightBodyBytes, config.clientLimits.maxBodyBytes);
   const limiter = new ClientLimiter(config.clientLimits);
   const metrics = createGatewayMetrics(registry, upstreams, {
     bodyBytesInFlight: () => budget.used,
@@ -184,8 +205,9 @@ export function createApps({
     maxRetries: config.maxRetries,
     metrics,
     upstreamIdleTimeoutMs: config.upstreamIdleTimeoutMs,
+    trustedProxies,
   });
-  const pipeline = createPipeline(config, forward, metrics, limiter, budget, clientIdentity);
+  const pipeline = createPipeline(config, forward, metrics, limiter, budget, identify);
   const router = createRouter(config.models);
   const pools = [...upstreams.pools.values()];
   const sampler = new LogSampler(logger, config.logLinesPerSecond);
@@ -198,6 +220,8 @@ export function createApps({
   app.disable('x-powered-by');
   app.use(accessLog(sampler, { ignorePaths: probes }));
   app.use(requestMetrics(registry));
+  // Before any route: a path some hop behind the gateway would read differently is nobody's route.
+  app.use(refuseAmbiguousTargets());
 
   const gatewayRoute = (template: string, handler: RequestHandler): [string, RequestHandler] => [
     template,
@@ -256,32 +280,40 @@ export function createApps({
     }),
   );
 
-  // OpenAI embeddings carry the model in the body, so the body is read before a replica is chosen.
+  // OpenAI embeddings carry the model in the body: a bounded scan finds it while the bytes arrive
+  // (never a parse of the whole body here; the replica parses and validates it).
   app.post(
     ...gatewayRoute('/v1/embeddings', async (req, res) => {
       useOpenAiErrors(res);
       pipeline.admit(req, res);
-      const body = await pipeline.body(req, res);
-      let model: unknown;
-      try {
-        const parsed: unknown = JSON.parse(body.toString('utf8'));
-        model = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as { model?: unknown }).model : undefined;
-      } catch {
-        throw HttpError.invalidInput('the request body is not valid JSON');
-      }
-      if (typeof model !== 'string' || model === '') {
+      const scanner = new ModelScanner(MAX_JSON_DEPTH);
+      const body = await pipeline.body(req, res, (chunk) => {
+        const scan = scanner.write(chunk);
+        if (scan.state === 'invalid') throw HttpError.invalidInput(`malformed JSON body: ${scan.reason}`);
+      });
+      const scan = scanner.end();
+      if (scan.state === 'invalid') throw HttpError.invalidInput(`malformed JSON body: ${scan.reason}`);
+      if (scan.state !== 'found' || scan.model === '') {
         res.status(400).json(openAiError(new HttpError(400, "you must provide a 'model' string", 'model_not_found'), 'model'));
         return;
       }
-      const pool = upstreams.pools.get(model);
+      const pool = upstreams.pools.get(scan.model);
       if (pool === undefined) {
-        res.status(404).json(openAiError(HttpError.modelNotFound(model), 'model'));
+        res.status(404).json(openAiError(HttpError.modelNotFound(scan.model), 'model'));
         return;
       }
       const query = req.originalUrl.indexOf('?');
       await pipeline.proxy(req, res, pool, '/v1/embeddings' + (query === -1 ? '' : req.originalUrl.slice(query)), body);
     }),
   );
+  // The OpenAI routes with another method: 405, as the model servers answer.
+  for (const path of ['/v1/embeddings', '/v1/models']) {
+    app.all(path, (req, res) => {
+      useOpenAiErrors(res);
+      setRoute(res, path);
+      throw HttpError.methodNotAllowed(req.method, path);
+    });
+  }
 
   // Every other public path names its model in the path (or is a configured alias).
   app.use(async (req, res, next) => {
@@ -298,7 +330,7 @@ export function createApps({
   });
 
   app.use((req, _res, next) => {
-    next(HttpError.notFound(`no route for ${req.method} ${req.path.length > 200 ? `${req.path.slice(0, 200)}…` : req.path}`));
+    next(HttpError.notFound(`no route for ${clipInput(req.method)} ${clipInput(req.path)}`));
   });
   app.use(errorHandler(logger));
 
@@ -336,5 +368,5 @@ export function createApps({
   });
   admin.use(errorHandler(logger));
 
-  return { app, admin, bodyBudget: budget };
+  return { app, admin, bodyBudget: budget, registry };
 }

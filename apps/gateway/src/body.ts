@@ -8,97 +8,125 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
+/** Outcome of {@link BodyBudget.tryReserve}. */
+export type Reservation = 'ok' | 'client-share' | 'full';
+
 /**
- * One budget of request-body bytes held in memory across every request at once. Each request's
- * limit alone does not bound the gateway: 200 clients each sending 1 MiB and stalling would hold
- * 200 MiB. A body that does not fit is refused before more of it is read.
+ * One budget of request-body bytes held in memory across every request at once, with a share per
+ * client. Each request's limit alone does not bound the gateway: 200 clients each sending 1 MiB and
+ * stalling would hold 200 MiB. Bytes are reserved as they arrive, never by a declared
+ * `Content-Length`, which costs a client nothing to send; and one client can hold at most its share,
+ * so the rest stays free for others.
  */
 export class BodyBudget {
   #used = 0;
+  readonly #byClient = new Map<string, number>();
 
-  constructor(readonly limitBytes: number) {}
+  constructor(
+    readonly limitBytes: number,
+    readonly clientShareBytes: number,
+  ) {}
 
-  /** Bytes currently reserved. */
+  /** Bytes currently reserved, all clients together. */
   get used(): number {
     return this.#used;
   }
 
-  /** Reserves `bytes` if they fit; the caller releases them when the request ends. */
-  tryReserve(bytes: number): boolean {
-    if (this.#used + bytes > this.limitBytes) return false;
-    this.#used += bytes;
-    return true;
+  /** Bytes `client` holds right now. */
+  usedBy(client: string): number {
+    return this.#byClient.get(client) ?? 0;
   }
 
-  release(bytes: number): void {
+  /** Reserves `bytes` for `client` if they fit both its share and the whole budget. */
+  tryReserve(client: string, bytes: number): Reservation {
+    const held = this.usedBy(client);
+    if (held + bytes > this.clientShareBytes) return 'client-share';
+    if (this.#used + bytes > this.limitBytes) return 'full';
+    this.#used += bytes;
+    this.#byClient.set(client, held + bytes);
+    return 'ok';
+  }
+
+  release(client: string, bytes: number): void {
+    if (bytes === 0) return;
     this.#used = Math.max(0, this.#used - bytes);
+    const left = this.usedBy(client) - bytes;
+    if (left > 0) this.#byClient.set(client, left);
+    else this.#byClient.delete(client);
   }
 }
 
-/** Raised when the body budget is spent: 503 + Retry-After, the connection is not kept. */
-function budgetSpent(): HttpError {
-  return HttpError.overloaded('the gateway is receiving too many request bodies at once; retry shortly');
+/** Everything {@link readRawBody} needs besides the request. */
+export interface BodyReadOptions {
+  readonly limitBytes: number;
+  readonly budget: BodyBudget;
+  /** Who the bytes count against (see `ClientIdentity`). */
+  readonly client: string;
+  /** Called with a function that gives the reserved bytes back; the caller runs it when the request ends. */
+  readonly onRelease: (release: () => void) => void;
+  /** Sees every chunk as it arrives; throwing an HttpError ends the read with that error. */
+  readonly onChunk?: (chunk: Buffer) => void;
 }
 
 /**
- * Collects the request body as raw bytes, never parsed or decoded, so it can be sent again to
- * another replica when the first attempt fails. Rejects with a 413 as soon as the declared or
- * received size passes `limitBytes`, and with a 503 as soon as it does not fit `budget`, without
- * reading the rest. Bytes reserved in the budget are released when `req`'s response closes.
+ * Collects the request body as raw bytes, never decoded, so it can be sent again to another replica
+ * when the first attempt fails. Rejects with a 413 as soon as the declared or received size passes
+ * `limitBytes`, with a 429 when a chunk would take the client past its share of `budget`, with a 503
+ * when the budget as a whole is spent, and with whatever `onChunk` throws, all without reading the
+ * rest.
  */
-export function readRawBody(req: IncomingMessage, limitBytes: number, budget: BodyBudget, onRelease: (fn: () => void) => void): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, options: BodyReadOptions): Promise<Buffer> {
   if (!hasBody(req)) return Promise.resolve(EMPTY);
+  const { limitBytes, budget, client, onRelease, onChunk } = options;
   const declaredHeader = req.headers['content-length'];
-  const declared = declaredHeader === undefined ? undefined : Number(declaredHeader);
-  if (declared !== undefined && declared > limitBytes) return Promise.reject(HttpError.payloadTooLarge(limitBytes));
+  // A declaration is only trusted to refuse: reserving by it would let a header hold memory never sent.
+  if (declaredHeader !== undefined && Number(declaredHeader) > limitBytes) return Promise.reject(HttpError.payloadTooLarge(limitBytes));
   let reserved = 0;
   onRelease(() => {
-    budget.release(reserved);
+    budget.release(client, reserved);
     reserved = 0;
   });
-  const reserve = (bytes: number): boolean => {
-    if (!budget.tryReserve(bytes)) return false;
-    reserved += bytes;
-    return true;
-  };
-  // A declared length is reserved whole and up front: the decision comes before any byte is buffered.
-  if (declared !== undefined && !reserve(declared)) return Promise.reject(budgetSpent());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let received = 0;
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('close', onClose);
     };
+    const refuse = (err: unknown) => {
+      cleanup();
+      // Node discards the unread remainder once the response is sent.
+      reject(err instanceof Error ? err : new Error(String(err)));
+    };
     const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limitBytes) {
-        cleanup();
-        // Node discards the unread remainder once the response is sent.
-        reject(HttpError.payloadTooLarge(limitBytes));
+      if (reserved + chunk.length > limitBytes) {
+        refuse(HttpError.payloadTooLarge(limitBytes));
         return;
       }
-      if (declared === undefined && !reserve(chunk.length)) {
-        cleanup();
-        reject(budgetSpent());
+      const reservation = budget.tryReserve(client, chunk.length);
+      if (reservation !== 'ok') {
+        refuse(
+          reservation === 'full'
+            ? HttpError.overloaded('the gateway is receiving too many request bodies at once; retry shortly')
+            : HttpError.tooManyRequests(`this client is sending more than ${budget.clientShareBytes} bytes of request bodies at once`),
+        );
         return;
       }
+      reserved += chunk.length;
       chunks.push(chunk);
+      try {
+        onChunk?.(chunk);
+      } catch (err) {
+        refuse(err);
+      }
     };
     const onEnd = () => {
       cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, reserved));
     };
-    const onError = () => {
-      cleanup();
-      reject(new HttpError(400, 'request body could not be read', 'request_aborted'));
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new HttpError(400, 'request aborted', 'request_aborted'));
-    };
+    const onError = () => refuse(new HttpError(400, 'request body could not be read', 'request_aborted'));
+    const onClose = () => refuse(new HttpError(400, 'request aborted', 'request_aborted'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

@@ -1,15 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { forwardedClient, type TrustedProxies } from '@modeldock/service-kit';
 import type { ClientLimitConfig } from './config.js';
 
 /**
- * Who a request counts against. The remote address for now; once access control exists an API
- * key's identity plugs in here without touching the limiter.
+ * Who a request counts against: the client's address (see {@link clientAddress}); once access
+ * control exists an API key's identity plugs in here without touching the limiter.
  */
 export type ClientIdentity = (req: IncomingMessage) => string;
 
-/** The TCP peer's address (the gateway is the first hop, so no forwarded header is trusted). */
-export const remoteAddress: ClientIdentity = (req) => req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address: the TCP peer, or, when the peer is one of `trusted` (an ingress, a load
+ * balancer), the rightmost `X-Forwarded-For` address that is not a trusted proxy.
+ */
+export function clientAddress(trusted: TrustedProxies): ClientIdentity {
+  return (req) => forwardedClient(req.socket.remoteAddress ?? 'unknown', req.headers['x-forwarded-for'], trusted);
+}
 
 /** Outcome of {@link ClientLimiter.acquire}. */
 export type Admission =
@@ -34,7 +40,7 @@ export class ClientLimiter {
   readonly #clients = new Map<string, ClientState>();
 
   constructor(
-    private readonly limits: ClientLimitConfig,
+    private readonly limits: Pick<ClientLimitConfig, 'maxConcurrency' | 'ratePerSecond' | 'burst'>,
     private readonly now: () => number = () => performance.now(),
   ) {}
 

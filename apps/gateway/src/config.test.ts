@@ -46,7 +46,8 @@ describe('loadConfig', () => {
       [config.maxInflightBodyBytes, config.headersTimeoutMs, config.requestTimeoutMs, config.keepAliveTimeoutMs, config.maxConnections],
       [64 * 1024 * 1024, 10_000, 30_000, 5000, 1024],
     );
-    assert.deepEqual(config.clientLimits, { maxConcurrency: 16, ratePerSecond: 0, burst: 1 });
+    assert.deepEqual(config.clientLimits, { maxConcurrency: 16, maxBodyBytes: 8 * 1024 * 1024, maxConnections: 128, ratePerSecond: 0, burst: 1 });
+    assert.deepEqual(config.trustedProxies, []);
   });
 
   it('reads models from GATEWAY_MODELS with comma-separated upstreams and per-model settings', () => {
@@ -122,7 +123,7 @@ describe('loadConfig', () => {
       () => loadConfig({ GATEWAY_MODELS: JSON.stringify({ a: { upstream: 'http://a:1', aliases: [alias] }, b: { upstream: 'http://b:1', aliases: [alias] } }) }),
       /GATEWAY_MODELS\.b\.aliases\.0: POST \/predict is already an alias of 'a'/,
     );
-    for (const path of ['/v2/models/x/infer', '/models/a', '/healthz', '/V1/embeddings', 'predict', '/p?x=1', '/%7e']) {
+    for (const path of ['/v2/models/x/infer', '/models/a', '/healthz', '/V1/embeddings', 'predict', '/p?x=1', '/%7e', '/a//b', '/a/../b', '/a/.']) {
       assert.throws(
         () => loadConfig({ GATEWAY_MODELS: JSON.stringify({ a: { upstream: 'http://a:1', aliases: [{ method: 'POST', path }] } }) }),
         /aliases\.0\.path/,
@@ -135,6 +136,24 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ GATEWAY_HEADERS_TIMEOUT_MS: '5000', GATEWAY_REQUEST_TIMEOUT_MS: '1000' }), /GATEWAY_HEADERS_TIMEOUT_MS/);
     assert.throws(() => loadConfig({ GATEWAY_MAX_INFLIGHT_BODY_BYTES: '10', GATEWAY_MAX_BODY_BYTES: '100' }), /GATEWAY_MAX_INFLIGHT_BODY_BYTES/);
     assert.throws(() => loadConfig({ GATEWAY_CLIENT_MAX_CONCURRENCY: '-1', GATEWAY_MAX_HEADER_BYTES: '10' }), /HEADER_BYTES.*CONCURRENCY/);
-    assert.deepEqual(loadConfig({ GATEWAY_CLIENT_RATE_PER_SECOND: '5' }).clientLimits, { maxConcurrency: 16, ratePerSecond: 5, burst: 10 });
+    assert.deepEqual(loadConfig({ GATEWAY_CLIENT_RATE_PER_SECOND: '5' }).clientLimits, {
+      maxConcurrency: 16,
+      maxBodyBytes: 8 * 1024 * 1024,
+      maxConnections: 128,
+      ratePerSecond: 5,
+      burst: 10,
+    });
+    assert.throws(() => loadConfig({ GATEWAY_CLIENT_MAX_BODY_BYTES: '100' }), /GATEWAY_CLIENT_MAX_BODY_BYTES/);
+    assert.throws(() => loadConfig({ GATEWAY_CLIENT_MAX_CONNECTIONS: '2000' }), /GATEWAY_CLIENT_MAX_CONNECTIONS/);
+    assert.equal(
+      loadConfig({ GATEWAY_MAX_INFLIGHT_BODY_BYTES: String(4 * 1024 * 1024) }).clientLimits.maxBodyBytes,
+      1024 * 1024,
+      'a share is at least one largest body',
+    );
+  });
+
+  it('reads the trusted proxies as CIDR blocks, naming a bad one', () => {
+    assert.deepEqual(loadConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' }).trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
+    assert.throws(() => loadConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8,ingress' }), /GATEWAY_TRUSTED_PROXIES: 'ingress' is not an IP address or CIDR block/);
   });
 });

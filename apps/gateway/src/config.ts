@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { logLevel, nonNegativeInt, parseEnv, port, positiveInt } from '@modeldock/service-kit';
+import { cidrList, logLevel, nonNegativeInt, parseEnv, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
 
 /** One `http://host:port` a model's replicas are reached at; `hostname` may resolve to many IPs. */
@@ -28,15 +28,19 @@ export interface ModelConfig {
   readonly readyPath: string;
   /** Deadline for an upstream answer (all retries included). */
   readonly timeoutMs: number;
-  /** Deadline of one attempt on one replica; past it the replica is ejected and the request retried elsewhere. */
+  /** Deadline of one attempt on one replica; past it the request is retried elsewhere (the replica ejected only when at fault). */
   readonly attemptTimeoutMs: number;
   readonly aliases: readonly AliasConfig[];
 }
 
-/** Per-client limits at the gateway (client = remote address until API keys exist). */
+/** Per-client limits at the gateway (client = its address, see `trustedProxies`). */
 export interface ClientLimitConfig {
   /** Requests one client may have in flight; 0 turns the limit off. */
   readonly maxConcurrency: number;
+  /** Request-body bytes one client may have buffered at once (its share of `maxInflightBodyBytes`). */
+  readonly maxBodyBytes: number;
+  /** Open connections from one address (trusted proxies excepted); 0 turns the limit off. */
+  readonly maxConnections: number;
   /** Sustained requests per second per client (token bucket); 0 turns the bucket off. */
   readonly ratePerSecond: number;
   /** Bucket size: how many requests a client may send at once after being idle. */
@@ -77,6 +81,8 @@ export interface GatewayConfig {
   readonly maxConnections: number;
   /** Largest header section (Node's `maxHeaderSize`); beyond it 431. */
   readonly maxHeaderBytes: number;
+  /** Peers (CIDR blocks) whose `X-Forwarded-For` is believed; empty: the TCP peer is the client. */
+  readonly trustedProxies: readonly string[];
   readonly clientLimits: ClientLimitConfig;
   readonly drainTimeoutMs: number;
 }
@@ -112,17 +118,20 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
   GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
-  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe('deadline of one attempt on one replica; past it the replica is ejected and the request retried elsewhere'),
+  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if it answered nothing meanwhile or its readiness then fails too"),
   GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000).describe('a response body silent this long is cut off (the client sees an error, not a hang)'),
   GATEWAY_MAX_RETRIES: nonNegativeInt().default(2).describe('extra attempts on other replicas after a refused connection, reset or 503'),
   GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
-  GATEWAY_MAX_INFLIGHT_BODY_BYTES: positiveInt().default(64 * 1024 * 1024).describe('request-body bytes buffered across all requests; beyond it 503 + `Retry-After`'),
+  GATEWAY_MAX_INFLIGHT_BODY_BYTES: positiveInt().default(64 * 1024 * 1024).describe('request-body bytes buffered across all requests, counted as they arrive; beyond it 503 + `Retry-After`'),
   GATEWAY_HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('request headers must arrive by then (408 beyond)'),
   GATEWAY_REQUEST_TIMEOUT_MS: positiveInt().default(30_000).describe('a whole request must arrive by then (408 beyond)'),
   GATEWAY_KEEPALIVE_TIMEOUT_MS: positiveInt().default(5000).describe('idle client connections are closed after this'),
-  GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024).describe('client connections at once; more are closed at once'),
+  GATEWAY_MAX_CONNECTIONS: positiveInt().default(1024).describe('client connections at once, all clients together; more are closed at once'),
   GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(16 * 1024).describe('largest request header section (431 beyond)'),
-  GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16).describe('requests one client (its address) may have in flight; 0 turns it off (429 + `Retry-After` beyond)'),
+  GATEWAY_TRUSTED_PROXIES: cidrList().optional().describe("comma-separated CIDR blocks of proxies in front of the gateway (ingress, load balancer); only their `X-Forwarded-For` is believed (the rightmost address that is not one of them is the client); empty: the TCP peer is the client"),
+  GATEWAY_CLIENT_MAX_CONCURRENCY: nonNegativeInt().default(16).describe('requests one client may have in flight; 0 turns it off (429 + `Retry-After` beyond)'),
+  GATEWAY_CLIENT_MAX_BODY_BYTES: positiveInt().optional().describe("request-body bytes one client may have buffered at once, its share of `GATEWAY_MAX_INFLIGHT_BODY_BYTES` (429 beyond); default: an eighth of it, at least `GATEWAY_MAX_BODY_BYTES`"),
+  GATEWAY_CLIENT_MAX_CONNECTIONS: nonNegativeInt().default(128).describe('open connections from one address (trusted proxies excepted); more are closed at once; 0 turns it off'),
   GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0).describe('per-client token bucket rate; 0 turns it off (429 + `Retry-After` beyond)'),
   GATEWAY_CLIENT_BURST: positiveInt().optional().describe('per-client token bucket size (default: twice the rate)'),
   GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000).describe('how long in-flight requests get after SIGTERM'),
@@ -168,7 +177,8 @@ const aliasSchema = z.strictObject({
   path: z
     .string()
     .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be an absolute path without query or percent-encoding')
-    .refine((path) => !RESERVED_PATH.test(path), 'is a path the gateway routes itself'),
+    .refine((path) => !RESERVED_PATH.test(path), 'is a path the gateway routes itself')
+    .refine((path) => !/\/\/|\/\.\.?(\/|$)/.test(path), 'must not contain empty or dot segments'),
 });
 
 const modelSchema = z.strictObject({
@@ -270,6 +280,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (parsed.GATEWAY_MAX_INFLIGHT_BODY_BYTES < parsed.GATEWAY_MAX_BODY_BYTES) {
     throw new Error('invalid configuration: GATEWAY_MAX_INFLIGHT_BODY_BYTES: must be at least GATEWAY_MAX_BODY_BYTES');
   }
+  const clientBodyBytes =
+    parsed.GATEWAY_CLIENT_MAX_BODY_BYTES ?? Math.max(parsed.GATEWAY_MAX_BODY_BYTES, Math.floor(parsed.GATEWAY_MAX_INFLIGHT_BODY_BYTES / 8));
+  if (clientBodyBytes < parsed.GATEWAY_MAX_BODY_BYTES || clientBodyBytes > parsed.GATEWAY_MAX_INFLIGHT_BODY_BYTES) {
+    throw new Error('invalid configuration: GATEWAY_CLIENT_MAX_BODY_BYTES: must be between GATEWAY_MAX_BODY_BYTES and GATEWAY_MAX_INFLIGHT_BODY_BYTES');
+  }
+  if (parsed.GATEWAY_CLIENT_MAX_CONNECTIONS > parsed.GATEWAY_MAX_CONNECTIONS) {
+    throw new Error('invalid configuration: GATEWAY_CLIENT_MAX_CONNECTIONS: must not exceed GATEWAY_MAX_CONNECTIONS');
+  }
   const rate = parsed.GATEWAY_CLIENT_RATE_PER_SECOND;
   return deepFreeze({
     port: parsed.GATEWAY_PORT,
@@ -294,8 +312,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     keepAliveTimeoutMs: parsed.GATEWAY_KEEPALIVE_TIMEOUT_MS,
     maxConnections: parsed.GATEWAY_MAX_CONNECTIONS,
     maxHeaderBytes: parsed.GATEWAY_MAX_HEADER_BYTES,
+    trustedProxies: parsed.GATEWAY_TRUSTED_PROXIES ?? [],
     clientLimits: {
       maxConcurrency: parsed.GATEWAY_CLIENT_MAX_CONCURRENCY,
+      maxBodyBytes: clientBodyBytes,
+      maxConnections: parsed.GATEWAY_CLIENT_MAX_CONNECTIONS,
       ratePerSecond: rate,
       burst: parsed.GATEWAY_CLIENT_BURST ?? Math.max(1, rate * 2),
     },

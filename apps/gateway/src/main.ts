@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { createLogger, installGracefulShutdown } from '@modeldock/service-kit';
+import { createLogger, createTrustedProxies, installGracefulShutdown } from '@modeldock/service-kit';
 import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
 import { createLimitedServer } from './server.js';
@@ -16,8 +16,8 @@ async function main(): Promise<void> {
   upstreams.refresh().catch((err: unknown) => logger.error({ err }, 'initial upstream refresh failed'));
 
   const lifecycle: Lifecycle = { draining: false };
-  const { app, admin } = createApps({ config, logger, upstreams, lifecycle });
-  const server = createLimitedServer(app, config, logger);
+  const { app, admin, registry } = createApps({ config, logger, upstreams, lifecycle });
+  const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);
   server.listen(config.port, config.host);

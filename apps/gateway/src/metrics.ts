@@ -15,8 +15,8 @@ export interface GatewayMetrics {
   readonly stalledResponses: Counter<'model' | 'side'>;
   /** Requests refused by the per-client limits (429), by which limit. */
   readonly clientLimited: Counter<'reason'>;
-  /** Request bodies refused because the in-flight body budget was spent (503). */
-  readonly bodyBudgetRejections: Counter;
+  /** Request bodies refused by the in-flight body budget: `full` (503) or the client's `client_share` (429). */
+  readonly bodyBudgetRejections: Counter<'reason'>;
 }
 
 /**
@@ -117,7 +117,8 @@ export function createGatewayMetrics(
     }),
     bodyBudgetRejections: new Counter({
       name: 'gateway_body_budget_rejections_total',
-      help: 'Requests refused with 503 because the in-flight request body budget was spent.',
+      help: "Requests refused by the in-flight request body budget: reason full (503) or client_share (429, the client's share spent).",
+      labelNames: ['reason'] as const,
       registers,
     }),
   };

@@ -1,16 +1,10 @@
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { HttpError } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from './metrics.js';
 import type { Endpoint, UpstreamPool } from './upstream-pool.js';
-
-/**
- * Tells the replica how long the gateway will still wait for this attempt, in milliseconds, so it
- * does not start work nobody will receive. The client's own value is replaced, never trusted.
- */
-export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -52,11 +46,26 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
 const RETRYABLE = new Set([...UNREACHABLE, 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
 /**
- * Names the replica that answered with an opaque, stable id (never its address), for debugging
- * and for tests of the balancing.
+ * How much sooner than the gateway's own attempt timer a replica is told its deadline passes, so
+ * that a replica whose queue is the cause answers first (504 + `x-modeldock-timeout-cause: queue`)
+ * and the gateway's timer only fires for a replica that did not answer at all: a tenth of the
+ * attempt, at most this.
  */
-export const SERVED_BY_HEADER = 'x-served-by';
+export const DEADLINE_MARGIN_MS = 250;
 
+/** The deadline sent to a replica for an attempt of `attemptMs` (see {@link DEADLINE_MARGIN_MS}). */
+export function replicaDeadlineMs(attemptMs: number): number {
+  return Math.max(1, attemptMs - Math.min(DEADLINE_MARGIN_MS, Math.ceil(attemptMs / 10)));
+}
+
+/**
+ * A replica's answer whose cause is its queue (waited behind other work past the deadline, full
+ * queue, the client's fair share): the replica is healthy, so the answer is the client's to have,
+ * never a reason to eject the replica or to retry it elsewhere as if it had failed.
+ */
+function queueCaused(proxyRes: IncomingMessage): boolean {
+  return proxyRes.headers[TIMEOUT_CAUSE_HEADER] === 'queue';
+}
 
 type Outcome =
   /** Status and headers are on their way to the client; nothing more to decide. */
@@ -87,9 +96,17 @@ function replay(body: Buffer): Readable {
   });
 }
 
-function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string) {
+/**
+ * Forwarding headers a client could write itself: believed, and passed on, only from a trusted
+ * proxy. http-proxy's `xfwd` then appends the peer the gateway saw, so the next hop reads the same
+ * chain the gateway did.
+ */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'];
+
+function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string, fromTrustedProxy: boolean) {
   const headers: IncomingHttpHeaders = { ...incoming };
   for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
+  if (!fromTrustedProxy) for (const name of FORWARDING_HEADERS) delete headers[name];
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
   return headers;
@@ -132,14 +149,15 @@ class Attempt {
       return;
     }
     const status = proxyRes.statusCode ?? 502;
-    if (status === 503 && this.mayRetry()) {
+    this.endpoint.lastAnswerAt = performance.now();
+    if (status === 503 && !queueCaused(proxyRes) && this.mayRetry()) {
       // Draining (not destroying) the short error body keeps the connection reusable.
       proxyRes.resume();
       this.#release('503');
       this.#finish({ kind: 'unavailable' });
       return;
     }
-    if (status < 500) this.pool.recordSuccess(this.endpoint);
+    if (status < 500 || queueCaused(proxyRes)) this.pool.recordSuccess(this.endpoint);
     copyResponseHead(proxyRes, res, this.endpoint.publicId);
     this.#finish({ kind: 'responded' });
     // A body that stops moving is cut off: the client sees an error instead of waiting forever.
@@ -181,13 +199,15 @@ class Attempt {
   }
 
   /**
-   * No response head in time: the replica is ejected like one failing readiness (a black hole
-   * would otherwise keep receiving traffic) and the caller may retry elsewhere.
+   * No response head in time, although the replica was told the deadline before the gateway's
+   * timer: the caller may retry elsewhere, and the replica is ejected only if it is at fault (see
+   * `UpstreamPool.checkAfterTimeout`): one still answering requests and readiness is busy with work
+   * its clients sent.
    */
   timeout(): void {
     if (this.settled) return;
     this.proxyReq?.destroy();
-    this.pool.eject(this.endpoint, 'timeout');
+    this.pool.checkAfterTimeout(this.endpoint, this.#startedAt);
     this.#release('timeout');
     this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }
@@ -221,6 +241,8 @@ export interface ForwarderOptions {
   metrics: GatewayMetrics;
   /** See `GatewayConfig.upstreamIdleTimeoutMs`. */
   upstreamIdleTimeoutMs: number;
+  /** Peers whose forwarding headers are passed on (see `GatewayConfig.trustedProxies`). */
+  trustedProxies: TrustedProxies;
 }
 
 /** Sends one request to a model's replicas; see {@link createForwarder}. */
@@ -240,7 +262,7 @@ export type Forward = (
  * Resolves once the response is committed (its body may still be streaming), or rejects with the
  * HttpError to answer: 503 when no replica is ready, 502 when every try failed, 504 at the deadline.
  */
-export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs }: ForwarderOptions): Forward {
+export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs, trustedProxies }: ForwarderOptions): Forward {
   const current = new WeakMap<IncomingMessage, Attempt>();
 
   const replayBody: Plugin = (proxyServer) => {
@@ -268,6 +290,9 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           return;
         }
         attempt.proxyReq = proxyReq;
+        // http-proxy's URL handling rewrites some paths (`\` → `/`, `//` → `/`, a `#...` dropped): the
+        // request line carries exactly the path the router checked, whatever it did.
+        proxyReq.path = attempt.path;
         // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
         proxyReq.on('error', (err) => attempt.fail(err));
       },
@@ -285,7 +310,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
   });
 
   return async (req, res, { pool, path, body, hadBody, requestId }) => {
-    const headers = outgoingHeaders(req.headers, body, hadBody, requestId);
+    const headers = outgoingHeaders(req.headers, body, hadBody, requestId, trustedProxies.trusts(req.socket.remoteAddress ?? ''));
     const { timeoutMs, attemptTimeoutMs } = pool.config;
     const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
@@ -334,7 +359,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           attempt = started;
           current.set(req, started);
           // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
-          req.headers = { ...headers, [DEADLINE_HEADER]: String(attemptMs) };
+          req.headers = { ...headers, [DEADLINE_HEADER]: String(replicaDeadlineMs(attemptMs)) };
           if (attemptTimeoutMs < remainingMs) attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });

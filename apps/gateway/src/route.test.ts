@@ -66,13 +66,37 @@ describe('parseModelRoute', () => {
     }
   });
 
+  it('refuses with a 400 what a hop behind the gateway could read as another path', () => {
+    const cases: [string, string][] = [
+      ['/v2/models/m/versions/1\\..\\..\\metrics', 'a backslash in the request path'],
+      ['/v2/models/m\\infer', 'a backslash in the request path'],
+      ['/models/m/v2/models/m/versions/../../../metrics', 'a dot segment in the request path'],
+      ['/v2/models/m/versions/%2e%2e/infer', 'a dot segment in the request path'],
+      ['/v2/models/m/versions/.%2E/infer', 'a dot segment in the request path'],
+      ['/v2/models/./infer', 'a dot segment in the request path'],
+      ['/v2/models/m/..', 'a dot segment in the request path'],
+      ['/v2/models/m%2finfer', "an encoded '/' or '\\' in the request path"],
+      ['/v2/models/m%5Cinfer', "an encoded '/' or '\\' in the request path"],
+      ['/v2/models//m/infer', 'an empty segment in the request path'],
+      ['/predict_topic#frag', 'a fragment (#) in the request target'],
+      ['/v2/models/m/infer?x=1#frag', 'a fragment (#) in the request target'],
+    ];
+    for (const [url, message] of cases) {
+      assert.throws(() => route(url, 'POST'), { status: 400, message }, url);
+    }
+  });
+
+  it('leaves dots inside a segment and anything in the query alone', () => {
+    assert.equal(route('/v2/models/m.v2/infer', 'POST')?.model, 'm.v2');
+    assert.equal(route('/v2/models/m/infer?p=..%2f\\', 'POST')?.path, '/v2/models/m/infer?p=..%2f\\');
+  });
+
   it("exposes no other path of a model service, such as its /metrics", () => {
     for (const [method, url] of [
       ['GET', '/models/m/metrics'],
       ['GET', '/models/m/'],
       ['GET', '/models/m'],
       ['GET', '/models/m/v2/models/question-topic'],
-      ['GET', '/models/m/v2/models/m/versions/../../../metrics'],
       ['POST', '/models/m/v2/health/ready'],
       ['GET', '/v2/models/m/metrics'],
       ['GET', '/v2/models/m/infer/x'],

@@ -1,4 +1,4 @@
-import { HttpError } from '@modeldock/service-kit';
+import { HttpError, checkRequestTarget } from '@modeldock/service-kit';
 import type { ModelConfig } from './config.js';
 
 /** Which model a request is for, the path (with query) to send to its replica, and a label for metrics. */
@@ -68,23 +68,17 @@ function protocolRoute(pathname: string): { model: string; template: string } | 
   const oip = OIP.exec(pathname);
   if (oip !== null) {
     const [, model = '', version, verb] = oip;
-    if (version !== undefined && isDotSegment(decodeSegment(version))) return undefined;
     const template = `/v2/models/:model${version === undefined ? '' : '/versions/:version'}${verb === undefined ? '' : `/${verb.toLowerCase()}`}`;
     return { model: decodeSegment(model), template };
   }
   const tf = TF_SERVING.exec(pathname);
   if (tf !== null) {
     const [, model = '', version, label, verb, metadata] = tf;
-    if (label !== undefined && isDotSegment(decodeSegment(label))) return undefined;
     const at = version !== undefined ? '/versions/:version' : label !== undefined ? '/labels/:label' : '';
     const suffix = verb !== undefined ? `:${verb.toLowerCase()}` : metadata !== undefined ? '/metadata' : '';
     return { model: decodeSegment(model), template: `/v1/models/:model${at}${suffix}` };
   }
   return undefined;
-}
-
-function isDotSegment(segment: string): boolean {
-  return segment === '.' || segment === '..';
 }
 
 /**
@@ -98,14 +92,13 @@ function isDotSegment(segment: string): boolean {
  *
  * Prefixes match case-insensitively, as Express routes do and as TF Serving requires; model names
  * are compared after percent-decoding, exactly. Returns undefined for any other path; throws a 400
- * for malformed percent-encoding. `url` is the raw request target (`req.originalUrl`).
+ * for a target `checkRequestTarget` refuses. `url` is the raw request target (`req.originalUrl`).
  */
 export function parseModelRoute(method: string, url: string, router: Router): ModelRoute | undefined {
   const queryStart = url.indexOf('?');
   const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
   const query = queryStart === -1 ? '' : url.slice(queryStart);
-  // Checked once for the whole path, so a bad escape anywhere is a 400 rather than whatever a replica makes of it.
-  decodeSegment(pathname);
+  checkRequestTarget(url);
 
   const alias = router.aliases.get(`${method} ${pathname}`);
   if (alias !== undefined) return { model: alias, path: url, template: pathname };

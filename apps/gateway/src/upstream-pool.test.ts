@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
+import { pino } from 'pino';
 import type { ModelConfig } from './config.js';
-import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type ProbeFn } from './upstream-pool.js';
+import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type PoolOptions, type ProbeFn } from './upstream-pool.js';
 
 const KEY = Buffer.alloc(32, 7);
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
@@ -36,8 +38,20 @@ function fakes() {
   return { dns, healthyUrls, probed, lookup, probe };
 }
 
-function pool(config: ModelConfig, fake: ReturnType<typeof fakes>) {
-  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY });
+function pool(config: ModelConfig, fake: ReturnType<typeof fakes>, options: Partial<PoolOptions> = {}) {
+  return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY, ...options });
+}
+
+/** A pool of two replicas (10.0.0.1 and 10.0.0.2), both ready after one refresh. */
+async function twoReady(options: Partial<PoolOptions> = {}) {
+  const fake = fakes();
+  fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
+  fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
+  fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
+  const replicas = pool(model('http://qt:8501'), fake, options);
+  await replicas.refresh();
+  const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+  return { fake, replicas, first, second };
 }
 
 describe('UpstreamPool', () => {
@@ -180,13 +194,7 @@ describe('UpstreamPool', () => {
   });
 
   it('never ejects the last ready replica as an outlier', async () => {
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = pool(model('http://qt:8501'), fake);
-    await replicas.refresh();
-    const [first, second] = replicas.endpoints as [Endpoint, Endpoint];
+    const { replicas, first, second } = await twoReady();
     replicas.eject(first, 'timeout');
     replicas.eject(second, 'timeout');
     assert.deepEqual(
@@ -196,13 +204,7 @@ describe('UpstreamPool', () => {
   });
 
   it('holds an ejected outlier out even while its readiness passes, doubling the hold per repeat', async () => {
-    const fake = fakes();
-    fake.dns.set('qt', ['10.0.0.1', '10.0.0.2']);
-    fake.healthyUrls.add('http://10.0.0.1:8501/v2/health/ready');
-    fake.healthyUrls.add('http://10.0.0.2:8501/v2/health/ready');
-    const replicas = pool(model('http://qt:8501'), fake);
-    await replicas.refresh();
-    const endpoint = replicas.endpoints[0] as Endpoint;
+    const { replicas, first: endpoint } = await twoReady();
     replicas.eject(endpoint, 'timeout');
     await replicas.checkHealth();
     assert.deepEqual([endpoint.healthy, endpoint.reason], [false, 'timeout'], 'held although readiness passes');
@@ -218,5 +220,49 @@ describe('UpstreamPool', () => {
     assert.equal(endpoint.healthy, true);
     replicas.recordSuccess(endpoint);
     assert.equal(endpoint.ejections, 0);
+  });
+
+  it('counts a burst of failures of one incident once: the hold is neither doubled nor extended, and the log says the hold applied', async () => {
+    const lines: { msg: string; holdMs?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string }));
+        done();
+      },
+    });
+    const { replicas, first: endpoint } = await twoReady({ logger: pino({ level: 'info' }, sink), ejectionBaseMs: 5000 });
+    for (let i = 0; i < 8; i++) replicas.eject(endpoint, 'ECONNRESET');
+    const heldFor = endpoint.heldUntil - performance.now();
+    assert.equal(endpoint.ejections, 1);
+    assert.ok(heldFor > 4000 && heldFor <= 5000, `held for ${heldFor} ms`);
+    const ejected = lines.filter((line) => line.msg === 'replica ejected');
+    assert.deepEqual(
+      ejected.map((line) => line.holdMs),
+      [5000],
+    );
+  });
+
+  it('after an attempt timeout, ejects a replica that answered nothing meanwhile, or whose readiness fails too, with one probe per burst', async () => {
+    const { fake, replicas, first: busy, second: broken } = await twoReady();
+    const attemptStartedAt = performance.now();
+    busy.lastAnswerAt = attemptStartedAt + 5;
+    broken.lastAnswerAt = attemptStartedAt + 5;
+    fake.probed.length = 0;
+    for (let i = 0; i < 5; i++) replicas.checkAfterTimeout(busy, attemptStartedAt);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(fake.probed.length, 1, 'one probe for the burst');
+    assert.deepEqual([busy.healthy, busy.ejections], [true, 0], 'still answering requests and readiness: its clients kept it busy');
+    fake.healthyUrls.delete('http://10.0.0.2:8501/v2/health/ready');
+    replicas.checkAfterTimeout(broken, attemptStartedAt);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual([broken.healthy, broken.reason, broken.ejections], [false, 'timeout, then readiness: readiness answered 503', 1]);
+  });
+
+  it('ejects a replica that answered no request at all while the attempt waited, without waiting for a probe', async () => {
+    const { fake, replicas, first: hole } = await twoReady();
+    fake.probed.length = 0;
+    replicas.checkAfterTimeout(hole, performance.now());
+    assert.deepEqual([hole.healthy, hole.reason], [false, 'timeout, no answer to any request meanwhile']);
+    assert.equal(fake.probed.length, 0);
   });
 });

@@ -26,6 +26,8 @@ export interface Endpoint {
   ejections: number;
   /** An ejected outlier stays out until then (`performance.now()`), even if its readiness passes. */
   heldUntil: number;
+  /** When it last sent a response head to a proxied request (`performance.now()`; 0: never). */
+  lastAnswerAt: number;
 }
 
 /** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
@@ -96,6 +98,8 @@ export class UpstreamPool {
   readonly #byUpstream = new Map<string, readonly Endpoint[]>();
   readonly #lookupErrors = new Map<string, string>();
   readonly #probing = new Set<Endpoint>();
+  /** Endpoints whose readiness is being checked after an attempt timed out. */
+  readonly #confirming = new Set<Endpoint>();
   #resolving: Promise<void> | undefined;
 
   constructor(
@@ -139,24 +143,52 @@ export class UpstreamPool {
   }
 
   /**
-   * Outlier ejection: a replica that timed out, reset a fresh connection or stalled a response
-   * leaves rotation like one failing readiness, and is held out for a while even if its readiness
-   * passes (a replica whose inference hangs may still answer probes). The hold doubles per
-   * ejection in a row, as Envoy's outlier detection does, and {@link recordSuccess} resets it.
-   * The last ready replica is never ejected this way (Envoy's `max_ejection_percent`): without an
-   * alternative, ejecting it would turn a slow model into an unavailable one; readiness checks
-   * still take it out if it stops answering them.
+   * Outlier ejection: a replica that reset a fresh connection, stalled a response, or timed out
+   * while at fault (see {@link checkAfterTimeout}) leaves rotation like one failing
+   * readiness, and is held out for a while even if its readiness passes (a replica whose inference
+   * hangs may still answer probes). The hold doubles per ejection in a row, as Envoy's outlier
+   * detection does, and {@link recordSuccess} resets it. Failures of requests that were in flight
+   * when it was ejected report the same fault, so they neither extend nor double the hold: the hold
+   * logged is the hold applied. The last ready replica is never ejected this way (Envoy's
+   * `max_ejection_percent`): without an alternative, ejecting it would turn a slow model into an
+   * unavailable one; readiness checks still take it out if it stops answering them.
    */
   eject(endpoint: Endpoint, reason: string): void {
     if (!this.#endpoints.some((other) => other !== endpoint && other.healthy)) return;
+    const now = performance.now();
+    if (now < endpoint.heldUntil) return;
     const holdMs = Math.min(MAX_EJECTION_MS, this.#options.ejectionBaseMs * 2 ** Math.min(endpoint.ejections, 16));
     endpoint.ejections++;
-    endpoint.heldUntil = performance.now() + holdMs;
-    if (endpoint.healthy) {
-      this.#options.logger.warn({ endpoint: endpoint.id, reason, holdMs }, 'replica ejected');
-    }
+    endpoint.heldUntil = now + holdMs;
+    this.#options.logger.warn({ endpoint: endpoint.id, reason, holdMs, inARow: endpoint.ejections }, 'replica ejected');
     endpoint.healthy = false;
     endpoint.reason = reason;
+  }
+
+  /**
+   * An attempt on `endpoint`, started at `attemptStartedAt`, got no answer in time. A modeldock
+   * replica is told its deadline before the gateway gives up and answers first when its queue is
+   * the cause, so silence past it is suspicious, but a client's own large requests can still be what
+   * kept the replica busy. It is ejected only when it is at fault: it answered no request at all
+   * while this one waited (a queue that moves answers something; a black hole or a hung engine does
+   * not), or, if it did, the readiness check sent to it at once fails or gets no answer either.
+   * Timeouts of requests that were in flight together share one check.
+   */
+  checkAfterTimeout(endpoint: Endpoint, attemptStartedAt: number): void {
+    if (endpoint.lastAnswerAt < attemptStartedAt) {
+      this.eject(endpoint, 'timeout, no answer to any request meanwhile');
+      return;
+    }
+    if (this.#confirming.has(endpoint)) return;
+    this.#confirming.add(endpoint);
+    const { logger, probe, healthTimeoutMs } = this.#options;
+    probe(endpoint.origin + this.config.readyPath, healthTimeoutMs)
+      .then((result) => {
+        if (result.healthy) logger.debug({ endpoint: endpoint.id }, 'attempt timed out but the replica answers; not ejected');
+        else this.eject(endpoint, `timeout, then readiness: ${result.reason ?? 'failed'}`);
+      })
+      .catch((err: unknown) => logger.error({ err, endpoint: endpoint.id }, 'readiness check after a timeout failed'))
+      .finally(() => this.#confirming.delete(endpoint));
   }
 
   /** A replica answered (not a 5xx): its next ejection starts from the base hold again. */
@@ -194,6 +226,7 @@ export class UpstreamPool {
               slowProbes: 0,
               ejections: 0,
               heldUntil: 0,
+              lastAnswerAt: 0,
             };
             known.set(id, created);
             return created;

@@ -37,6 +37,13 @@ describe('loadServerSettings', () => {
     for (const key of Object.values(SERVING_SETTINGS)) assert.ok(key in serverSettingsSchema.shape, key);
   });
 
+  it('trusts forwarded addresses from loopback only by default, from the CIDR blocks given, or from no one', () => {
+    assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: '/m' }).TRUSTED_PROXIES, ['127.0.0.0/8', '::1']);
+    assert.deepEqual(loadServerSettings('QT_', { QT_MODEL_DIR: '/m', QT_TRUSTED_PROXIES: '172.16.0.0/12, 10.0.0.0/8' }).TRUSTED_PROXIES, ['172.16.0.0/12', '10.0.0.0/8']);
+    assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: '/m', MODEL_TRUSTED_PROXIES: 'none' }).TRUSTED_PROXIES, []);
+    assert.throws(() => loadServerSettings('MODEL_', { MODEL_DIR: '/m', MODEL_TRUSTED_PROXIES: '10.0.0.0/33' }), /MODEL_TRUSTED_PROXIES: .*'10\.0\.0\.0\/33' is not an IP address or CIDR block/);
+  });
+
   it('documents every setting with its default and meaning', () => {
     const reference = settingsReference('MODEL_');
     assert.ok(reference.every((row) => row.meaning.length > 0), 'every setting has a description');

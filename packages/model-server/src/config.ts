@@ -1,7 +1,10 @@
 import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
 import { MODEL_NAME, MODEL_NAME_RULE, VERSION_POLICY } from '@modeldock/model-settings';
-import { logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
+import { cidrList, logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
+
+/** A model server believes forwarded addresses only from its own host unless told otherwise. */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1'];
 
 /**
  * Every setting of a model server, without its prefix: every model server reads them as `MODEL_*`
@@ -53,11 +56,20 @@ export const serverSettingsSchema = z.object({
   MAX_QUEUE: positiveInt().default(1024).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
   MAX_QUEUE_PER_CLIENT: positiveInt()
     .default(256)
-    .describe('most rows one client (`x-forwarded-for`, else its address) may have waiting; beyond it 429 + `Retry-After`'),
+    .describe('most rows one client (its address, or the one a trusted proxy forwards) may have waiting; beyond it 429 + `Retry-After`'),
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((text) => (text.trim() === 'none' ? '' : text))
+    .pipe(cidrList())
+    .default([...DEFAULT_TRUSTED_PROXIES])
+    .describe(
+      'comma-separated CIDR blocks of proxies whose `X-Forwarded-For` is believed (the rightmost address that is not one of them is the client); set it to the gateway’s network (compose network, pod CIDR); `none`: the TCP peer is always the client',
+    ),
   REQUEST_DEADLINE_MS: positiveInt()
     .default(30_000)
     .describe('longest a request may wait for its answer; `x-modeldock-deadline-ms` from the gateway can only shorten it (504 when it passes)'),
-  HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers'),
+  HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers (408 beyond)'),
+  MAX_HEADER_BYTES: positiveInt().default(16_384).describe('largest request header section (431 beyond)'),
   REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),
   KEEP_ALIVE_TIMEOUT_MS: positiveInt().default(65_000).describe('idle keep-alive connection lifetime (longer than the gateway’s)'),
   DRAIN_TIMEOUT_MS: positiveInt().default(30_000).describe('how long SIGTERM waits for in-flight requests'),

@@ -20,6 +20,19 @@ export interface InferenceContext {
   signal?: AbortSignal;
   /** Who asked, for the fair share of the queue. */
   client?: string;
+  /** Told once per inference how long its rows waited in the queue, and whether the queue is why it failed. */
+  queued?(report: QueueReport): void;
+}
+
+/**
+ * How an inference fared in the queue: `waitedMs` until its first rows reached the engine (or until
+ * it failed), and `cause: 'queue'` when it was refused or ran out of time because of queued work
+ * (its own or other clients'), not because of the engine: a healthy replica, which a gateway must
+ * not eject for it.
+ */
+export interface QueueReport {
+  waitedMs: number;
+  cause?: 'queue';
 }
 
 /** Options for {@link createDataPlane}. */
@@ -153,11 +166,11 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       queueLength.set(labels, 0);
       engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
-        async (inputs) => {
+        async (inputs, control) => {
           const stop = engineSeconds.startTimer(labels);
           engineRows.inc(labels, inputs.rows);
           try {
-            return await runtime.predict(inputs);
+            return await runtime.predict(inputs, control);
           } finally {
             engineRows.dec(labels, inputs.rows);
             stop();
@@ -209,20 +222,36 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (batcher === undefined) throw new Error(`version ${runtime.version} is not served by this data plane`);
       // Draining only turns readiness off: requests that still reach us are answered while the model is loaded.
       if (!runtime.ready()) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+      const submitted = performance.now();
+      let firstWaitMs: number | undefined;
+      let startedRows = 0;
+      const onDequeue = (started: number, waitedMs: number) => {
+        firstWaitMs ??= waitedMs;
+        startedRows += started;
+      };
       let outputs: Batch;
       try {
-        outputs = await batcher.submit(inputs, { signal: context.signal, client: context.client });
+        outputs = await batcher.submit(inputs, { signal: context.signal, client: context.client, onDequeue });
       } catch (error) {
+        const waitedMs = firstWaitMs ?? performance.now() - submitted;
         if (error instanceof QueueFullError) {
+          context.queued?.({ waitedMs: 0, cause: 'queue' });
           throw error.scope === 'server'
             ? reject('overloaded', HttpError.overloaded(error.message))
             : reject('client_share', HttpError.tooManyRequests(error.message));
         }
+        if (error instanceof Error && error.name === 'TimeoutError') {
+          // Rows still waiting when the deadline passed: the queue is the cause. All of them in
+          // the engine: the engine was too slow, which may be the replica's fault.
+          context.queued?.(startedRows < inputs.rows ? { waitedMs, cause: 'queue' } : { waitedMs });
+          throw reject('deadline', HttpError.deadlineExceeded());
+        }
+        context.queued?.({ waitedMs });
         if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
-        if (error instanceof Error && error.name === 'TimeoutError') throw reject('deadline', HttpError.deadlineExceeded());
         if (context.signal?.aborted === true) throw reject('cancelled', HttpError.clientClosedRequest());
         throw error;
       }
+      context.queued?.({ waitedMs: firstWaitMs ?? 0 });
       rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
       return outputs;
     },

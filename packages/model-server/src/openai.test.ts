@@ -63,11 +63,17 @@ describe('POST /v1/embeddings', () => {
     });
   }
 
-  it('is not served by a classifier (no embedding output)', async () => {
-    const res = await supertest(createTestApp({ runtimes: [new FakeClassifier()] }).app)
-      .post('/v1/embeddings')
-      .send({ model: 'question-topic', input: 'a' });
-    assert.equal(res.status, 404);
+  it('answers 400 with param "model" for a model that does not embed, saying what can (404 "no route" before)', async () => {
+    const { app } = createTestApp({ runtimes: [new FakeClassifier()] });
+    const res = await supertest(app).post('/v1/embeddings').send({ model: 'question-topic', input: 'a' });
+    assert.equal(res.status, 400);
+    schemas.openAiError.parse(res.body);
+    assert.equal(res.body.error.param, 'model');
+    assert.equal(res.body.error.type, 'invalid_request_error');
+    assert.match(res.body.error.message, /model 'question-topic' \(text-classifier\) does not produce embeddings: embedding models take text and have one FP32 \[n, d\] output/);
+    const get = await supertest(app).get('/v1/embeddings');
+    assert.equal(get.status, 405, 'GET /v1/embeddings is a 405 on every model server, as the README says');
+    schemas.openAiError.parse(get.body);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HttpError, toHttpError } from './errors.js';
+import { HttpError, clipInput, toHttpError } from './errors.js';
 
 /**
  * The one terminal error handler: status from the error, else 500; body exactly
@@ -24,6 +24,6 @@ export function errorHandler(): ErrorRequestHandler {
 /** Answers every request that no route matched with a 404 `{error}`. */
 export function notFoundHandler(): RequestHandler {
   return (req, _res, next) => {
-    next(HttpError.notFound(`no route for ${req.method} ${req.path}`));
+    next(HttpError.notFound(`no route for ${clipInput(req.method)} ${clipInput(req.path)}`));
   };
 }

@@ -1,3 +1,17 @@
+/** Characters of client input an error message repeats at most. */
+export const ECHO_LIMIT = 64;
+
+/**
+ * At most {@link ECHO_LIMIT} characters of client input for an error message, `…` when cut: a
+ * client must not get a 200 KB name echoed back in a 404, nor make the logs repeat it.
+ */
+export function clipInput(text: string, limit = ECHO_LIMIT): string {
+  if (text.length <= limit) return text;
+  // Never split a surrogate pair, which would leave half a character.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(limit - 1)) ? limit - 1 : limit;
+  return `${text.slice(0, end)}…`;
+}
+
 /**
  * One catalogue of the errors a modeldock service answers with. Every protocol we speak (OIP v2,
  * TF Serving REST, the seed route) wants the same body, `{"error": "<message>"}`, so the status and
@@ -28,18 +42,28 @@ export class HttpError extends Error {
 
   /** 404 for an unknown model, optionally at a version. */
   static modelNotFound(model: string, version?: string): HttpError {
-    const what = version === undefined ? `model '${model}'` : `version '${version}' of model '${model}'`;
+    const what = version === undefined ? `model '${clipInput(model)}'` : `version '${clipInput(version)}' of model '${clipInput(model)}'`;
     return new HttpError(404, `${what} not found`, 'model_not_found');
+  }
+
+  /** 400: the model exists but does not do what the request asks (OpenAI's `param: "model"`). */
+  static modelNotSupported(message: string): HttpError {
+    return new HttpError(400, message, 'model_not_supported');
   }
 
   /** 405: the route exists but not for this method. */
   static methodNotAllowed(method: string, path: string): HttpError {
-    return new HttpError(405, `method ${method} not allowed on ${path}`, 'method_not_allowed');
+    return new HttpError(405, `method ${clipInput(method)} not allowed on ${clipInput(path)}`, 'method_not_allowed');
   }
 
   /** 408: the client did not send its request (headers or body) in time. */
   static requestTimeout(timeoutMs: number): HttpError {
     return new HttpError(408, `request not received within ${timeoutMs} ms`, 'request_timeout');
+  }
+
+  /** 417: an `Expect` header other than `100-continue` (RFC 9110 §10.1.1). */
+  static expectationFailed(): HttpError {
+    return new HttpError(417, 'only Expect: 100-continue is supported', 'expectation_failed');
   }
 
   /** 413: the body is larger than the configured limit. */

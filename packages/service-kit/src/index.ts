@@ -1,6 +1,7 @@
 export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './config.js';
 export { errorHandler, notFoundHandler } from './error-handler.js';
-export { HttpError, toHttpError } from './errors.js';
+export { ECHO_LIMIT, HttpError, clipInput, toHttpError } from './errors.js';
+export { createHttpServer, type HttpServerLimits } from './http-server.js';
 export { DEADLINE_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
 export {
   createLogger,
@@ -12,7 +13,8 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
-export { jsonDepthExceeds, limitJsonDepth } from './json-depth.js';
+export { checkRequestTarget, refuseAmbiguousTargets } from './request-target.js';
+export { jsonBody, JsonDepthScanner, type JsonBodyOptions } from './json-body.js';
 export {
   Counter,
   Gauge,
@@ -24,4 +26,5 @@ export {
   type HttpMetricsOptions,
   metricsHandler,
 } from './metrics.js';
+export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';

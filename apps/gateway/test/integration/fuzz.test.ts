@@ -16,11 +16,15 @@ const SEGMENTS = [
   'v1', 'V1', 'v2', 'models', 'Models', 'm', 'other', 'nope', 'infer', 'ready', 'versions', 'labels', '1', '007', 'x',
   'metadata', 'm:predict', 'm:classify', 'm:regress', 'm:explain', 'other:PREDICT', 'health', 'live', 'metrics', 'embeddings',
   'predict_topic', 'healthz', 'readyz', '%ff', '%', '%2', '%E0%A4%A', '%2F', '%2e%2e', '..', '.', '', 'm%2Dx', '%00', '~', ':',
+  '%5c', '%5C', '.%2E', '\\', 'm\\..', '#', 'infer#x', '%23',
 ];
 
-/** Percent-encodes what an HTTP request line cannot carry, but leaves `%` raw so malformed escapes get through. */
+/**
+ * Percent-encodes what an HTTP request line cannot carry, but leaves `%`, `\` and `#` raw so that
+ * malformed escapes, backslashes and fragments get through.
+ */
 function toTarget(raw: string): string {
-  return raw.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/?]/gu, (ch) => encodeURIComponent(ch));
+  return raw.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@%/?\\#]/gu, (ch) => encodeURIComponent(ch));
 }
 
 const segment = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...SEGMENTS) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
@@ -135,6 +139,49 @@ describe('every gateway route under fuzzed input (fast-check)', () => {
         }
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
+    );
+  });
+
+  it('answers deep and wide JSON at the body-routed endpoints with a 4xx or the replica, never a 5xx or a hang', async () => {
+    const depth = fc.integer({ min: 1, max: 120_000 });
+    const width = fc.integer({ min: 1, max: 60_000 });
+    const model = fc.constantFrom('"m"', '"other"', '"nope"', '3', '{}', '[]');
+    /** A body, and whether it nests deeper than 32 levels before its top-level model (the scan's limit). */
+    type Case = [body: string, deepBeforeModel: boolean];
+    const deepBody: fc.Arbitrary<Case> = fc.oneof(
+      // Deep before the model: refused at depth 33 by the scan, or forwarded when shallow enough.
+      fc.tuple(depth, model).map(([d, m]): Case => [`{"input":${'['.repeat(d)}${']'.repeat(d)},"model":${m}}`, d + 1 > 32]),
+      fc.tuple(depth, model).map(([d, m]): Case => [`{"input":${'{"a":'.repeat(d)}1${'}'.repeat(d)},"model":${m}}`, d + 1 > 32]),
+      // Deep after the model: the scan stops at the model, the replica judges the rest.
+      fc.tuple(depth, model).map(([d, m]): Case => [`{"model":${m},"input":${'['.repeat(d)}${']'.repeat(d)}}`, false]),
+      // Never closed, or closed wrongly.
+      depth.map((d): Case => [`{"input":${'[{"x":'.repeat(d)}`, 2 * d + 1 > 32]),
+      depth.map((d): Case => [`{"input":${'['.repeat(d)}${'}'.repeat(d)}`, d + 1 > 32]),
+      // Wide: long arrays, many keys, long strings, the model last.
+      fc.tuple(width, model).map(([w, m]): Case => [`{"input":[${'0,'.repeat(w)}0],"model":${m}}`, false]),
+      fc.tuple(width, model).map(([w, m]): Case => [`{${Array.from({ length: w }, (_, i) => `"k${i}":${i}`).join(',')},"model":${m}}`, false]),
+      fc.tuple(width, model).map(([w, m]): Case => [`{"input":"${'\\"'.repeat(w)}","model":${m}}`, false]),
+      width.map((w): Case => [`[${'{"model":"m"},'.repeat(w)}{}]`, false]),
+    );
+    const endpoint = fc.constantFrom('/v1/embeddings', '/models/m/v1/embeddings', '/predict_topic', '/v2/models/m/infer', '/v1/models/m:predict');
+    await fc.assert(
+      fc.asyncProperty(endpoint, deepBody, async (target, [payload, deepBeforeModel]) => {
+        const reply = await send(gateway.url, { method: 'POST', target, headers: { 'content-type': 'application/json' }, body: payload });
+        assert.ok(reply.status < 500, `POST ${target} (${payload.length} bytes) answered ${reply.status}: ${reply.text.slice(0, 200)}`);
+        if (reply.status >= 400) {
+          const parsed = JSON.parse(reply.text) as { error: unknown };
+          assert.deepEqual(Object.keys(parsed), ['error']);
+        }
+        if (target === '/v1/embeddings' && deepBeforeModel && reply.status !== 413) {
+          assert.equal(reply.status, 400, `nested past 32 levels before the model: ${payload.slice(0, 60)}`);
+        }
+        if (target === '/v1/embeddings' && reply.status === 200) {
+          // Forwarded only when the scan found a configured model before nesting past 32 levels.
+          const served = (JSON.parse(reply.text) as { served: string }).served;
+          assert.ok(payload.startsWith(`{"model":"${served}"`) || payload.endsWith(`"model":"${served}"}`), payload.slice(0, 80));
+        }
+      }),
+      { seed: SEED, numRuns: 150, endOnFailure: true },
     );
   });
 });

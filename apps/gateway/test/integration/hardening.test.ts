@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { call, post, rawRequest, startGateway, type TestGateway } from './harness.js';
+import { call, post, rawRequest, send, startGateway, useStack, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const ALIAS = [{ method: 'POST', path: '/predict_topic' }];
@@ -18,7 +18,7 @@ describe('gateway hardening', () => {
       [good, bad] = await Promise.all([startUpstream('good'), startUpstream('bad')]);
       gateway = await startGateway(
         { m: { upstream: `${good.url},${bad.url}`, attemptTimeoutMs: 300, aliases: ALIAS } },
-        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300', GATEWAY_EJECTION_MS: '400' },
+        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300', GATEWAY_EJECTION_MS: '400', GATEWAY_HEALTH_TIMEOUT_MS: '100' },
       );
     });
     after(async () => {
@@ -56,7 +56,7 @@ describe('gateway hardening', () => {
         answers.map(() => 200),
       );
       assert.equal(bad.hits - hitsBefore, 1, 'the black hole got one request, then left the rotation');
-      assert.deepEqual(await endpointOf(bad), { ...(await endpointOf(bad)), healthy: false, reason: 'timeout' });
+      assert.deepEqual(await endpointOf(bad), { ...(await endpointOf(bad)), healthy: false, reason: 'timeout, no answer to any request meanwhile' });
       // Held out for the ejection time even though its readiness passes, then back.
       await gateway.upstreams.refresh();
       assert.equal((await endpointOf(bad)).healthy, false, 'still held');
@@ -69,7 +69,7 @@ describe('gateway hardening', () => {
     it('answers 504 when every replica times out, and tells each attempt its deadline', async () => {
       const echo = await post(`${gateway.url}/predict_topic`, {}, { 'x-modeldock-deadline-ms': '999999' });
       const deadline = Number((echo.json as Echo).headers['x-modeldock-deadline-ms']);
-      assert.ok(deadline > 0 && deadline <= 300, `per-attempt deadline sent upstream: ${deadline}`);
+      assert.equal(deadline, 270, 'the 300 ms attempt minus a tenth, so the replica answers before the gateway gives up');
       good.mode = { kind: 'blackhole' };
       bad.mode = { kind: 'blackhole' };
       const res = await post(`${gateway.url}/predict_topic`, {});
@@ -108,24 +108,43 @@ describe('gateway hardening', () => {
     const head = (length: number) =>
       `POST /predict_topic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
 
-    it('refuses bodies past the in-flight budget with 503 + Retry-After before buffering them', async () => {
-      // Two stalled uploads declare 3000 + 3000 bytes: the second does not fit the 6000-byte budget with a third.
-      const stalled = [rawRequest(gateway.url, [head(3000), 'x'.repeat(100)], 2000), rawRequest(gateway.url, [head(2900), 'x'], 2000)];
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.ok(gateway.apps.bodyBudget.used >= 5900, `reserved: ${gateway.apps.bodyBudget.used}`);
-      const refused = await call(`${gateway.url}/predict_topic`, { method: 'POST', body: 'y'.repeat(200) });
-      assert.equal(refused.status, 503);
-      assert.equal(refused.headers.get('retry-after'), '1');
-      assert.equal(typeof refused.json.error, 'string');
-      assert.deepEqual(Object.keys(refused.json), ['error']);
-      const ended = await Promise.all(stalled);
+    it('reserves body bytes as they arrive, not by declared length', async () => {
+      // Three uploads declare 4000 bytes each, send 10 and stall: before, 12,000 declared bytes held the 6000-byte budget.
+      const stalled = [1, 2, 3].map(() => rawRequest(gateway.url, [head(4000), 'x'.repeat(10)], 2000, '127.0.0.2'));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(gateway.apps.bodyBudget.used, 30, 'only the bytes received are held');
+      assert.equal((await send(`${gateway.url}/predict_topic`, { method: 'POST', body: 'y'.repeat(200), localAddress: '127.0.0.3' })).status, 200);
       assert.deepEqual(
-        ended.map((r) => r.status),
+        (await Promise.all(stalled)).map((r) => r.status),
+        [408, 408, 408],
+      );
+    });
+
+    it("refuses a client past its share of the body budget with 429, others keep theirs, and a full budget with 503", async () => {
+      // Budget 6000, a client's share 4096 (the largest body).
+      const first = rawRequest(gateway.url, [head(4000), 'x'.repeat(3000)], 2000, '127.0.0.2');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const over = await rawRequest(gateway.url, [head(4000), 'x'.repeat(3000)], 2000, '127.0.0.2');
+      assert.equal(over.status, 429, "a second 3000 bytes would take 127.0.0.2 past its 4096");
+      assert.equal(JSON.parse(over.body).error, 'this client is sending more than 4096 bytes of request bodies at once');
+      assert.match(over.headers, /retry-after: 1/i);
+      assert.equal((await send(`${gateway.url}/predict_topic`, { method: 'POST', body: 'y'.repeat(2000), localAddress: '127.0.0.3' })).status, 200);
+      const second = rawRequest(gateway.url, [head(4000), 'x'.repeat(2900)], 2000, '127.0.0.4');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(gateway.apps.bodyBudget.used, 5900);
+      const full = await send(`${gateway.url}/predict_topic`, { method: 'POST', body: 'y'.repeat(200), localAddress: '127.0.0.3' });
+      assert.equal(full.status, 503);
+      assert.equal(full.headers.get('retry-after'), '1');
+      assert.deepEqual(Object.keys(full.json), ['error']);
+      assert.deepEqual(
+        (await Promise.all([first, second])).map((r) => r.status),
         [408, 408],
       );
       for (let i = 0; i < 100 && gateway.apps.bodyBudget.used > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(gateway.apps.bodyBudget.used, 0, 'released when the stalled requests ended');
-      assert.equal((await call(`${gateway.url}/predict_topic`, { method: 'POST', body: 'y'.repeat(200) })).status, 200);
+      const metrics = await call(`${gateway.adminUrl}/metrics`);
+      assert.match(metrics.text, /gateway_body_budget_rejections_total\{reason="client_share"[^}]*\} 1/);
+      assert.match(metrics.text, /gateway_body_budget_rejections_total\{reason="full"[^}]*\} 1/);
     });
 
     it('answers slow headers with a JSON 408 and closes the connection', async () => {
@@ -183,109 +202,108 @@ describe('gateway hardening', () => {
   });
 
   describe('public surface', () => {
-    let a: FakeUpstream;
-    let b: FakeUpstream;
-    let gateway: TestGateway;
-
-    before(async () => {
-      [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
-      gateway = await startGateway({
-        a: { upstream: a.url, aliases: [{ method: 'POST', path: '/classify_it' }] },
-        b: { upstream: b.url },
-      });
-    });
-    after(async () => {
-      await gateway.close();
-      await Promise.all([a.close(), b.close()]);
-    });
+    const stack = useStack(['a', 'b'], ({ a, b }) => ({
+      a: { upstream: a.url, aliases: [{ method: 'POST', path: '/classify_it' }] },
+      b: { upstream: b.url },
+    }));
 
     it("never reaches a model service's /metrics or other internal paths", async () => {
-      const hits = a.hits;
+      const hits = stack.replicas.a.hits;
       for (const path of ['/metrics', '/models/a/metrics', '/models/a/', '/v2/models/a/metrics', '/models/a/v2/models/b', '/models/a/debug']) {
-        const res = await call(`${gateway.url}${path}`);
+        const res = await call(`${stack.gateway.url}${path}`);
         assert.equal(res.status, 404, path);
         assert.equal(typeof res.json.error, 'string', path);
       }
-      assert.equal(a.hits, hits, 'nothing reached the replica');
-      const metrics = await call(`${gateway.adminUrl}/metrics`);
+      assert.equal(stack.replicas.a.hits, hits, 'nothing reached the replica');
+      const metrics = await call(`${stack.gateway.adminUrl}/metrics`);
       assert.match(metrics.text, /gateway_requests_total/, 'the gateway metrics live on the admin listener');
     });
 
     it('names the replica that answered with an opaque id, never its address', async () => {
-      const res = await post(`${gateway.url}/v2/models/a/infer`, {});
+      const res = await post(`${stack.gateway.url}/v2/models/a/infer`, {});
       const servedBy = res.headers.get('x-served-by') ?? '';
-      assert.equal(servedBy, gateway.servedBy(a.id));
+      assert.equal(servedBy, stack.gateway.servedBy(stack.replicas.a.id));
       assert.doesNotMatch(servedBy, /127|:\d|\./);
-      assert.doesNotMatch(servedBy, new RegExp(String(a.port)));
+      assert.doesNotMatch(servedBy, new RegExp(String(stack.replicas.a.port)));
     });
 
     it('routes configured aliases, and only for their method', async () => {
-      const res = await post(`${gateway.url}/classify_it`, { x: 1 });
+      const res = await post(`${stack.gateway.url}/classify_it`, { x: 1 });
       assert.equal(res.json.served, 'a');
       assert.equal(res.json.url, '/classify_it');
-      assert.equal((await call(`${gateway.url}/classify_it`)).status, 404);
-      assert.equal((await post(`${gateway.url}/predict_topic`, {})).status, 404, 'no alias is built in');
+      assert.equal((await call(`${stack.gateway.url}/classify_it`)).status, 404);
+      assert.equal((await post(`${stack.gateway.url}/predict_topic`, {})).status, 404, 'no alias is built in');
     });
 
     it('answers the OIP server routes itself', async () => {
-      const hits = a.hits + b.hits;
-      const meta = await call(`${gateway.url}/v2`);
+      const hits = stack.replicas.a.hits + stack.replicas.b.hits;
+      const meta = await call(`${stack.gateway.url}/v2`);
       assert.deepEqual(meta.json, { name: 'modeldock-gateway', version: '1.0.0', extensions: [] });
-      assert.equal((await call(`${gateway.url}/v2/health/live`)).status, 200);
-      assert.equal((await call(`${gateway.url}/v2/health/ready`)).status, 200);
-      assert.equal(a.hits + b.hits, hits);
+      assert.equal((await call(`${stack.gateway.url}/v2/health/live`)).status, 200);
+      assert.equal((await call(`${stack.gateway.url}/v2/health/ready`)).status, 200);
+      assert.equal(stack.replicas.a.hits + stack.replicas.b.hits, hits);
     });
 
     it("stays ready while one model is down, and that model's outage does not affect another", async () => {
-      b.ready = false;
-      await gateway.upstreams.refresh();
+      stack.replicas.b.ready = false;
+      await stack.gateway.upstreams.refresh();
       try {
-        assert.equal((await call(`${gateway.url}/readyz`)).status, 200);
-        assert.equal((await call(`${gateway.url}/v2/health/ready`)).status, 200);
-        assert.equal((await post(`${gateway.url}/v2/models/a/infer`, {})).status, 200);
-        assert.equal((await post(`${gateway.url}/v2/models/b/infer`, {})).status, 503);
-        const models = await call(`${gateway.url}/models`);
+        assert.equal((await call(`${stack.gateway.url}/readyz`)).status, 200);
+        assert.equal((await call(`${stack.gateway.url}/v2/health/ready`)).status, 200);
+        assert.equal((await post(`${stack.gateway.url}/v2/models/a/infer`, {})).status, 200);
+        assert.equal((await post(`${stack.gateway.url}/v2/models/b/infer`, {})).status, 503);
+        const models = await call(`${stack.gateway.url}/models`);
         assert.deepEqual(models.json.models, [
           { name: 'a', ready: true, readyReplicas: 1 },
           { name: 'b', ready: false, readyReplicas: 0 },
         ]);
-        gateway.lifecycle.draining = true;
-        const draining = await call(`${gateway.url}/v2/health/ready`);
+        stack.gateway.lifecycle.draining = true;
+        const draining = await call(`${stack.gateway.url}/v2/health/ready`);
         assert.equal(draining.status, 503, 'a draining gateway is not ready');
         assert.equal(typeof draining.json.error, 'string');
       } finally {
-        gateway.lifecycle.draining = false;
-        b.ready = true;
-        await gateway.upstreams.refresh();
+        stack.gateway.lifecycle.draining = false;
+        stack.replicas.b.ready = true;
+        await stack.gateway.upstreams.refresh();
       }
     });
 
     it('routes POST /v1/embeddings by the body\'s model, with OpenAI error bodies', async () => {
-      const ok = await post(`${gateway.url}/v1/embeddings`, { model: 'b', input: 'hello' });
+      const ok = await post(`${stack.gateway.url}/v1/embeddings`, { model: 'b', input: 'hello' });
       assert.equal(ok.status, 200);
       assert.equal(ok.json.served, 'b');
       assert.equal(ok.json.url, '/v1/embeddings');
       assert.deepEqual(JSON.parse(ok.json.body), { model: 'b', input: 'hello' }, 'the body is forwarded byte for byte');
 
-      const unknown = await post(`${gateway.url}/v1/embeddings`, { model: 'nope', input: 'x' });
+      const unknown = await post(`${stack.gateway.url}/v1/embeddings`, { model: 'nope', input: 'x' });
       assert.equal(unknown.status, 404);
       assert.deepEqual(unknown.json, {
         error: { message: "model 'nope' not found", type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
       });
-      for (const body of [{ input: 'x' }, { model: 3 }, [1], 'text']) {
-        const missing = await post(`${gateway.url}/v1/embeddings`, body);
+      for (const body of [{ input: 'x' }, { model: 3 }, { model: '' }]) {
+        const missing = await post(`${stack.gateway.url}/v1/embeddings`, body);
         assert.equal(missing.status, 400, JSON.stringify(body));
         assert.equal(missing.json.error.code, 'model_not_found');
         assert.equal(missing.json.error.param, 'model');
       }
-      const malformed = await call(`${gateway.url}/v1/embeddings`, { method: 'POST', body: '{"model":' });
+      for (const body of [[1], 'text']) {
+        const notObject = await post(`${stack.gateway.url}/v1/embeddings`, body);
+        assert.equal(notObject.status, 400, JSON.stringify(body));
+        assert.deepEqual(notObject.json.error, {
+          message: 'malformed JSON body: the body must be a JSON object',
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_input',
+        });
+      }
+      const malformed = await call(`${stack.gateway.url}/v1/embeddings`, { method: 'POST', body: '{"model":' });
       assert.equal(malformed.status, 400);
       assert.equal(malformed.json.error.type, 'invalid_request_error');
       assert.equal(typeof malformed.json.error.message, 'string');
     });
 
     it('answers GET /v1/models from configuration, and still proxies TF Serving /v1/models/<name>', async () => {
-      const list = await call(`${gateway.url}/v1/models`);
+      const list = await call(`${stack.gateway.url}/v1/models`);
       assert.equal(list.status, 200);
       assert.equal(list.json.object, 'list');
       assert.deepEqual(
@@ -295,7 +313,7 @@ describe('gateway hardening', () => {
           ['b', 'model', 'modeldock', true],
         ],
       );
-      const tf = await call(`${gateway.url}/v1/models/a/metadata`);
+      const tf = await call(`${stack.gateway.url}/v1/models/a/metadata`);
       assert.equal(tf.json.served, 'a');
       assert.equal(tf.json.url, '/v1/models/a/metadata');
     });

@@ -1,11 +1,13 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { createLogger, type Logger } from '@modeldock/service-kit';
+import { after, before } from 'node:test';
+import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
 import { createLimitedServer } from '../../src/server.js';
 import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
+import { startUpstream, type FakeUpstream } from './upstream.js';
 
 /** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
 export interface TestGateway {
@@ -47,7 +49,7 @@ export async function startGateway(
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
   const apps = createApps({ config, logger, upstreams, lifecycle });
-  const server = createLimitedServer(apps.app, config, logger);
+  const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
   admin.listen(0, '127.0.0.1');
@@ -67,6 +69,34 @@ export async function startGateway(
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
+}
+
+/** Fake replicas by name and the gateway in front of them; see {@link useStack}. */
+export interface Stack<N extends string> {
+  readonly replicas: Readonly<Record<N, FakeUpstream>>;
+  readonly gateway: TestGateway;
+}
+
+/**
+ * For the surrounding `describe`: starts fake replicas called `names` and a gateway for
+ * `models(replicas)` in `before`, closes them all in `after`. The fields are set once `before` ran.
+ */
+export function useStack<N extends string>(
+  names: readonly N[],
+  models: (replicas: Readonly<Record<N, FakeUpstream>>) => Record<string, ModelEntry>,
+  env: Record<string, string> = {},
+): Stack<N> {
+  const stack = {} as { replicas: Record<N, FakeUpstream>; gateway: TestGateway };
+  before(async () => {
+    const started = await Promise.all(names.map((name) => startUpstream(name)));
+    stack.replicas = Object.fromEntries(names.map((name, i) => [name, started[i]])) as Record<N, FakeUpstream>;
+    stack.gateway = await startGateway(models(stack.replicas), env);
+  });
+  after(async () => {
+    await stack.gateway.close();
+    await Promise.all(Object.values<FakeUpstream>(stack.replicas).map((replica) => replica.close()));
+  });
+  return stack;
 }
 
 /** A response read to the end. */
@@ -112,13 +142,57 @@ export interface RawAnswer {
 }
 
 /**
+ * One request with node:http, for what fetch cannot do: a chosen source address (`localAddress`,
+ * e.g. 127.0.0.2, to be another client), a raw request target (backslashes, `#`), any headers.
+ */
+export function send(
+  url: string,
+  { method = 'GET', target, body, headers = {}, localAddress }: { method?: string; target?: string; body?: string; headers?: OutgoingHttpHeaders; localAddress?: string } = {},
+): Promise<Answer> {
+  const parsed = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: parsed.hostname,
+        port: parsed.port,
+        method,
+        path: target ?? parsed.pathname + parsed.search,
+        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(body) },
+        localAddress,
+        agent: false,
+        signal: AbortSignal.timeout(10_000),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') responseHeaders.set(name, value);
+          resolve({ status: res.statusCode ?? 0, headers: responseHeaders, text, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
  * Writes `chunks` to a fresh TCP connection to `url` (bytes exactly as given, for requests fetch
  * cannot send: stalled, malformed, oversized) and reads until the server closes or `waitMs` passes.
  */
-export async function rawRequest(url: string, chunks: readonly (string | Buffer)[], waitMs = 5000): Promise<RawAnswer> {
+export async function rawRequest(url: string, chunks: readonly (string | Buffer)[], waitMs = 5000, localAddress?: string): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   const started = Date.now();
-  const socket = connect(Number(port), hostname);
+  const socket = connect({ port: Number(port), host: hostname, ...(localAddress === undefined ? {} : { localAddress }) });
   await once(socket, 'connect');
   const received: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => received.push(chunk));

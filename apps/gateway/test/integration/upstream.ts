@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
 /** What a fake replica does with a non-readiness request. */
 export type UpstreamMode =
   | { kind: 'echo' }
-  | { kind: 'status'; status: number }
-  /** Holds the request this long before echoing. */
-  | { kind: 'slow'; delayMs: number }
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  /** Holds the request this long before echoing (only requests whose body contains `match`, if given). */
+  | { kind: 'slow'; delayMs: number; match?: string }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
   | { kind: 'reset'; times?: number }
+  /** Like a model service: answers one request at a time, each after `perRequestMs`, in arrival order. */
+  | { kind: 'queue'; perRequestMs: number }
   /** Accepts the request and never answers (a black hole). */
   | { kind: 'blackhole' }
   /** Sends the head and the start of a body, then never sends more. */
@@ -31,7 +33,8 @@ export interface FakeUpstream {
   readonly url: string;
   /** `127.0.0.1:<port>`, what the gateway puts in x-served-by. */
   readonly id: string;
-  ready: boolean;
+  /** Readiness answer: 200, 503, or (`'hang'`) none at all. */
+  ready: boolean | 'hang';
   mode: UpstreamMode;
   /** Non-readiness requests received. */
   hits: number;
@@ -43,6 +46,8 @@ export const READY_PATH = '/v2/health/ready';
 /** Starts a fake replica that answers READY_PATH with 200/503 and echoes everything else. */
 export async function startUpstream(name: string): Promise<FakeUpstream> {
   const pending = new Set<NodeJS.Timeout>();
+  /** When the 'queue' mode's last accepted request will be answered. */
+  let queueFreeAt = 0;
   const upstream: FakeUpstream = {
     name,
     port: 0,
@@ -59,7 +64,7 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === READY_PATH) {
-      res.writeHead(upstream.ready ? 200 : 503).end();
+      if (upstream.ready !== 'hang') res.writeHead(upstream.ready ? 200 : 503).end();
       return;
     }
     upstream.hits++;
@@ -87,16 +92,24 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
       };
       const answer = () => {
         if (mode.kind === 'status') {
-          res.writeHead(mode.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `status ${mode.status}` }));
+          res
+            .writeHead(mode.status, { 'content-type': 'application/json', ...mode.headers })
+            .end(JSON.stringify({ error: `status ${mode.status}` }));
         } else {
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
         }
       };
-      if (mode.kind === 'slow') {
+      const delayMs =
+        mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))
+          ? mode.delayMs
+          : mode.kind === 'queue'
+            ? (queueFreeAt = Math.max(queueFreeAt, Date.now()) + mode.perRequestMs) - Date.now()
+            : 0;
+      if (delayMs > 0) {
         const timer = setTimeout(() => {
           pending.delete(timer);
           answer();
-        }, mode.delayMs);
+        }, delayMs);
         pending.add(timer);
       } else {
         answer();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startServerProcess, type LogLine } from '@modeldock/model-server/testing';
+import { rawRequest, startServerProcess, type LogLine } from '@modeldock/model-server/testing';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const START_TIMEOUT_MS = 180_000;
@@ -73,6 +73,20 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
       (seed.topics as string[])[0],
     ];
     assert.deepEqual(labels, ['LOC', 'LOC', 'LOC']);
+  });
+
+  it("answers Node's own refusals with JSON bodies: a missing Host, an Expect other than 100-continue, a malformed request", async () => {
+    const cases: [string, number, RegExp][] = [
+      ['GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /missing Host header/],
+      ['POST /predict_topic HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}', 417, /100-continue/],
+      ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, /malformed HTTP request/],
+    ];
+    for (const [head, status, message] of cases) {
+      const answer = await rawRequest(Number(new URL(base).port), head);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), head);
+      assert.match(answer, /content-type: application\/json/i, head);
+      assert.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error, message, head);
+    }
   });
 
   it('drains on SIGTERM: in-flight requests complete, then the process exits 0', async () => {

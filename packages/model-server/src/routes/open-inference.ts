@@ -29,17 +29,17 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
   });
 
   router.get(model, (req, res) => {
-    res.json(modelMetadata(plane, plane.resolve(...modelParams(req.params))));
+    res.json(modelMetadata(plane, plane.resolve(...modelParams(req))));
   });
 
   router.get(`${model}/ready`, (req, res) => {
-    const runtime = plane.resolve(...modelParams(req.params));
+    const runtime = plane.resolve(...modelParams(req));
     const ready = plane.ready() && runtime.ready();
     res.status(ready ? 200 : 503).json({ name: runtime.name, ready });
   });
 
   router.post(`${model}/infer`, async (req, res) => {
-    const runtime = plane.resolve(...modelParams(req.params));
+    const runtime = plane.resolve(...modelParams(req));
     const request = parseBody(inferenceRequest, req.body);
     const selected = selectOutputs(runtime, request.outputs);
     const raw: RawTensor[] = request.inputs.map((input, i) => {
@@ -49,7 +49,7 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
       return { ...input, field: `inputs[${i}]` };
     });
     const { inputs } = plane.decode(runtime, raw);
-    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'open-inference', options.deadlineMs));
+    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'open-inference', options));
     const body: z.input<typeof inferenceResponse> = {
       model_name: runtime.name,
       model_version: runtime.version,

@@ -31,6 +31,9 @@ function errorType(status: number): string {
 /** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
 const OPENAI_PATHS = new Set(['/v1/models', '/v1/embeddings']);
 
+/** Errors about the request's `model`, which OpenAI's body names as the `param`. */
+const MODEL_ERRORS = new Set(['model_not_found', 'model_not_supported']);
+
 /**
  * OpenAI's error body on the OpenAI-compatible routes (its clients read `error.message`), with
  * the same statuses as everywhere else; errors on any other path pass on.
@@ -43,7 +46,7 @@ export function openAiErrorHandler(): ErrorRequestHandler {
     }
     const httpError = toHttpError(err);
     if (httpError.status >= 500 && !(err instanceof HttpError)) req.log?.error({ err }, 'unhandled error');
-    const param = httpError.code === 'model_not_found' ? 'model' : null;
+    const param = MODEL_ERRORS.has(httpError.code) ? 'model' : null;
     const body: z.input<typeof openAiError> = {
       error: { message: httpError.message, type: errorType(httpError.status), param, code: httpError.code },
     };
@@ -59,7 +62,8 @@ function base64Floats(values: Float32Array): string {
 }
 
 /**
- * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models` for an embedding model. `input` is
+ * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models`, on every model server (a model that
+ * does not embed answers embeddings with a 400 saying so, and the wrong method with a 405). `input` is
  * a string or a list of strings; `encoding_format` is `float` or `base64` (the official client
  * asks for base64 by default and decodes it); `dimensions` is accepted only when it is the
  * model's; `usage` counts the encoder's pieces.
@@ -80,13 +84,18 @@ export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
     const request = parseBody(embeddingsRequest, req.body);
     const runtime = plane.resolve(request.model);
     const output = embeddingOutput(runtime);
-    if (output === undefined) throw HttpError.invalidInput(`model '${runtime.name}' does not produce embeddings`);
+    if (output === undefined) {
+      throw HttpError.modelNotSupported(
+        `model '${runtime.name}' (${runtime.kind}) does not produce embeddings: embedding models take text and have one FP32 [n, d] output, ` +
+          "such as the 'sentence-embedding' kind; GET /v1/models lists the served models",
+      );
+    }
     if (request.dimensions !== undefined && request.dimensions !== output.dimension) {
       throw HttpError.invalidInput(`model '${runtime.name}' has ${output.dimension} dimensions; 'dimensions' must be ${output.dimension} or absent`);
     }
     const texts = typeof request.input === 'string' ? [request.input] : request.input;
     const { inputs, pieces } = plane.decode(runtime, [textTensor(runtime, texts, 'input')]);
-    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options.deadlineMs));
+    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options));
     const tensor = outputs.tensors[output.name] as Tensor;
     const values = tensor.data as Float32Array;
     const body: z.input<typeof embeddingsResponse> = {

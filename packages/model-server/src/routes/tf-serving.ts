@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { rowSize, type Batch, type ModelRuntime, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
-import { HttpError } from '@modeldock/service-kit';
+import { HttpError, clipInput } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
 import { classifyRequest, predictRequest } from '../schemas.js';
 import type { RawTensor } from '../tensors.js';
@@ -8,12 +8,13 @@ import { inferenceContext, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
 
 /**
- * `/v1/models/<name>[/versions/<digits>|/labels/<label>][/metadata|:predict|:classify|:regress]`.
+ * `/v1/models/<name>[/versions/<version>|/labels/<label>][/metadata|:predict|:classify|:regress]`.
  * TF Serving matches these case-insensitively and a `:verb` suffix is not something Express's
- * path syntax can express, so the path is parsed here.
+ * path syntax can express, so the path is parsed here. A version is taken as written (digits; any
+ * other is a 404 from the data plane, as on the OIP routes).
  */
 const TF_SERVING_PATH =
-  /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(?:\/(metadata)|:(predict|classify|regress))?$/i;
+  /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:(predict|classify|regress))?$/i;
 
 interface TfServingTarget {
   name: string;
@@ -34,6 +35,16 @@ function parseTarget(req: Request): TfServingTarget | undefined {
     throw HttpError.invalidInput('malformed percent-encoding in the model name');
   }
   return { name: decoded, version, label, action };
+}
+
+/** The one signature every served model has, as TF Serving names a SavedModel's default. */
+const SIGNATURE_NAME = 'serving_default';
+
+/** TF Serving's `signature_name`: absent, empty or `serving_default`; any other is a 400, never silently ignored. */
+function checkSignatureName(name: string | undefined): void {
+  if (name !== undefined && name !== '' && name !== SIGNATURE_NAME) {
+    throw HttpError.invalidInput(`signature_name '${clipInput(name)}' not found; the model's only signature is '${SIGNATURE_NAME}'`);
+  }
 }
 
 const TF_DTYPE = { FP32: 'DT_FLOAT', INT32: 'DT_INT32', BOOL: 'DT_BOOL', BYTES: 'DT_STRING' } as const;
@@ -62,7 +73,7 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
     }
     const expected = target.action === 'status' || target.action === 'metadata' ? 'GET' : 'POST';
     if (req.method !== expected) throw HttpError.methodNotAllowed(req.method, req.path);
-    if (target.label !== undefined) throw HttpError.notFound(`version label '${target.label}' not found`);
+    if (target.label !== undefined) throw HttpError.notFound(`version label '${clipInput(target.label)}' not found`);
     const runtime = plane.resolve(target.name, target.version);
 
     switch (target.action) {
@@ -79,15 +90,16 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
       case 'metadata':
         res.json({
           model_spec: { name: runtime.name, signature_name: '', version: runtime.version },
-          metadata: { signature_def: { signature_def: { serving_default: signatureDef(runtime) } } },
+          metadata: { signature_def: { signature_def: { [SIGNATURE_NAME]: signatureDef(runtime) } } },
         });
         return;
       case 'predict': {
         const body = parseBody(predictRequest, req.body);
+        checkSignatureName(body.signature_name);
         const columnar = body.instances === undefined;
         const raw = columnar ? columnarTensors(runtime, body.inputs) : rowTensors(runtime, body.instances);
         const { inputs } = plane.decode(runtime, raw);
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options.deadlineMs));
+        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
         res.json(columnar ? { outputs: columnarOutputs(runtime, outputs) } : { predictions: rowOutputs(runtime, outputs) });
         return;
       }
@@ -98,8 +110,9 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
           throw HttpError.invalidInput(`model '${runtime.name}' is not a classifier; use :predict`);
         }
         const body = parseBody(classifyRequest, req.body);
+        checkSignatureName(body.signature_name);
         const { inputs } = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options.deadlineMs));
+        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
         const rows = rowValues(outputs.tensors[scores] as Tensor) as number[][];
         res.json({ results: rows.map((row) => labels.map((label, i) => [label, row[i]])) });
         return;

@@ -1,20 +1,16 @@
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { DescribedModel } from './described-model.js';
-import type { ModelKindImplementation } from './kinds.js';
-import { parseMetadata } from './metadata.js';
-import type { ModelDescription, ModelRuntime } from './model-runtime.js';
-import { forEachEngineCall, type SentenceEncoder } from './sentence-encoder.js';
-import { textsOf, type Batch } from './signature.js';
-import { TEXT_INPUT } from './text-classifier.js';
+import { DescribedModel } from '../described-model.js';
+import type { ModelKindImplementation } from '../model-kind.js';
+import { TEXT_INPUT, type ModelRuntime, type PredictOptions, type TypedDescription } from '../model-runtime.js';
+import { forEachEngineCall, type SentenceEncoder } from '../sentence-encoder.js';
+import { requireResource } from '../shared-resources.js';
+import { textsOf, type Batch } from '../signature.js';
+import { USE_LITE_TEXT_MEASURE } from '../text-measures.js';
 
 /** `metadata.json` of a sentence-embedding model: which encoder it serves, and how. */
 export const sentenceEmbeddingMetadataSchema = z
   .object({
-    kind: z.literal('sentence-embedding'),
-    name: z.string().min(1),
-    version: z.string().regex(/^\d+$/, 'versions are digits'),
     encoder: z.object({ id: z.string(), dimension: z.number().int().positive(), source: z.string().optional() }),
     /** `l2`: every row has unit length, so a dot product is the cosine similarity. */
     normalization: z.enum(['l2', 'none']).default('l2'),
@@ -30,13 +26,16 @@ export const EMBEDDING_OUTPUT = 'embedding';
 
 const WARMUP = ['How are you?', 'Where is the Eiffel Tower?', ''];
 
-function describeSentenceEmbedding(metadata: SentenceEmbeddingMetadata): ModelDescription {
-  return {
-    name: metadata.name,
-    version: metadata.version,
-    kind: 'sentence-embedding',
+/**
+ * The `sentence-embedding` kind: the shared sentence encoder's embeddings, served as a model of
+ * their own (the weights are the encoder's; the version directory holds what is served and how).
+ */
+export const sentenceEmbeddingKind: ModelKindImplementation<SentenceEmbeddingMetadata> = {
+  metadataSchema: sentenceEmbeddingMetadataSchema,
+  resources: ['sentence-encoder'],
+  measure: USE_LITE_TEXT_MEASURE,
+  describe: (metadata) => ({
     textInput: TEXT_INPUT,
-    needsEncoder: true,
     signature: {
       inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }],
       outputs: [{ name: EMBEDDING_OUTPUT, datatype: 'FP32', shape: [-1, metadata.encoder.dimension] }],
@@ -49,40 +48,31 @@ function describeSentenceEmbedding(metadata: SentenceEmbeddingMetadata): ModelDe
       ...(metadata.description === undefined ? {} : { description: metadata.description }),
       evaluation: metadata.evaluation ?? null,
     }),
-  };
-}
-
-/**
- * The `sentence-embedding` kind: the shared sentence encoder's embeddings, served as a model of
- * their own (the weights are the encoder's; the version directory holds what is served and how).
- */
-export const sentenceEmbeddingKind: ModelKindImplementation = {
-  describe: (raw, versionDir) =>
-    describeSentenceEmbedding(parseMetadata(sentenceEmbeddingMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
+  }),
   create(description, _versionDir, deps) {
-    const encoder = deps.encoder;
-    if (encoder === undefined) throw new Error(`${description.name}: a sentence-embedding model needs the sentence encoder`);
-    const expected = description.info.encoder as { id: string; dimension: number };
+    const encoder = requireResource(deps.resources, 'sentence-encoder', `${description.name} (a sentence-embedding model)`);
+    const expected = description.metadata.encoder;
     if (expected.id !== encoder.id || expected.dimension !== encoder.dimension) {
       throw new Error(`${description.name} needs encoder ${expected.id}/${expected.dimension}, loaded ${encoder.id}/${encoder.dimension}`);
     }
-    return new SentenceEmbedding(description, encoder, deps.info ?? {});
+    return new SentenceEmbedding(description, encoder, deps.info);
   },
 };
 
-class SentenceEmbedding extends DescribedModel implements ModelRuntime {
+class SentenceEmbedding extends DescribedModel<SentenceEmbeddingMetadata> implements ModelRuntime {
   private readonly dimension: number;
   private readonly normalize: boolean;
   private loaded = false;
 
   constructor(
-    description: ModelDescription,
+    description: TypedDescription<SentenceEmbeddingMetadata>,
+    /** Shared between model versions; the runtime does not dispose it. */
     private readonly encoder: SentenceEncoder,
-    info: Record<string, unknown>,
+    info?: Readonly<Record<string, unknown>>,
   ) {
     super(description, info);
     this.dimension = encoder.dimension;
-    this.normalize = description.info.normalization === 'l2';
+    this.normalize = description.metadata.normalization === 'l2';
   }
 
   ready(): boolean {
@@ -95,16 +85,17 @@ class SentenceEmbedding extends DescribedModel implements ModelRuntime {
     this.loaded = true;
   }
 
-  async predict(inputs: Batch): Promise<Batch> {
+  async predict(inputs: Batch, options?: PredictOptions): Promise<Batch> {
     if (!this.loaded) throw new Error(`model ${this.name}/${this.version} is not loaded`);
     const texts = textsOf(inputs, TEXT_INPUT);
     return {
       rows: texts.length,
-      tensors: { [EMBEDDING_OUTPUT]: { datatype: 'FP32', shape: [texts.length, this.dimension], data: await this.embed(texts) } },
+      tensors: { [EMBEDDING_OUTPUT]: { datatype: 'FP32', shape: [texts.length, this.dimension], data: await this.embed(texts, options) } },
     };
   }
 
-  private async embed(texts: readonly string[]): Promise<Float32Array> {
+  /** Each text's row; rows skipped as abandoned (`options`) stay zeros. */
+  private async embed(texts: readonly string[], options?: PredictOptions): Promise<Float32Array> {
     const out = new Float32Array(texts.length * this.dimension);
     // Texts of similar length share an engine call; rows do not depend on their batch.
     await forEachEngineCall(this.encoder, texts, async (indices, raw) => {
@@ -114,7 +105,7 @@ class SentenceEmbedding extends DescribedModel implements ModelRuntime {
       if (rows !== raw) rows.dispose();
       raw.dispose();
       indices.forEach((index, j) => out.set(values.subarray(j * this.dimension, (j + 1) * this.dimension), index * this.dimension));
-    });
+    }, options);
     return out;
   }
 

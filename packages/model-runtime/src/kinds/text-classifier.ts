@@ -4,14 +4,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { cleanText, PREPROCESSING_VERSION } from '@modeldock/text-preprocessing';
 import { z } from 'zod';
-import { createLexicalFeaturizer, type LexicalFeaturizer, type LexicalFeatureSpec } from './lexical-features.js';
-import { localModelHandler } from './local-io.js';
-import { DescribedModel } from './described-model.js';
-import type { ModelKindImplementation } from './kinds.js';
-import { parseMetadata, readMetadataFile } from './metadata.js';
-import type { ModelDescription, ModelRuntime } from './model-runtime.js';
-import { forEachEngineCall, type SentenceEncoder } from './sentence-encoder.js';
-import { textsOf, type Batch } from './signature.js';
+import { DescribedModel } from '../described-model.js';
+import { createLexicalFeaturizer, type LexicalFeaturizer, type LexicalFeatureSpec } from '../lexical-features.js';
+import { localModelHandler } from '../local-io.js';
+import type { ModelKindImplementation } from '../model-kind.js';
+import { TEXT_INPUT, type ModelRuntime, type PredictOptions, type TypedDescription } from '../model-runtime.js';
+import { forEachEngineCall, type SentenceEncoder } from '../sentence-encoder.js';
+import { requireResource } from '../shared-resources.js';
+import { textsOf, type Batch } from '../signature.js';
+import { USE_LITE_TEXT_MEASURE } from '../text-measures.js';
 
 /** What is applied to each text before the sentence encoder; recorded by the trainer. */
 export const TEXT_TRANSFORMS = {
@@ -28,12 +29,9 @@ const inputSchema = z.object({
   featurizer: z.string().optional(),
 });
 
-/** The part of a model version's `metadata.json` that serving depends on. */
+/** The part of a text classifier's `metadata.json` that serving depends on. */
 export const textClassifierMetadataSchema = z
   .object({
-    kind: z.literal('text-classifier').optional(),
-    name: z.string().min(1),
-    version: z.string().regex(/^\d+$/, 'versions are digits'),
     labels: z.array(z.string().min(1)).min(2),
     encoder: z.object({ id: z.string(), dimension: z.number().int().positive(), source: z.string().optional() }),
     textTransform: z.enum(Object.keys(TEXT_TRANSFORMS) as [TextTransform, ...TextTransform[]]),
@@ -45,37 +43,17 @@ export const textClassifierMetadataSchema = z
 
 export type TextClassifierMetadata = z.infer<typeof textClassifierMetadataSchema>;
 
-/** Reads and validates `metadata.json` of one text-classifier version directory. */
-export async function readTextClassifierMetadata(versionDir: string): Promise<TextClassifierMetadata> {
-  return parseMetadata(textClassifierMetadataSchema, await readMetadataFile(versionDir), path.join(versionDir, 'metadata.json'));
-}
-
-/** Options for {@link createTextClassifier}. */
-export interface TextClassifierOptions {
-  /** A model version directory: `model.json`, `weights.bin`, `metadata.json`, featurizer files. */
-  versionDir: string;
-  /** Shared between model versions; the runtime does not dispose it. */
-  encoder: SentenceEncoder;
-  /** Facts about the process to expose in metadata (e.g. the chosen backend). */
-  info?: Record<string, unknown>;
-  /** Texts for the warm-up batch that `load()` answers before reporting ready. */
-  warmupTexts?: readonly string[];
-}
-
-/** The input every text kind takes: a BYTES tensor of texts, shape [n]. */
-export const TEXT_INPUT = 'text';
-
 const DEFAULT_WARMUP = ['What is your salary?', 'Who wrote Hamlet?', 'Where is the Eiffel Tower?', ''];
 
-function describeTextClassifier(metadata: TextClassifierMetadata): ModelDescription {
-  return {
-    name: metadata.name,
-    version: metadata.version,
-    kind: 'text-classifier',
+/** The `text-classifier` kind: USE embedding (plus optional lexical features) into a TF.js layers head. */
+export const textClassifierKind: ModelKindImplementation<TextClassifierMetadata> = {
+  metadataSchema: textClassifierMetadataSchema,
+  resources: ['sentence-encoder'],
+  measure: USE_LITE_TEXT_MEASURE,
+  describe: (metadata) => ({
     labels: Object.freeze([...metadata.labels]),
     scoresOutput: 'probabilities',
     textInput: TEXT_INPUT,
-    needsEncoder: true,
     signature: {
       inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }],
       outputs: [
@@ -91,42 +69,33 @@ function describeTextClassifier(metadata: TextClassifierMetadata): ModelDescript
       features: metadata.inputs.map(({ name, size }) => ({ name, size })),
       evaluation: metadata.evaluation ?? null,
     }),
-  };
-}
-
-/** The `text-classifier` kind: USE embedding (plus optional lexical features) into a TF.js layers head. */
-export const textClassifierKind: ModelKindImplementation = {
-  describe: (raw, versionDir) =>
-    describeTextClassifier(parseMetadata(textClassifierMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
-  create(description, versionDir, deps) {
-    if (deps.encoder === undefined) throw new Error(`${description.name}: a text classifier needs the sentence encoder`);
-    return new TextClassifier(description, { versionDir, encoder: deps.encoder, info: deps.info });
-  },
+  }),
+  create: (description, versionDir, deps) =>
+    new TextClassifier(description, versionDir, requireResource(deps.resources, 'sentence-encoder', `${description.name} (a text classifier)`), deps.info),
 };
 
 /**
- * A sentence-embedding text classifier, loaded from a version directory. Preprocessing is whatever
- * the trainer recorded, so serving cannot drift from training.
+ * A sentence-embedding text classifier, loaded from a version directory (`model.json`,
+ * `weights.bin`, featurizer files). Preprocessing is whatever the trainer recorded in its
+ * metadata, so serving cannot drift from training.
  */
-export async function createTextClassifier(options: TextClassifierOptions): Promise<ModelRuntime> {
-  const metadata = await readTextClassifierMetadata(options.versionDir);
-  return new TextClassifier(describeTextClassifier(metadata), options);
-}
-
-class TextClassifier extends DescribedModel implements ModelRuntime {
+class TextClassifier extends DescribedModel<TextClassifierMetadata> implements ModelRuntime {
   /** The class names, in the order of each probability row. */
   private readonly classes: readonly string[];
-  private metadata: TextClassifierMetadata | undefined;
+  private readonly transform: (text: string) => string;
   private model: LayersModel | undefined;
   private featurizer: LexicalFeaturizer | undefined;
-  private transform: (text: string) => string = (text) => text;
 
   constructor(
-    description: ModelDescription,
-    private readonly options: TextClassifierOptions,
+    description: TypedDescription<TextClassifierMetadata>,
+    private readonly versionDir: string,
+    /** Shared between model versions; the runtime does not dispose it. */
+    private readonly encoder: SentenceEncoder,
+    info?: Readonly<Record<string, unknown>>,
   ) {
-    super(description, options.info);
+    super(description, info);
     this.classes = description.labels ?? [];
+    this.transform = TEXT_TRANSFORMS[description.metadata.textTransform];
   }
 
   ready(): boolean {
@@ -135,11 +104,11 @@ class TextClassifier extends DescribedModel implements ModelRuntime {
 
   async load(): Promise<void> {
     if (this.model !== undefined) return;
-    const metadata = await readTextClassifierMetadata(this.options.versionDir);
-    const encoder = this.options.encoder;
+    const metadata = this.description.metadata;
+    const encoder = this.encoder;
     if (metadata.encoder.id !== encoder.id || metadata.encoder.dimension !== encoder.dimension) {
       throw new Error(
-        `model ${metadata.name}/${metadata.version} needs encoder ${metadata.encoder.id}/${metadata.encoder.dimension}, ` +
+        `model ${this.name}/${this.version} needs encoder ${metadata.encoder.id}/${metadata.encoder.dimension}, ` +
           `loaded ${encoder.id}/${encoder.dimension}`,
       );
     }
@@ -148,14 +117,12 @@ class TextClassifier extends DescribedModel implements ModelRuntime {
         `model trained with preprocessing ${String(metadata.preprocessingVersion)}, this build has ${PREPROCESSING_VERSION}`,
       );
     }
-    this.metadata = metadata;
-    this.transform = TEXT_TRANSFORMS[metadata.textTransform];
-    const model = await loadLayersModel(localModelHandler(path.join(this.options.versionDir, 'model.json')));
+    const model = await loadLayersModel(localModelHandler(path.join(this.versionDir, 'model.json')));
     const lexical = metadata.inputs.find((input) => input.name === 'lexical');
     if (lexical !== undefined) {
       if (lexical.featurizer === undefined) throw new Error('lexical input without a featurizer file');
       const spec = JSON.parse(
-        await readFile(path.join(this.options.versionDir, lexical.featurizer), 'utf8'),
+        await readFile(path.join(this.versionDir, lexical.featurizer), 'utf8'),
       ) as LexicalFeatureSpec;
       this.featurizer = createLexicalFeaturizer(spec);
       if (this.featurizer.size !== lexical.size) {
@@ -168,34 +135,38 @@ class TextClassifier extends DescribedModel implements ModelRuntime {
       throw new Error(`model outputs ${String(outputUnits)} scores for ${this.classes.length} labels`);
     }
     this.model = model;
-    await this.run(this.options.warmupTexts ?? DEFAULT_WARMUP);
+    await this.run(DEFAULT_WARMUP);
   }
 
-  async predict(inputs: Batch): Promise<Batch> {
+  async predict(inputs: Batch, options?: PredictOptions): Promise<Batch> {
     if (this.model === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
-    const rows = await this.run(textsOf(inputs, TEXT_INPUT));
+    const rows = await this.run(textsOf(inputs, TEXT_INPUT), options);
     const width = this.classes.length;
     const probabilities = new Float32Array(rows.length * width);
-    rows.forEach((row, i) => probabilities.set(row, i * width));
+    // Rows skipped as abandoned stay zeros with an empty label: nobody reads them.
+    rows.forEach((row, i) => {
+      if (row !== undefined) probabilities.set(row, i * width);
+    });
     return {
       rows: rows.length,
       tensors: {
         probabilities: { datatype: 'FP32', shape: [rows.length, width], data: probabilities },
-        label: { datatype: 'BYTES', shape: [rows.length], data: rows.map((row) => this.classes[argMax(row)] as string) },
+        label: { datatype: 'BYTES', shape: [rows.length], data: Array.from(rows, (row) => (row === undefined ? '' : (this.classes[argMax(row)] as string))) },
       },
     };
   }
 
-  private async run(texts: readonly string[]): Promise<number[][]> {
-    const rows: number[][] = new Array<number[]>(texts.length);
+  /** Each text's probability row; rows skipped as abandoned (`options`) stay holes. */
+  private async run(texts: readonly string[], options?: PredictOptions): Promise<(number[] | undefined)[]> {
+    const rows = new Array<number[] | undefined>(texts.length);
     // Texts of similar length share an engine call; rows do not depend on their batch.
-    await forEachEngineCall(this.options.encoder, texts.map(this.transform), async (indices, embeddings) => {
+    await forEachEngineCall(this.encoder, texts.map(this.transform), async (indices, embeddings) => {
       const chunk = await this.classifyChunk(
         indices.map((i) => texts[i] as string),
         embeddings,
       );
       indices.forEach((index, j) => (rows[index] = chunk[j] as number[]));
-    });
+    }, options);
     return rows;
   }
 
@@ -209,7 +180,7 @@ class TextClassifier extends DescribedModel implements ModelRuntime {
     let probabilities: tf.Tensor;
     try {
       probabilities = tf.tidy(() => {
-        const inputs = (this.metadata as TextClassifierMetadata).inputs.map((input) => {
+        const inputs = this.description.metadata.inputs.map((input) => {
           if (input.name === 'embedding') return embeddings;
           const featurizer = this.featurizer as LexicalFeaturizer;
           return tf.tensor2d(featurizer.transform(texts), [texts.length, featurizer.size]);

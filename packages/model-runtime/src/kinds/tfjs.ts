@@ -3,12 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { DescribedModel } from './described-model.js';
-import type { ModelKindImplementation } from './kinds.js';
-import { localModelHandler } from './local-io.js';
-import { parseMetadata, readMetadataFile } from './metadata.js';
-import type { ModelDescription, ModelRuntime } from './model-runtime.js';
-import { signatureSchema, tensorSpecSchema, type Batch, type Datatype, type Tensor, type TensorSpec } from './signature.js';
+import { rowCancellation } from '../cancellation.js';
+import { DescribedModel } from '../described-model.js';
+import { localModelHandler } from '../local-io.js';
+import type { KindDescription, ModelKindImplementation } from '../model-kind.js';
+import type { ModelRuntime, PredictOptions, TypedDescription } from '../model-runtime.js';
+import { emptyValues, signatureSchema, tensorSpecSchema, type Batch, type Datatype, type Tensor, type TensorSpec } from '../signature.js';
 
 /** A declared tensor of a bring-your-own model; `node` names the graph node when it differs from `name`. */
 const boundSpecSchema = tensorSpecSchema.extend({ node: z.string().min(1).optional() });
@@ -19,9 +19,6 @@ const boundSpecSchema = tensorSpecSchema.extend({ node: z.string().min(1).option
  */
 export const tfjsMetadataSchema = z
   .object({
-    kind: z.literal('tfjs'),
-    name: z.string().min(1),
-    version: z.string().regex(/^\d+$/, 'versions are digits'),
     /** The TF.js model file in the version directory. */
     modelFile: z.string().default('model.json'),
     signature: z.strictObject({ inputs: z.array(boundSpecSchema).min(1), outputs: z.array(boundSpecSchema).min(1) }),
@@ -60,14 +57,10 @@ function scoresOutputOf(metadata: Pick<TfjsMetadata, 'signature' | 'labels' | 's
 
 const TF_DTYPE = { FP32: 'float32', INT32: 'int32', BOOL: 'bool', BYTES: 'string' } as const satisfies Record<Datatype, tf.DataType>;
 
-function describeTfjs(metadata: TfjsMetadata): ModelDescription {
+function describeTfjs(metadata: TfjsMetadata): KindDescription {
   const plain = (spec: TensorSpec) => ({ name: spec.name, datatype: spec.datatype, shape: spec.shape });
   const scoresOutput = scoresOutputOf(metadata);
   return {
-    name: metadata.name,
-    version: metadata.version,
-    kind: 'tfjs',
-    needsEncoder: false,
     signature: { inputs: metadata.signature.inputs.map(plain), outputs: metadata.signature.outputs.map(plain) },
     ...(metadata.labels === undefined || scoresOutput === undefined ? {} : { labels: Object.freeze([...metadata.labels]), scoresOutput }),
     info: Object.freeze({
@@ -79,11 +72,11 @@ function describeTfjs(metadata: TfjsMetadata): ModelDescription {
 }
 
 /** The `tfjs` kind: any TF.js layers or graph model whose numeric inputs and outputs its metadata declares. */
-export const tfjsKind: ModelKindImplementation = {
-  describe: (raw, versionDir) => describeTfjs(parseMetadata(tfjsMetadataSchema, raw, path.join(versionDir, 'metadata.json'))),
-  create(description, versionDir, deps) {
-    return new TfjsModel(description, versionDir, deps.info ?? {});
-  },
+export const tfjsKind: ModelKindImplementation<TfjsMetadata> = {
+  metadataSchema: tfjsMetadataSchema,
+  resources: [],
+  describe: describeTfjs,
+  create: (description, versionDir, deps) => new TfjsModel(description, versionDir, deps.info),
 };
 
 type Loaded = { type: 'layers'; model: LayersModel } | { type: 'graph'; model: GraphModel };
@@ -100,14 +93,13 @@ function compatible(modelShape: readonly (number | null)[] | undefined, declared
   return modelShape.every((dim, i) => i === 0 || dim === null || dim === -1 || dim === declared[i]);
 }
 
-class TfjsModel extends DescribedModel implements ModelRuntime {
+class TfjsModel extends DescribedModel<TfjsMetadata> implements ModelRuntime {
   private loaded: Loaded | undefined;
-  private metadata: TfjsMetadata | undefined;
 
   constructor(
-    description: ModelDescription,
+    description: TypedDescription<TfjsMetadata>,
     private readonly versionDir: string,
-    info: Record<string, unknown>,
+    info?: Readonly<Record<string, unknown>>,
   ) {
     super(description, info);
   }
@@ -118,7 +110,7 @@ class TfjsModel extends DescribedModel implements ModelRuntime {
 
   async load(): Promise<void> {
     if (this.loaded !== undefined) return;
-    const metadata = parseMetadata(tfjsMetadataSchema, await readMetadataFile(this.versionDir), path.join(this.versionDir, 'metadata.json'));
+    const metadata = this.description.metadata;
     const handler = localModelHandler(path.join(this.versionDir, metadata.modelFile));
     const artifacts = await handler.load?.();
     if (artifacts === undefined) throw new Error(`${metadata.modelFile}: nothing to load`);
@@ -131,7 +123,6 @@ class TfjsModel extends DescribedModel implements ModelRuntime {
     try {
       this.check(loaded, metadata);
       this.loaded = loaded;
-      this.metadata = metadata;
       // Warm-up: one row of zeros (any free dimension as 1) through the whole model.
       const warmup: Record<string, Tensor> = {};
       for (const spec of this.signature.inputs) {
@@ -193,10 +184,17 @@ class TfjsModel extends DescribedModel implements ModelRuntime {
     if (missing.length > 0) throw new Error(`${where}: metadata declares no input for the graph's ${missing.map((node) => `'${node}'`).join(', ')}`);
   }
 
-  async predict(inputs: Batch): Promise<Batch> {
+  async predict(inputs: Batch, options?: PredictOptions): Promise<Batch> {
     const loaded = this.loaded;
-    const metadata = this.metadata;
-    if (loaded === undefined || metadata === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
+    if (loaded === undefined) throw new Error(`model ${this.name}/${this.version} is not loaded`);
+    // One engine call, skipped when every row is abandoned. Otherwise every row runs: a graph's
+    // rows need not be the request's rows (USE-lite's sparse pieces), so none can be left out.
+    const cancellation = rowCancellation(options);
+    if (cancellation.keep(Array.from({ length: inputs.rows }, (_, row) => row)).length === 0) {
+      cancellation.report();
+      return this.emptyAnswer(inputs.rows);
+    }
+    const metadata = this.description.metadata;
     const created = metadata.signature.inputs.map((spec) => {
       const tensor = inputs.tensors[spec.name];
       if (tensor === undefined) throw new Error(`input '${spec.name}' is missing`);
@@ -232,6 +230,16 @@ class TfjsModel extends DescribedModel implements ModelRuntime {
     } finally {
       for (const result of results) result.dispose();
     }
+  }
+
+  /** Zero rows of every output, for a call nobody wants any more. */
+  private emptyAnswer(rows: number): Batch {
+    const tensors: Record<string, Tensor> = {};
+    for (const spec of this.signature.outputs) {
+      const shape = [rows, ...spec.shape.slice(1).map((dim) => (dim === -1 ? 1 : dim))];
+      tensors[spec.name] = { datatype: spec.datatype, shape, data: emptyValues(spec.datatype, shape.reduce((a, b) => a * b, 1)) };
+    }
+    return { rows, tensors };
   }
 
   unload(): Promise<void> {
