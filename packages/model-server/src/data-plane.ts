@@ -58,6 +58,8 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   /** The served model's name. */
   readonly name: string;
+  /** When this server took the model up (Unix seconds): OpenAI's `created`. */
+  readonly created: number;
   /** The version unversioned requests get. */
   readonly model: ModelRuntime;
   /** Every served version, oldest first. */
@@ -180,6 +182,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     name,
+    created: Math.floor(Date.now() / 1000),
     model,
     versions: runtimes,
     limits,

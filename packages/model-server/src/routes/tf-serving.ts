@@ -1,10 +1,12 @@
 import { Router, type Request } from 'express';
+import type { z } from 'zod';
 import { rowSize, type Batch, type ModelRuntime, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
 import { HttpError, clipInput } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
-import { classifyRequest, predictRequest } from '../schemas.js';
+import { classifyRequest, predictRequest, type modelStatusResponse } from '../schemas.js';
 import type { RawTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
+import { openAiModelObject } from './openai.js';
 import type { RouteOptions } from './options.js';
 
 /**
@@ -77,16 +79,20 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
     const runtime = plane.resolve(target.name, target.version);
 
     switch (target.action) {
-      case 'status':
-        // Unversioned: every served version, newest first, as TF Serving lists them.
-        res.json({
+      case 'status': {
+        // Unversioned: every served version, newest first, as TF Serving lists them. The same path
+        // is OpenAI's `GET /v1/models/<id>`: its fields are in the answer too.
+        const body: z.input<typeof modelStatusResponse> = {
+          ...openAiModelObject(plane),
           model_version_status: (target.version === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
             version: served.version,
             state: served.ready() ? 'AVAILABLE' : 'LOADING',
             status: { error_code: 'OK', error_message: '' },
           })),
-        });
+        };
+        res.json(body);
         return;
+      }
       case 'metadata':
         res.json({
           model_spec: { name: runtime.name, signature_name: '', version: runtime.version },
