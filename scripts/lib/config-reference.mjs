@@ -27,7 +27,7 @@ export function renderConfigReference() {
     '',
     'The generic model server (`apps/model-server`) reads `MODEL_*`; question-topic (`apps/question-topic`, the same server',
     "plus its seed route) reads the same settings as `QT_*`. A model directory's optional `model-settings.json` may set",
-    '`versions` and `defaultVersion`; the environment overrides it.',
+    '`versions`, `defaultVersion` and `labels` (version labels such as `{"stable": "1", "canary": "2"}`); the environment overrides it.',
     '',
     '| generic server | question-topic | default | question-topic default | meaning |',
     '|---|---|---|---|---|',

@@ -4,6 +4,26 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 
+/** A version label (TF Serving's `version_labels`): a name, never digits alone, so it cannot be read as a version. */
+const VERSION_LABEL = /^[A-Za-z][\w.-]{0,63}$/;
+
+/** `stable=1,canary=2` as `{stable: '1', canary: '2'}`; each label once. */
+const versionLabels = () =>
+  z.string().transform((text, ctx) => {
+    const labels: Record<string, string> = {};
+    for (const pair of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+      const [label = '', version = '', ...rest] = pair.split('=').map((part) => part.trim());
+      if (!VERSION_LABEL.test(label) || !/^\d+$/.test(version) || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `'${pair}' is not <label>=<version> (a label starts with a letter; a version is digits)` });
+      } else if (label in labels) {
+        ctx.addIssue({ code: 'custom', message: `label '${label}' is given twice` });
+      } else {
+        labels[label] = version;
+      }
+    }
+    return labels;
+  });
+
 /** A model server believes forwarded addresses only from its own host unless told otherwise. */
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1'];
 
@@ -32,6 +52,9 @@ export const serverSettingsSchema = z.object({
     .regex(/^\d+$/, 'digits')
     .optional()
     .describe('version unversioned requests get (default: the highest served)'),
+  VERSION_LABELS: versionLabels()
+    .default({})
+    .describe('version labels as `stable=1,canary=2` (TF Serving `/v1/models/<m>/labels/<label>...`); each names a served version'),
   ENCODER_DIR: z.string().optional().describe('USE-lite files (`model.json`, shards, `vocab.json`); default: the npm package'),
   BACKEND: z
     .enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]])
@@ -115,11 +138,19 @@ export interface SettingReference {
   meaning: string;
 }
 
+/** A setting's default as its variable would spell it (`a,b` for a list, `k=v,...` for labels); none when empty. */
+function defaultText(value: unknown): string | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'object' || value === null) return undefined;
+  const parts = Array.isArray(value) ? value.map(String) : Object.entries(value).map(([key, item]) => `${key}=${String(item)}`);
+  return parts.length === 0 ? undefined : parts.join(',');
+}
+
 /** The configuration reference of a prefix, from the schema itself (docs cannot drift from it). */
 export function settingsReference(prefix: string, defaults: SettingDefaults = {}): SettingReference[] {
   return Object.entries(serverSettingsSchema.shape).map(([key, schema]) => {
     const parsed = schema.safeParse(undefined);
-    const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
+    const fallback = parsed.success ? defaultText(parsed.data) : undefined;
     return {
       variable: variableName(prefix, key),
       default: defaults[key as keyof SettingDefaults] ?? fallback,
@@ -145,7 +176,7 @@ export function selectVersions(policy: string, available: readonly string[]): st
 
 /**
  * `<model dir>/model-settings.json`, optional (MLServer's file of the same name): how a model is
- * served wherever it runs. The server reads `versions` and `defaultVersion`; the start script and
+ * served wherever it runs. The server reads `versions`, `defaultVersion` and `labels`; the start script and
  * deployment tooling read `app`, `port` and `aliases`. Unknown fields are an error, so a typo
  * cannot silently change nothing.
  */
@@ -160,6 +191,15 @@ export const modelSettingsSchema = z.strictObject({
   versions: z.string().regex(/^(latest|all|\d+(,\d+)*)$/).optional(),
   /** The version unversioned requests get (as DEFAULT_VERSION). */
   defaultVersion: z.string().regex(/^\d+$/).optional(),
+  /** Version labels, e.g. `{"stable": "1", "canary": "2"}` (as VERSION_LABELS). */
+  labels: z
+    .record(z.string(), z.string().regex(/^\d+$/, 'a version (digits)'))
+    .superRefine((labels, ctx) => {
+      for (const label of Object.keys(labels).filter((key) => !VERSION_LABEL.test(key))) {
+        ctx.addIssue({ code: 'custom', path: [label], message: 'a label is a letter, then letters, digits, ".", "_" or "-"' });
+      }
+    })
+    .optional(),
 });
 
 export type ModelSettings = z.output<typeof modelSettingsSchema>;
@@ -178,5 +218,6 @@ export async function readModelSettings(modelDir: string): Promise<SettingDefaul
   return {
     ...(parsed.data.versions === undefined ? {} : { MODEL_VERSIONS: parsed.data.versions }),
     ...(parsed.data.defaultVersion === undefined ? {} : { DEFAULT_VERSION: parsed.data.defaultVersion }),
+    ...(parsed.data.labels === undefined ? {} : { VERSION_LABELS: Object.entries(parsed.data.labels).map(([label, version]) => `${label}=${version}`).join(',') }),
   };
 }

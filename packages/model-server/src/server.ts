@@ -112,6 +112,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const plane = createDataPlane({
     runtimes,
     defaultVersion: settings.DEFAULT_VERSION,
+    versionLabels: settings.VERSION_LABELS,
     limits: {
       maxRows: settings.MAX_TEXTS,
       maxTextLength: settings.MAX_TEXT_LENGTH,
