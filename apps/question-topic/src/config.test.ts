@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config.js';
+import { loadServerSettings, readServingDefaults } from '@modeldock/model-server';
+import { DEFAULTS, ENV_PREFIX, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults for every setting', () => {
@@ -31,5 +32,11 @@ describe('loadConfig', () => {
       () => loadConfig({ MODEL_BACKEND: 'cuda', MODEL_MAX_BATCH_SIZE: '0', MODEL_VERSIONS: 'v2' }),
       (error: Error) => ['MODEL_BACKEND', 'MODEL_MAX_BATCH_SIZE', 'MODEL_VERSIONS'].every((name) => error.message.includes(name)),
     );
+  });
+
+  it("serves every version of the shipped model, v1 unversioned, with labels stable → 1 and canary → 2", async () => {
+    const fromModel = await readServingDefaults(DEFAULTS.MODEL_DIR as string);
+    const settings = loadServerSettings(ENV_PREFIX, {}, { ...DEFAULTS, ...fromModel });
+    assert.deepEqual([settings.MODEL_VERSIONS, settings.DEFAULT_VERSION, settings.VERSION_LABELS], ['all', '1', { stable: '1', canary: '2' }]);
   });
 });

@@ -1,7 +1,24 @@
 import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
-import { MODEL_NAME, MODEL_NAME_RULE, VERSION_POLICY } from '@modeldock/model-settings';
+import { MODEL_NAME, MODEL_NAME_RULE, VERSION_LABEL, VERSION_POLICY, readModelSettings, servingSettings } from '@modeldock/model-settings';
 import { cidrList, logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
+
+/** `stable=1,canary=2` as `{stable: '1', canary: '2'}`; each label once. */
+const versionLabels = () =>
+  z.string().transform((text, ctx) => {
+    const labels: Record<string, string> = {};
+    for (const pair of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+      const [label = '', version = '', ...rest] = pair.split('=').map((part) => part.trim());
+      if (!VERSION_LABEL.test(label) || !/^\d+$/.test(version) || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `'${pair}' is not <label>=<version> (a label starts with a letter; a version is digits)` });
+      } else if (label in labels) {
+        ctx.addIssue({ code: 'custom', message: `label '${label}' is given twice` });
+      } else {
+        labels[label] = version;
+      }
+    }
+    return labels;
+  });
 
 /** A model server believes forwarded addresses only from its own host unless told otherwise. */
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1'];
@@ -32,6 +49,9 @@ export const serverSettingsSchema = z.object({
     .regex(/^\d+$/, 'digits')
     .optional()
     .describe('version unversioned requests get (default: the highest served)'),
+  VERSION_LABELS: versionLabels()
+    .default({})
+    .describe('version labels as `stable=1,canary=2` (TF Serving `/v1/models/<m>/labels/<label>...`); each names a served version'),
   ENCODER_DIR: z.string().optional().describe('USE-lite files (`model.json`, shards, `vocab.json`); default: the npm package'),
   BACKEND: z
     .enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]])
@@ -130,15 +150,31 @@ export interface SettingReference {
   meaning: string;
 }
 
+/** A setting's default as its variable would spell it (`a,b` for a list, `k=v,...` for labels); none when empty. */
+function defaultText(value: unknown): string | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'object' || value === null) return undefined;
+  const parts = Array.isArray(value) ? value.map(String) : Object.entries(value).map(([key, item]) => `${key}=${String(item)}`);
+  return parts.length === 0 ? undefined : parts.join(',');
+}
+
 /** The configuration reference of a prefix, from the schema itself (docs cannot drift from it). */
 export function settingsReference(prefix: string, defaults: SettingDefaults = {}): SettingReference[] {
   return Object.entries(serverSettingsSchema.shape).map(([key, schema]) => {
     const parsed = schema.safeParse(undefined);
-    const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
+    const fallback = parsed.success ? defaultText(parsed.data) : undefined;
     return {
       variable: variableName(prefix, key),
       default: defaults[key as keyof SettingDefaults] ?? fallback,
       meaning: schema.description ?? '',
     };
   });
+}
+
+/**
+ * The serving defaults `<model dir>/model-settings.json` gives (none without the file), as settings: they sit
+ * between the app's defaults and the environment. One schema reads the file everywhere (@modeldock/model-settings).
+ */
+export async function readServingDefaults(modelDir: string): Promise<SettingDefaults> {
+  return servingSettings(await readModelSettings(modelDir));
 }

@@ -9,7 +9,7 @@ import {
   type ModelRuntime,
   type RowCodec,
 } from '@modeldock/model-runtime';
-import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, clipInput, type Registry } from '@modeldock/service-kit';
 import { decodeTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
 
 /** The context of one inference request, from its HTTP exchange. */
@@ -41,6 +41,8 @@ export interface DataPlaneOptions {
   runtimes: readonly ModelRuntime[];
   /** The version unversioned requests get (TF Serving's "latest" policy by default: the highest). */
   defaultVersion?: string;
+  /** Version labels (`{stable: '1', canary: '2'}`), each naming a served version. */
+  versionLabels?: Readonly<Record<string, string>>;
   limits: RequestLimits;
   /** Counts the sentence encoder's pieces, for kinds fed by it; absent when no served kind is. */
   textBudget?: TextBudget;
@@ -58,15 +60,21 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   /** The served model's name. */
   readonly name: string;
+  /** When this server took the model up (Unix seconds): OpenAI's `created`. */
+  readonly created: number;
   /** The version unversioned requests get. */
   readonly model: ModelRuntime;
   /** Every served version, oldest first. */
   readonly versions: readonly ModelRuntime[];
+  /** Version labels and the versions they name. */
+  readonly versionLabels: Readonly<Record<string, string>>;
   readonly limits: RequestLimits;
   /** Server readiness: every served version is warm and the server is not draining. */
   ready(): boolean;
   /** The runtime for `name` at `version` (the default version when absent); 404 otherwise. */
   resolve(name: string, version?: string): ModelRuntime;
+  /** The runtime for `name` at the version `label` names (TF Serving's version labels); 404 otherwise. */
+  resolveLabel(name: string, label: string): ModelRuntime;
   /**
    * Validates tensors from a request against `runtime`'s signature and the work limits, and
    * returns them as one batch; a 400 names what is wrong. `pieces` counts the encoder's pieces.
@@ -107,6 +115,13 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const byVersion = new Map(runtimes.map((runtime) => [runtime.version, runtime]));
   const model = options.defaultVersion === undefined ? latest : byVersion.get(options.defaultVersion);
   if (model === undefined) throw new Error(`default version ${String(options.defaultVersion)} is not served`);
+  const versionLabels = Object.freeze({ ...options.versionLabels });
+  const unserved = Object.entries(versionLabels).filter(([, version]) => !byVersion.has(version));
+  if (unserved.length > 0) {
+    throw new Error(
+      `version labels name versions that are not served: ${unserved.map(([label, version]) => `${label}=${version}`).join(', ')} (serving ${[...byVersion.keys()].join(', ')})`,
+    );
+  }
   if (runtimes.some((runtime) => runtime.textInput !== undefined) && textBudget === undefined) {
     throw new Error('a text model needs a text budget (the encoder’s piece counter)');
   }
@@ -197,8 +212,10 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     name,
+    created: Math.floor(Date.now() / 1000),
     model,
     versions: runtimes,
+    versionLabels,
     limits,
     reject,
     ready: () => !draining && runtimes.every((runtime) => runtime.ready()),
@@ -207,6 +224,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (version === undefined) return model;
       const runtime = byVersion.get(version);
       if (runtime === undefined) throw reject('unknown_version', HttpError.modelNotFound(requested, version));
+      return runtime;
+    },
+    resolveLabel(requested, label) {
+      if (requested !== name) throw reject('unknown_model', HttpError.modelNotFound(requested));
+      const version = Object.hasOwn(versionLabels, label) ? versionLabels[label] : undefined;
+      const runtime = version === undefined ? undefined : byVersion.get(version);
+      if (runtime === undefined) {
+        const known = Object.keys(versionLabels);
+        throw reject(
+          'unknown_version',
+          HttpError.notFound(
+            `version label '${clipInput(label)}' of model '${name}' not found; ${known.length === 0 ? 'it has no labels' : `its labels are ${known.join(', ')}`}`,
+          ),
+        );
+      }
       return runtime;
     },
     decode(runtime, tensors) {

@@ -1,6 +1,7 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
+  readServingDefaults,
   serverSettingsSchema,
   settingValue,
   settingsReference,

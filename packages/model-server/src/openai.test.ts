@@ -85,11 +85,22 @@ describe('GET /v1/models', () => {
     assert.deepEqual(res.body.data.map((m: { id: string }) => m.id), ['sentence-embedding']);
   });
 
-  it('leaves TF Serving paths under /v1/models/<name> to TF Serving, with plain {error} bodies', async () => {
+  it('answers GET /v1/models/<name> for both APIs: TF Serving status and OpenAI model in one body (status only before)', async () => {
     const { app } = embedder();
     const status = await supertest(app).get('/v1/models/sentence-embedding');
     assert.equal(status.status, 200);
-    assert.ok(Array.isArray(status.body.model_version_status));
+    schemas.modelStatusResponse.parse(status.body);
+    const listed = (await supertest(app).get('/v1/models')).body.data[0];
+    assert.deepEqual(
+      { id: status.body.id, object: status.body.object, created: status.body.created, owned_by: status.body.owned_by },
+      listed,
+      'the same model object as in the list',
+    );
+    assert.deepEqual(status.body.model_version_status, [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }]);
+  });
+
+  it('leaves the rest of /v1/models/<name>... to TF Serving, with plain {error} bodies', async () => {
+    const { app } = embedder();
     const missing = await supertest(app).get('/v1/models/other');
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body, { error: "model 'other' not found" });

@@ -11,10 +11,10 @@ import {
   type BackendChoice,
   type ModelRuntime,
 } from '@modeldock/model-runtime';
-import { readModelSettings, selectVersions, servingSettings } from '@modeldock/model-settings';
+import { selectVersions } from '@modeldock/model-settings';
 import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadServerSettings, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
+import { loadServerSettings, readServingDefaults, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
 import type { ModelServerPlugin } from './plugins.js';
 
@@ -98,7 +98,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const env = options.env ?? process.env;
   const modelDir = settingValue('MODEL_DIR', env, options.envPrefix, options.envAlias) ?? options.defaults?.MODEL_DIR;
   // The model directory's own serving settings sit between the app's defaults and the environment.
-  const fromModel: SettingDefaults = modelDir === undefined ? {} : servingSettings(await readModelSettings(modelDir));
+  const fromModel: SettingDefaults = modelDir === undefined ? {} : await readServingDefaults(modelDir);
   const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel }, options.envAlias);
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
@@ -115,6 +115,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const plane = createDataPlane({
     runtimes,
     defaultVersion: settings.DEFAULT_VERSION,
+    versionLabels: settings.VERSION_LABELS,
     limits: {
       maxRows: settings.MAX_TEXTS,
       maxTextLength: settings.MAX_TEXT_LENGTH,

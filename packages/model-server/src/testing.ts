@@ -197,6 +197,7 @@ export interface TestAppOptions {
   /** CIDR blocks whose `X-Forwarded-For` is believed (default: loopback, as the server's). */
   trustedProxies?: readonly string[];
   defaultVersion?: string;
+  versionLabels?: Readonly<Record<string, string>>;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -208,6 +209,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
   const plane = createDataPlane({
     runtimes,
     defaultVersion: options.defaultVersion,
+    versionLabels: options.versionLabels,
     limits: {
       maxRows: 8,
       maxTextLength: 50,

@@ -6,6 +6,7 @@ export {
   MODEL_VERSION,
   ModelSettingsError,
   SERVING_SETTINGS,
+  VERSION_LABEL,
   VERSION_POLICY,
   defaultModelSettings,
   modelName,

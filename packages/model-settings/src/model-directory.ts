@@ -73,6 +73,10 @@ export async function readModelDirectory(dir: string): Promise<ModelDirectory | 
   if (settings.defaultVersion !== undefined && !served.includes(settings.defaultVersion)) {
     throw new ModelSettingsError(`${label}: "defaultVersion" ${settings.defaultVersion} is not served (serving ${served.join(', ')})`);
   }
+  const unserved = Object.entries(settings.labels ?? {}).filter(([, version]) => !served.includes(version));
+  if (unserved.length > 0) {
+    throw new ModelSettingsError(`${label}: "labels" name versions that are not served: ${unserved.map(([l, v]) => `${l}=${v}`).join(', ')} (serving ${served.join(', ')})`);
+  }
   return { name, dir, versions, settings, served };
 }
 

@@ -61,12 +61,22 @@ describe('parseModelSettings', () => {
 
 describe('servingSettings', () => {
   it('maps the serving fields that are set to the model server setting keys', () => {
-    assert.deepEqual(servingSettings(parse({ versions: 'all', defaultVersion: '1', maxBatchSize: 16, maxBatchDelayMs: 0, port: 9000 })), {
+    const settings = parse({ versions: 'all', defaultVersion: '1', labels: { stable: '1', canary: '2' }, maxBatchSize: 16, maxBatchDelayMs: 0, port: 9000 });
+    assert.deepEqual(servingSettings(settings), {
       MODEL_VERSIONS: 'all',
       DEFAULT_VERSION: '1',
+      VERSION_LABELS: 'stable=1,canary=2',
       MAX_BATCH_SIZE: '16',
       MAX_BATCH_DELAY_MS: '0',
     });
+  });
+});
+
+describe('labels', () => {
+  it('are TF Serving version labels: a name that is not a number, naming a version', () => {
+    assert.deepEqual(parse({ labels: { stable: '1', 'canary-2': '2' } }).labels, { stable: '1', 'canary-2': '2' });
+    assert.throws(() => parse({ labels: { '2': '1' } }), /"labels.2": a label is a letter/);
+    assert.throws(() => parse({ labels: { stable: 'v1' } }), /"labels.stable": a version \(digits\)/);
   });
 });
 
@@ -134,7 +144,7 @@ describe('readModels', () => {
     }
   });
 
-  it('refuses a model folder whose name is not a model name, and a default version it does not serve', async () => {
+  it('refuses a model folder whose name is not a model name, and a default version or a label it does not serve', async () => {
     const bad = await mkdtemp(path.join(os.tmpdir(), 'modeldock-bad-'));
     try {
       await mkdir(path.join(bad, 'My_Model/1'), { recursive: true });
@@ -144,6 +154,8 @@ describe('readModels', () => {
       await mkdir(path.join(bad, 'm/2'), { recursive: true });
       await writeFile(path.join(bad, 'm/model-settings.json'), '{"defaultVersion": "1"}');
       await assert.rejects(readModels(bad), /"defaultVersion" 1 is not served \(serving 2\)/);
+      await writeFile(path.join(bad, 'm/model-settings.json'), '{"labels": {"stable": "2", "old": "1"}}');
+      await assert.rejects(readModels(bad), /"labels" name versions that are not served: old=1 \(serving 2\)/);
     } finally {
       await rm(bad, { recursive: true, force: true });
     }

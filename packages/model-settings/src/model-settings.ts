@@ -15,6 +15,9 @@ export const MODEL_VERSION = /^\d+$/;
 /** The versions to serve: `latest`, `all` or a list like `1,2`. */
 export const VERSION_POLICY = /^(latest|all|\d+(,\d+)*)$/;
 
+/** A version label (TF Serving's `version_labels`): a name, never digits alone, so it cannot be read as a version. */
+export const VERSION_LABEL = /^[A-Za-z][\w.-]{0,63}$/;
+
 /** Methods a gateway alias may route. */
 export const ALIAS_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -73,7 +76,17 @@ export const modelSettingsSchema = z.strictObject({
     .describe('the `apps/` folder of the server when the model has its own routes (question-topic); default: the generic model server'),
   port: z.number().int().min(1).max(65535).optional().describe('its port under `pnpm start` (default: the first free one from 8502 up)'),
   aliases: z.array(alias).optional().describe('extra gateway routes to it, e.g. `[{"method": "POST", "path": "/predict_topic"}]`'),
-  labels: z.record(z.string(), z.string()).optional().describe('labels of the model: `{"<name>": "<value>"}`'),
+  labels: z
+    .record(z.string(), z.string().regex(MODEL_VERSION, 'a version (digits)'))
+    .superRefine((labels, ctx) => {
+      for (const label of Object.keys(labels).filter((key) => !VERSION_LABEL.test(key))) {
+        ctx.addIssue({ code: 'custom', path: [label], message: 'a label is a letter, then letters, digits, ".", "_" or "-"' });
+      }
+    })
+    .optional()
+    .describe(
+      'TF Serving version labels, e.g. `{"stable": "1", "canary": "2"}`: `/v1/models/<m>/labels/<label>` with `:predict`, `:classify` or `/metadata` reaches the version (as `MODEL_VERSION_LABELS`)',
+    ),
   versions: z.string().regex(VERSION_POLICY, "'latest', 'all' or versions like '1,2'").optional().describe('versions to serve (as `MODEL_VERSIONS`)'),
   defaultVersion: z.string().regex(MODEL_VERSION, 'digits').optional().describe('version unversioned requests get (as `MODEL_DEFAULT_VERSION`)'),
   maxBatchSize: positive().optional().describe('as `MODEL_MAX_BATCH_SIZE`'),
@@ -108,6 +121,7 @@ export type ModelSettings = z.output<typeof modelSettingsSchema>;
 export const SERVING_SETTINGS = Object.freeze({
   versions: 'MODEL_VERSIONS',
   defaultVersion: 'DEFAULT_VERSION',
+  labels: 'VERSION_LABELS',
   maxBatchSize: 'MAX_BATCH_SIZE',
   maxBatchDelayMs: 'MAX_BATCH_DELAY_MS',
   maxQueue: 'MAX_QUEUE',
@@ -129,7 +143,9 @@ export function servingSettings(settings: ModelSettings): Partial<Record<Serving
   const out: Partial<Record<ServingSettingKey, string>> = {};
   for (const [field, key] of Object.entries(SERVING_SETTINGS) as [keyof typeof SERVING_SETTINGS, ServingSettingKey][]) {
     const value = settings[field];
-    if (value !== undefined) out[key] = String(value);
+    if (value === undefined) continue;
+    // Labels as the variable spells them: `stable=1,canary=2`.
+    out[key] = typeof value === 'object' ? Object.entries(value).map(([label, version]) => `${label}=${version}`).join(',') : String(value);
   }
   return out;
 }

@@ -75,6 +75,17 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
     assert.deepEqual(labels, ['LOC', 'LOC', 'LOC']);
   });
 
+  it('serves the version labels of its model-settings.json (stable → 1, canary → 2)', async () => {
+    for (const [label, version] of [['stable', '1'], ['canary', '2']]) {
+      const metadata = (await (await fetch(`${base}/v1/models/question-topic/labels/${label}/metadata`)).json()) as { model_spec: { version: string } };
+      assert.equal(metadata.model_spec.version, version);
+      const res = await fetch(`${base}/v1/models/question-topic/labels/${label}:predict`, { method: 'POST', body: JSON.stringify({ instances: ['Where is Rome?'] }) });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label, 'LOC');
+    }
+    assert.equal((await fetch(`${base}/v1/models/question-topic/labels/beta:predict`, { method: 'POST', body: '{"instances":["a"]}' })).status, 404);
+  });
+
   it("answers Node's own refusals with JSON bodies: a missing Host, an Expect other than 100-continue, a malformed request", async () => {
     const cases: [string, number, RegExp][] = [
       ['GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /missing Host header/],

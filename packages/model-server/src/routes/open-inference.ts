@@ -75,7 +75,13 @@ export function modelMetadata(plane: DataPlane, runtime: ModelRuntime): z.input<
     platform: 'tfjs',
     inputs: runtime.signature.inputs.map(tensor),
     outputs: runtime.signature.outputs.map(tensor),
-    parameters: { ...(runtime.labels === undefined ? {} : { labels: [...runtime.labels] }), ...runtime.info, version: runtime.version },
+    parameters: {
+      ...(runtime.labels === undefined ? {} : { labels: [...runtime.labels] }),
+      ...runtime.info,
+      version: runtime.version,
+      // TF Serving's version labels (`/v1/models/<m>/labels/<label>`), when the model has any.
+      ...(Object.keys(plane.versionLabels).length === 0 ? {} : { version_labels: { ...plane.versionLabels } }),
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
 import { HttpError, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
-import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError } from '../schemas.js';
+import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError, type openAiModel } from '../schemas.js';
 import { textTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
@@ -17,6 +17,11 @@ export function embeddingOutput(
   const dimension = output.shape[1];
   if (output.datatype !== 'FP32' || output.shape.length !== 2 || dimension === undefined || dimension < 1) return undefined;
   return { name: output.name, dimension };
+}
+
+/** The served model as OpenAI describes one (`created`: when this server loaded it). */
+export function openAiModelObject(plane: DataPlane): z.input<typeof openAiModel> {
+  return { id: plane.name, object: 'model', created: plane.created, owned_by: 'modeldock' };
 }
 
 /** OpenAI's error `type` for an HTTP status (as its API answers). */
@@ -70,13 +75,9 @@ function base64Floats(values: Float32Array): string {
  */
 export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
-  const created = Math.floor(Date.now() / 1000);
 
   router.get('/v1/models', (_req, res) => {
-    const body: z.input<typeof modelListResponse> = {
-      object: 'list',
-      data: [{ id: plane.name, object: 'model', created, owned_by: 'modeldock' }],
-    };
+    const body: z.input<typeof modelListResponse> = { object: 'list', data: [openAiModelObject(plane)] };
     res.json(body);
   });
 

@@ -1,17 +1,20 @@
 import { Router, type Request } from 'express';
+import type { z } from 'zod';
 import { rowSize, type Batch, type ModelRuntime, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
 import { HttpError, clipInput } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
-import { classifyRequest, predictRequest } from '../schemas.js';
+import { classifyRequest, predictRequest, type modelStatusResponse } from '../schemas.js';
 import type { RawTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
+import { openAiModelObject } from './openai.js';
 import type { RouteOptions } from './options.js';
 
 /**
  * `/v1/models/<name>[/versions/<version>|/labels/<label>][/metadata|:predict|:classify|:regress]`.
  * TF Serving matches these case-insensitively and a `:verb` suffix is not something Express's
  * path syntax can express, so the path is parsed here. A version is taken as written (digits; any
- * other is a 404 from the data plane, as on the OIP routes).
+ * other is a 404 from the data plane, as on the OIP routes); a label names a version
+ * (`model-settings.json` `labels`).
  */
 const TF_SERVING_PATH =
   /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:(predict|classify|regress))?$/i;
@@ -23,18 +26,26 @@ interface TfServingTarget {
   action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
 }
 
+/** A percent-decoded path segment; malformed encoding is the client's mistake. */
+function decodeSegment(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw HttpError.invalidInput(`malformed percent-encoding in the ${what}`);
+  }
+}
+
 function parseTarget(req: Request): TfServingTarget | undefined {
   const match = TF_SERVING_PATH.exec(req.path);
   if (match === null) return undefined;
   const [, name, version, label, metadata, verb] = match;
   const action = (verb?.toLowerCase() ?? (metadata === undefined ? 'status' : 'metadata')) as TfServingTarget['action'];
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(name as string);
-  } catch {
-    throw HttpError.invalidInput('malformed percent-encoding in the model name');
-  }
-  return { name: decoded, version, label, action };
+  return {
+    name: decodeSegment(name as string, 'model name'),
+    version,
+    label: label === undefined ? undefined : decodeSegment(label, 'version label'),
+    action,
+  };
 }
 
 /** The one signature every served model has, as TF Serving names a SavedModel's default. */
@@ -73,23 +84,32 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
     }
     const expected = target.action === 'status' || target.action === 'metadata' ? 'GET' : 'POST';
     if (req.method !== expected) throw HttpError.methodNotAllowed(req.method, req.path);
-    if (target.label !== undefined) throw HttpError.notFound(`version label '${clipInput(target.label)}' not found`);
-    const runtime = plane.resolve(target.name, target.version);
+    const runtime = target.label === undefined ? plane.resolve(target.name, target.version) : plane.resolveLabel(target.name, target.label);
 
     switch (target.action) {
-      case 'status':
-        // Unversioned: every served version, newest first, as TF Serving lists them.
-        res.json({
-          model_version_status: (target.version === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
+      case 'status': {
+        // Unversioned: every served version, newest first, as TF Serving lists them; a version or a
+        // label: that one. The unversioned path is OpenAI's `GET /v1/models/<id>`: its fields are
+        // in the answer too.
+        const body: z.input<typeof modelStatusResponse> = {
+          ...openAiModelObject(plane),
+          model_version_status: (target.version === undefined && target.label === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
             version: served.version,
             state: served.ready() ? 'AVAILABLE' : 'LOADING',
             status: { error_code: 'OK', error_message: '' },
           })),
-        });
+        };
+        res.json(body);
         return;
+      }
       case 'metadata':
         res.json({
-          model_spec: { name: runtime.name, signature_name: '', version: runtime.version },
+          model_spec: {
+            name: runtime.name,
+            signature_name: '',
+            version: runtime.version,
+            ...(target.label === undefined ? {} : { version_label: target.label }),
+          },
           metadata: { signature_def: { signature_def: { [SIGNATURE_NAME]: signatureDef(runtime) } } },
         });
         return;
