@@ -1,11 +1,7 @@
 import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
+import { MODEL_NAME, MODEL_NAME_RULE, VERSION_LABEL, VERSION_POLICY, readModelSettings, servingSettings } from '@modeldock/model-settings';
 import { cidrList, logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
-
-/** A version label (TF Serving's `version_labels`): a name, never digits alone, so it cannot be read as a version. */
-const VERSION_LABEL = /^[A-Za-z][\w.-]{0,63}$/;
 
 /** `stable=1,canary=2` as `{stable: '1', canary: '2'}`; each label once. */
 const versionLabels = () =>
@@ -28,9 +24,10 @@ const versionLabels = () =>
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1'];
 
 /**
- * Every setting of a model server, without its prefix: the generic server reads them as `MODEL_*`,
- * question-topic as `QT_*` (the names its users already know). Each `.describe()` is the text of
- * the configuration reference, which is generated from this schema.
+ * Every setting of a model server, without its prefix: every model server reads them as `MODEL_*`
+ * (question-topic also as `QT_*`, an alias kept for its users). A model directory's
+ * `model-settings.json` gives the serving defaults the environment overrides. Each `.describe()` is
+ * the text of the configuration reference, which is generated from this schema.
  */
 export const serverSettingsSchema = z.object({
   HOST: z.string().default('0.0.0.0').describe('interface the model server listens on'),
@@ -39,12 +36,12 @@ export const serverSettingsSchema = z.object({
   MODEL_DIR: z.string().min(1).describe('directory of version folders (`1/`, `2/`, ...) each with `metadata.json`'),
   MODEL_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"')
+    .regex(MODEL_NAME, MODEL_NAME_RULE)
     .optional()
     .describe("served model name (default: the `name` in the newest version's metadata.json)"),
   MODEL_VERSIONS: z
     .string()
-    .regex(/^(latest|all|\d+(,\d+)*)$/, "expected 'latest', 'all' or versions like '1,2'")
+    .regex(VERSION_POLICY, "expected 'latest', 'all' or versions like '1,2'")
     .default('latest')
     .describe('versions to serve: `latest`, `all` or a list like `1,2`; versioned OIP and TF Serving paths reach each'),
   DEFAULT_VERSION: z
@@ -112,16 +109,31 @@ export function variableName(prefix: string, key: string): string {
 }
 
 /**
- * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`, `QT_PORT`), applies the app's defaults,
- * validates with zod and returns a frozen object. Every problem is reported at once, named with
- * its prefixed variable, so a misconfigured container says what to fix.
+ * The raw value of a setting: `<prefix><KEY>`, else `<alias><KEY>` (question-topic's `QT_*`). Both set to
+ * different values is an error, so an old variable left behind cannot silently lose or win. Empty means unset
+ * (compose files often pass `VAR=${VAR:-}`).
  */
-export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}): ServerSettings {
+export function settingValue(key: string, env: NodeJS.ProcessEnv, prefix: string, alias?: string): string | undefined {
+  const present = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const value = present(variableName(prefix, key));
+  const aliased = alias === undefined ? undefined : present(variableName(alias, key));
+  if (value !== undefined && aliased !== undefined && value !== aliased) {
+    throw new Error(`invalid configuration: ${variableName(prefix, key)} and ${variableName(alias as string, key)} differ; set one (${alias}* is an alias)`);
+  }
+  return value ?? aliased;
+}
+
+/**
+ * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`; with `alias` `QT_`, `QT_PORT` too), applies the
+ * defaults (the app's, then the model's `model-settings.json`), validates with zod and returns a frozen object.
+ * Every problem is reported at once, named with its prefixed variable, so a misconfigured container says what
+ * to fix.
+ */
+export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}, alias?: string): ServerSettings {
   const values: Record<string, string> = { ...defaults };
   for (const key of Object.keys(serverSettingsSchema.shape)) {
-    const value = env[variableName(prefix, key)];
-    // Empty strings mean "unset": compose files often pass `VAR=${VAR:-}`.
-    if (value !== undefined && value !== '') values[key] = value;
+    const value = settingValue(key, env, prefix, alias);
+    if (value !== undefined) values[key] = value;
   }
   const parsed = serverSettingsSchema.safeParse(values);
   if (!parsed.success) {
@@ -160,64 +172,9 @@ export function settingsReference(prefix: string, defaults: SettingDefaults = {}
 }
 
 /**
- * The versions to serve, oldest first, from the version policy and the versions found on disk;
- * throws naming what is missing.
+ * The serving defaults `<model dir>/model-settings.json` gives (none without the file), as settings: they sit
+ * between the app's defaults and the environment. One schema reads the file everywhere (@modeldock/model-settings).
  */
-export function selectVersions(policy: string, available: readonly string[]): string[] {
-  const sorted = [...available].sort((a, b) => Number(a) - Number(b));
-  if (sorted.length === 0) throw new Error('no model versions found');
-  if (policy === 'all') return sorted;
-  if (policy === 'latest') return sorted.slice(-1);
-  const wanted = [...new Set(policy.split(','))].sort((a, b) => Number(a) - Number(b));
-  const missing = wanted.filter((version) => !sorted.includes(version));
-  if (missing.length > 0) throw new Error(`model versions ${missing.join(', ')} not found (found: ${sorted.join(', ')})`);
-  return wanted;
-}
-
-/**
- * `<model dir>/model-settings.json`, optional (MLServer's file of the same name): how a model is
- * served wherever it runs. The server reads `versions`, `defaultVersion` and `labels`; the start script and
- * deployment tooling read `app`, `port` and `aliases`. Unknown fields are an error, so a typo
- * cannot silently change nothing.
- */
-export const modelSettingsSchema = z.strictObject({
-  /** The app that serves it when it has its own routes (question-topic); default: the generic model server. */
-  app: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  /** Its port under `pnpm start`. */
-  port: z.number().int().min(1).max(65535).optional(),
-  /** Extra gateway routes to this model, e.g. `{"method": "POST", "path": "/predict_topic"}`. */
-  aliases: z.array(z.strictObject({ method: z.enum(['GET', 'POST']), path: z.string().regex(/^\/[\w./-]*$/) })).optional(),
-  /** Versions to serve (as MODEL_VERSIONS): `latest`, `all` or a list like `1,2`. */
-  versions: z.string().regex(/^(latest|all|\d+(,\d+)*)$/).optional(),
-  /** The version unversioned requests get (as DEFAULT_VERSION). */
-  defaultVersion: z.string().regex(/^\d+$/).optional(),
-  /** Version labels, e.g. `{"stable": "1", "canary": "2"}` (as VERSION_LABELS). */
-  labels: z
-    .record(z.string(), z.string().regex(/^\d+$/, 'a version (digits)'))
-    .superRefine((labels, ctx) => {
-      for (const label of Object.keys(labels).filter((key) => !VERSION_LABEL.test(key))) {
-        ctx.addIssue({ code: 'custom', path: [label], message: 'a label is a letter, then letters, digits, ".", "_" or "-"' });
-      }
-    })
-    .optional(),
-});
-
-export type ModelSettings = z.output<typeof modelSettingsSchema>;
-
-/** The serving defaults a model directory's `model-settings.json` gives, as settings (none when absent). */
-export async function readModelSettings(modelDir: string): Promise<SettingDefaults> {
-  const file = path.join(modelDir, 'model-settings.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return {};
-  }
-  const parsed = modelSettingsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return {
-    ...(parsed.data.versions === undefined ? {} : { MODEL_VERSIONS: parsed.data.versions }),
-    ...(parsed.data.defaultVersion === undefined ? {} : { DEFAULT_VERSION: parsed.data.defaultVersion }),
-    ...(parsed.data.labels === undefined ? {} : { VERSION_LABELS: Object.entries(parsed.data.labels).map(([label, version]) => `${label}=${version}`).join(',') }),
-  };
+export async function readServingDefaults(modelDir: string): Promise<SettingDefaults> {
+  return servingSettings(await readModelSettings(modelDir));
 }

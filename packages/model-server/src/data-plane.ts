@@ -90,6 +90,12 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
+/**
+ * The gauges whose sum is a model's load for an autoscaler: rows accepted and not answered yet (deploy/k8s scales
+ * each model on it; `pnpm deploy:gen` writes these names into its query).
+ */
+export const LOAD_METRICS = Object.freeze({ queuedRows: 'modeldock_batch_queue_length', engineRows: 'modeldock_engine_rows_in_flight' });
+
 /** Rows of one request part when batching is off or small: about where USE-lite's throughput peaks. */
 const ENGINE_PART_ROWS = 32;
 
@@ -144,8 +150,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const queueSeconds = modelHistogram('modeldock_batch_queue_duration_seconds', 'Time a request part waited in the batching queue.', LATENCY_BUCKETS);
   const batchSize = modelHistogram('modeldock_batch_size', 'Rows per engine call.', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
   const queueLength = new Gauge({
-    name: 'modeldock_batch_queue_length',
+    name: LOAD_METRICS.queuedRows,
     help: 'Rows waiting for an engine call.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
+  const engineRows = new Gauge({
+    name: LOAD_METRICS.engineRows,
+    help: 'Rows in the engine call running now.',
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
@@ -165,12 +177,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const batchers = new Map(
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
+      // Both exist from the start, at 0: an autoscaler's query over an idle replica gets 0, not "no data".
+      queueLength.set(labels, 0);
+      engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
         async (inputs, control) => {
           const stop = engineSeconds.startTimer(labels);
+          engineRows.inc(labels, inputs.rows);
           try {
             return await runtime.predict(inputs, control);
           } finally {
+            engineRows.dec(labels, inputs.rows);
             stop();
           }
         },

@@ -1,18 +1,16 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
-  modelSettingsSchema,
-  readModelSettings,
-  selectVersions,
+  readServingDefaults,
   serverSettingsSchema,
+  settingValue,
   settingsReference,
   variableName,
-  type ModelSettings,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,
 } from './config.js';
-export { createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext, type QueueReport } from './data-plane.js';
+export { LOAD_METRICS, createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext, type QueueReport } from './data-plane.js';
 export {
   BUILT_IN_PLUGINS,
   openAiEmbeddingsPlugin,

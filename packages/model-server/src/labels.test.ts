@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import supertest from 'supertest';
-import { loadServerSettings, readModelSettings, settingsReference } from './config.js';
+import { loadServerSettings, readServingDefaults, settingsReference } from './config.js';
 import { createTestApp, fakeLabel, FakeClassifier } from './testing.js';
 
 /** Versions 1 and 2 answer differently (2 shifts every label by one). */
@@ -62,14 +62,14 @@ describe('version labels in settings', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'modeldock-labels-'));
     try {
       await writeFile(path.join(dir, 'model-settings.json'), JSON.stringify({ versions: 'all', labels: { stable: '1', canary: '2' } }));
-      const defaults = await readModelSettings(dir);
+      const defaults = await readServingDefaults(dir);
       assert.equal(defaults.VERSION_LABELS, 'stable=1,canary=2');
       assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: dir }, defaults).VERSION_LABELS, { stable: '1', canary: '2' });
       assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: dir, MODEL_VERSION_LABELS: 'stable=2' }, defaults).VERSION_LABELS, { stable: '2' });
       await writeFile(path.join(dir, 'model-settings.json'), JSON.stringify({ labels: { '2': '1' } }));
-      await assert.rejects(readModelSettings(dir), /labels\.2: a label is a letter/);
+      await assert.rejects(readServingDefaults(dir), /"labels\.2": a label is a letter/);
       await writeFile(path.join(dir, 'model-settings.json'), JSON.stringify({ labels: { stable: 'v1' } }));
-      await assert.rejects(readModelSettings(dir), /labels\.stable: a version \(digits\)/);
+      await assert.rejects(readServingDefaults(dir), /"labels\.stable": a version \(digits\)/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

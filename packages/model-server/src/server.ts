@@ -11,9 +11,10 @@ import {
   type BackendChoice,
   type ModelRuntime,
 } from '@modeldock/model-runtime';
+import { selectVersions } from '@modeldock/model-settings';
 import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadServerSettings, readModelSettings, selectVersions, variableName, type ServerSettings, type SettingDefaults } from './config.js';
+import { loadServerSettings, readServingDefaults, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
 import type { ModelServerPlugin } from './plugins.js';
 
@@ -23,8 +24,10 @@ export interface ModelServerOptions {
   service: string;
   /** Reported by `GET /v2`. */
   serviceVersion: string;
-  /** Environment prefix of every setting (`QT_`, `MODEL_`). */
+  /** Environment prefix of every setting (`MODEL_`). */
   envPrefix: string;
+  /** A second prefix read where the first is unset (question-topic's `QT_`). */
+  envAlias?: string;
   /** The app's defaults (question-topic's model folder and port). */
   defaults?: SettingDefaults;
   /** The model's own routes, besides the built-in protocols. */
@@ -93,10 +96,10 @@ async function createRuntimes(
 export async function runModelServer(options: ModelServerOptions): Promise<void> {
   const startedAt = performance.now();
   const env = options.env ?? process.env;
-  const modelDir = env[variableName(options.envPrefix, 'MODEL_DIR')] ?? options.defaults?.MODEL_DIR;
-  // The model directory's own serving policy sits between the app's defaults and the environment.
-  const fromModel = modelDir === undefined || modelDir === '' ? {} : await readModelSettings(modelDir);
-  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel });
+  const modelDir = settingValue('MODEL_DIR', env, options.envPrefix, options.envAlias) ?? options.defaults?.MODEL_DIR;
+  // The model directory's own serving settings sit between the app's defaults and the environment.
+  const fromModel: SettingDefaults = modelDir === undefined ? {} : await readServingDefaults(modelDir);
+  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel }, options.envAlias);
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
   const versions = selectVersions(settings.MODEL_VERSIONS, await listModelVersions(settings.MODEL_DIR));

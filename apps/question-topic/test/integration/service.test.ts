@@ -12,7 +12,7 @@ const START_TIMEOUT_MS = 180_000;
 
 /** Starts the built service on a free port; `ready` resolves once it logs that it is warm. */
 function startService(env: Record<string, string>) {
-  return startServerProcess(MAIN, { QT_PORT: '0', QT_HOST: '127.0.0.1', QT_BACKEND: 'wasm', ...env }, START_TIMEOUT_MS);
+  return startServerProcess(MAIN, { MODEL_PORT: '0', MODEL_HOST: '127.0.0.1', MODEL_BACKEND: 'wasm', ...env }, START_TIMEOUT_MS);
 }
 
 describe('question-topic service process (real model, wasm, real sockets)', () => {
@@ -22,7 +22,7 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
   let logs: LogLine[];
 
   before(async () => {
-    const service = startService({ QT_LOG_LEVEL: 'info' });
+    const service = startService({ MODEL_LOG_LEVEL: 'info' });
     child = service.child;
     exited = service.exited;
     const { port } = await service.ready;
@@ -120,9 +120,9 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
   });
 });
 
-describe('question-topic service process with the engine on the main thread (QT_ENGINE_THREAD=main)', () => {
+describe('question-topic service process with the engine on the main thread (MODEL_ENGINE_THREAD=main)', () => {
   it('serves the seed example, reports its engine, and exits 0 on SIGTERM', async () => {
-    const service = startService({ QT_ENGINE_THREAD: 'main' });
+    const service = startService({ MODEL_ENGINE_THREAD: 'main' });
     try {
       const { port, logs } = await service.ready;
       assert.equal(logs.find((line) => line.msg === 'listening')?.engineThread, 'main');
@@ -144,7 +144,7 @@ describe('question-topic service process with the engine on the main thread (QT_
   });
 });
 
-describe('question-topic service process serving two versions (QT_MODEL_VERSIONS=all)', () => {
+describe('question-topic service process serving two versions (MODEL_VERSIONS=all)', () => {
   it('loads both, lists them, and answers on each versioned path', async () => {
     const modelDir = await mkdtemp(path.join(tmpdir(), 'modeldock-versions-'));
     const source = fileURLToPath(new URL('../../../../models/question-topic/1', import.meta.url));
@@ -153,7 +153,7 @@ describe('question-topic service process serving two versions (QT_MODEL_VERSIONS
     const metadataFile = path.join(modelDir, '2', 'metadata.json');
     const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { version: string };
     await writeFile(metadataFile, JSON.stringify({ ...metadata, version: '2' }));
-    const service = startService({ QT_MODEL_DIR: modelDir, QT_MODEL_VERSIONS: 'all' });
+    const service = startService({ MODEL_DIR: modelDir, MODEL_VERSIONS: 'all' });
     try {
       const { port } = await service.ready;
       const base = `http://127.0.0.1:${port}`;
