@@ -14,18 +14,20 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startStack } from '@modeldock/scripts/stack';
 import { exportedSeries, promtool } from './prometheus.mjs';
-import { dashboardExpressions, metricNames, rulesFile, selectors, withVariablesFilled } from './promql.mjs';
+import { dashboardExpressions, dashboardPanels, metricNames, rulesFile, selectors, withVariablesFilled } from './promql.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DASHBOARD = path.join(ROOT, 'deploy/grafana/modeldock.json');
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
- * Series the dashboard reads before any process exports them, with the work that adds them: the model server's
- * result cache and the gateway's shadow comparison (issue 15, items 5 and 3); the names are the ones the
- * dashboard's "Result cache" and "Shadow traffic" rows expect.
+ * Series the dashboard reads before any process exports them, with the work that adds them: the gateway's access
+ * control (issue 14), the model server's result cache and the gateway's shadow comparison (issue 15, items 5 and
+ * 3); the names are the ones the dashboard's access-control panels, "Result cache" and "Shadow traffic" rows expect.
  */
 const NOT_YET_EXPORTED = new Map([
+  ['gateway_key_requests_total', 'access control (issue 14)'],
+  ['gateway_key_refusals_total', 'access control (issue 14)'],
   ['modeldock_cache_hits_total', 'result cache (issue 15)'],
   ['modeldock_cache_misses_total', 'result cache (issue 15)'],
   ['modeldock_cache_coalesced_rows_total', 'result cache (issue 15)'],
@@ -109,6 +111,15 @@ describe('metrics as Prometheus reads them', () => {
     it('has queries, each reading at least one metric', () => {
       assert.ok(expressions.length > 0);
       for (const { where, expr } of expressions) assert.ok(metricNames(expr).length > 0, `${where}: ${expr}`);
+    });
+
+    it('asks the Prometheus datasource chosen in its datasource variable, in every panel and query', () => {
+      const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
+      assert.equal(variable?.query, 'prometheus');
+      const uses = dashboardPanels(dashboard)
+        .filter((panel) => panel.type !== 'row')
+        .flatMap((panel) => [panel, ...panel.targets].map((used) => ({ title: panel.title, datasource: used.datasource })));
+      for (const { title, datasource } of uses) assert.deepEqual(datasource, { type: 'prometheus', uid: `\${${variable.name}}` }, title);
     });
 
     it('parses as PromQL: promtool check rules accepts every query as a recording rule', () => {

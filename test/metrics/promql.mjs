@@ -9,8 +9,8 @@ const INTERVALS = { __rate_interval: '5m', __interval: '1m', __range: '1h' };
 /** Words of PromQL that look like metric names where they stand: operators and modifiers. */
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 
-/** The panels of a dashboard, those inside collapsed rows included. */
-function panelsOf(dashboard) {
+/** The panels of a dashboard, rows and the panels inside collapsed rows included. */
+export function dashboardPanels(dashboard) {
   return (dashboard.panels ?? []).flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 }
 
@@ -20,7 +20,7 @@ function panelsOf(dashboard) {
  */
 export function dashboardExpressions(dashboard) {
   const found = [];
-  for (const panel of panelsOf(dashboard)) {
+  for (const panel of dashboardPanels(dashboard)) {
     for (const target of panel.targets ?? []) {
       if (typeof target.expr === 'string') found.push({ where: `panel "${panel.title}" target ${target.refId}`, expr: target.expr });
     }
