@@ -8,25 +8,36 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelConfigError, parseOnly, planStack, readModels } from './lib/models.mjs';
+import { ModelConfigError, parseOnly, parsePorts, planStack, portRule, readModels } from './lib/models.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const USAGE = `Usage: pnpm start [-- --no-build]
+/** The gateway's default ports (apps/gateway/src/config.ts), which no model may take. */
+const gatewayPorts = [Number(process.env.GATEWAY_PORT ?? 8080), Number(process.env.GATEWAY_ADMIN_PORT ?? 9081)].filter(Number.isInteger);
+const modelsDir = path.resolve(root, process.env.MODELDOCK_MODELS_DIR ?? 'models');
+/** The help, with the port rule as `assignPorts` applies it to the models found now. */
+function usage(portSentence) {
+  return `Usage: pnpm start [-- --no-build]
 
 Builds the workspace, then runs every model in models/<name>/ (a folder with at least one numeric
-version folder) on 127.0.0.1 and the gateway in front of them (port GATEWAY_PORT, default 8080).
+version folder) on 127.0.0.1 and the gateway in front of them (GATEWAY_HOST:GATEWAY_PORT, default
+127.0.0.1:8080: this machine only; GATEWAY_HOST=0.0.0.0 serves other machines too).
 
   --no-build    skip the turbo build (dist/ must be current; pnpm dev uses this)
   -h, --help    print this help
 
 Environment:
-  MODELDOCK_MODELS=a,b   start only these models (default: all)
-  GATEWAY_MODELS         replace the gateway configuration built from models/ (JSON)
-  anything else (QT_*, GATEWAY_*, MODEL_*) is passed to the processes.
+  MODELDOCK_MODELS=a,b          start only these models (default: all)
+  MODELDOCK_MODELS_DIR=<dir>    the models folder (default: models/ of the checkout)
+  MODELDOCK_PORTS='{"a": 9001}' ports that replace the models' own for this run
+  GATEWAY_MODELS                replace the gateway configuration built from models/ (JSON)
+  anything else (MODEL_*, GATEWAY_*) is passed to the processes: MODEL_* overrides every
+  model's model-settings.json (QT_* is read by question-topic as an alias of MODEL_*).
 
-models/<name>/model-settings.json (optional): {"app": "<apps folder>", "port": <int>,
-"aliases": [{"method": "POST", "path": "/..."}]}. Without "app" a model runs on the generic
-model server (apps/model-server); without "port" it gets 8502, 8503, ... in name order.`;
+models/<name>/model-settings.json (optional; docs/configuration.md lists every field):
+{"app": "<apps folder>", "port": <int>, "aliases": [{"method": "POST", "path": "/..."}], ...}.
+Without "app" a model runs on the generic model server (apps/model-server).
+${portSentence}.`;
+}
 
 /** How long children get to drain after SIGTERM before SIGKILL (the services drain in ≤ 30 s). */
 const DRAIN_BOUND_MS = Number(process.env.MODELDOCK_STOP_TIMEOUT_MS ?? 35_000);
@@ -34,7 +45,8 @@ const log = (message) => console.error(`[start] ${message}`);
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(USAGE);
+  const models = await readModels(modelsDir).catch(() => []);
+  console.log(usage(portRule(models, gatewayPorts)));
   process.exit(0);
 }
 const unknown = args.filter((a) => a !== '--no-build');
@@ -105,13 +117,13 @@ if (!args.includes('--no-build')) {
 if (!stopping) {
   let plan;
   try {
-    const models = await readModels(path.join(root, 'models'));
-    const gatewayPort = Number(process.env.GATEWAY_PORT ?? 8080);
+    const models = await readModels(modelsDir);
     plan = planStack(models, {
       root,
       only: parseOnly(process.env.MODELDOCK_MODELS),
       exists: (file) => existsSync(path.join(root, file)),
-      reservedPorts: Number.isInteger(gatewayPort) ? [gatewayPort] : [],
+      reservedPorts: gatewayPorts,
+      ports: parsePorts(process.env.MODELDOCK_PORTS),
     });
   } catch (err) {
     if (!(err instanceof ModelConfigError)) throw err;
@@ -120,14 +132,14 @@ if (!stopping) {
   }
   for (const warning of plan.warnings) log(`warning: ${warning}`);
   if (plan.services.length === 0) {
-    console.error('start: no model to serve (models/<name>/<version>/ with metadata.json; see CONTRIBUTING.md)');
+    console.error(`start: no model to serve in ${path.relative(root, modelsDir) || '.'}/ (<name>/<version>/ with metadata.json; see CONTRIBUTING.md)`);
     process.exit(2);
   }
   const gatewayEnv = { GATEWAY_MODELS: process.env.GATEWAY_MODELS ?? JSON.stringify(plan.gatewayModels) };
   if (process.env.GATEWAY_MODELS !== undefined) log('GATEWAY_MODELS is set: using it instead of the models found');
   const processes = [
     ...plan.services.map((s) => ({ name: s.name, entry: s.entry, env: s.env, note: `127.0.0.1:${s.port}` })),
-    { name: 'gateway', entry: path.join(root, 'apps/gateway/dist/main.js'), env: gatewayEnv, note: `port ${process.env.GATEWAY_PORT ?? 8080}` },
+    { name: 'gateway', entry: path.join(root, 'apps/gateway/dist/main.js'), env: gatewayEnv, note: `${process.env.GATEWAY_HOST ?? '127.0.0.1'}:${process.env.GATEWAY_PORT ?? 8080}` },
   ];
   for (const p of processes) {
     log(`${p.name} on ${p.note}`);

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { asDocsSection, embeddedSection, embeddedSource, embedReport, MODELS_REGION, RUN_REGION } from './docs.js';
+import { asDocsSection, embeddedSection, embeddedSource, embedReport, MEMORY_REGION, MODELS_REGION, RUN_REGION } from './docs.js';
+import { renderMemoryTable } from './models-report.js';
+import { listBenchModels } from './models.js';
 import { renderResults } from './report.js';
-import type { BenchResults, ModelsResults } from './results.js';
+import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
 import { REPO_ROOT } from './settings.js';
 
 const DOCS = `# Benchmarks
@@ -84,4 +87,32 @@ describe('docs/benchmarks.md', () => {
       assert.equal(embeddedSection(docs, region), asDocsSection(renderResults(results)));
     });
   }
+});
+
+describe('deploy/README.md', () => {
+  it('shows the memory of each process exactly as a recorded `bench models` run measured it (`pnpm bench report <json> --docs`)', () => {
+    const docs = readFileSync(path.join(REPO_ROOT, 'deploy/README.md'), 'utf8');
+    const source = embeddedSource(docs, MEMORY_REGION);
+    assert.ok(source !== undefined, `no ${MEMORY_REGION.sourceLine('...')} line`);
+    const results = JSON.parse(readFileSync(path.join(REPO_ROOT, source.replace(/\.md$/, '.json')), 'utf8')) as BenchResults | ModelsResults;
+    assert.ok(isModelsResults(results), `${source} is not a bench models run`);
+    assert.equal(embeddedSection(docs, MEMORY_REGION), asDocsSection(renderMemoryTable(results)));
+  });
+
+  it('cites a run of every committed model, each serving the versions it serves now (else: run `pnpm bench models --record`)', async () => {
+    const docs = readFileSync(path.join(REPO_ROOT, 'deploy/README.md'), 'utf8');
+    const source = embeddedSource(docs, MEMORY_REGION) ?? '';
+    const results = JSON.parse(readFileSync(path.join(REPO_ROOT, source.replace(/\.md$/, '.json')), 'utf8')) as ModelsResults;
+    // Committed models only: a model someone is trying out in models/ is theirs, not the docs'.
+    const committed = new Set(
+      execFileSync('git', ['ls-files', '--', 'models'], { cwd: REPO_ROOT, encoding: 'utf8' })
+        .split('\n')
+        .map((file) => file.split('/')[1]),
+    );
+    const now = (await listBenchModels(path.join(REPO_ROOT, 'models'))).filter((m) => committed.has(m.name));
+    assert.deepEqual(
+      results.models.map((m) => [m.name, m.servedVersions]),
+      now.map((m) => [m.name, m.servedVersions]),
+    );
+  });
 });

@@ -26,6 +26,13 @@ export const MODELS_REGION: DocsRegion = {
   next: undefined,
 };
 
+/** deploy/README.md's memory table, from a `bench models` run, up to the next `## ` section. */
+export const MEMORY_REGION: DocsRegion = {
+  source: /^Memory source: `(bench\/results\/[^`]+\.md)` \(JSON next to it\)\.$/m,
+  sourceLine: (md) => `Memory source: \`${md}\` (JSON next to it).`,
+  next: undefined,
+};
+
 /** Start and end of the region's generated part in `docs` (after its source line), or undefined. */
 function locate(docs: string, region: DocsRegion): { source: RegExpExecArray; end: number } | undefined {
   const source = region.source.exec(docs);
@@ -59,7 +66,7 @@ export function embedReport(docs: string, sourceMd: string, report: string, regi
   const found = locate(docs, region);
   if (found === undefined) {
     const example = region.sourceLine('bench/results/...md');
-    throw new Error(`docs/benchmarks.md has no "${example}" line${region.next === undefined ? '' : ` followed by "${region.next.trim()}"`}`);
+    throw new Error(`the page has no "${example}" line${region.next === undefined ? '' : ` followed by "${region.next.trim()}"`}`);
   }
   const rest = docs.slice(found.end);
   const tail = rest === '' ? '\n' : `\n\n${rest.replace(/^\n/, '')}`;

@@ -1,4 +1,4 @@
-import { createModelRuntime, describeModel, loadSentenceEncoder, selectBackend, type Batch } from '@modeldock/model-runtime';
+import { createModelRuntime, selectBackend, type Batch } from '@modeldock/model-runtime';
 import { cpuSeconds, loadAverage, machineBusySeconds } from './processes.js';
 import { round, summarise, type LatencySummary } from './stats.js';
 
@@ -32,13 +32,12 @@ export interface EngineOptions {
 /**
  * The raw limit: the same engine the service uses (wasm backend, `runtime.predict` of the model's
  * kind, e.g. USE-lite + classifier head), called back to back with no HTTP, JSON or batching queue
- * in between. The sentence encoder is loaded only for kinds that need it.
+ * in between. The model's kind is wired as the service wires it (the sentence encoder only for the
+ * kinds that declare it).
  */
 export async function measureEngine(options: EngineOptions): Promise<{ backend: string; points: EnginePoint[] }> {
   const backend = await selectBackend('wasm', 'cpu');
-  const { needsEncoder } = await describeModel(options.versionDir);
-  const encoder = needsEncoder ? await loadSentenceEncoder() : undefined;
-  const runtime = await createModelRuntime(options.versionDir, encoder === undefined ? {} : { encoder });
+  const runtime = await createModelRuntime(options.versionDir);
   await runtime.load();
   const points: EnginePoint[] = [];
   try {
@@ -80,8 +79,8 @@ export async function measureEngine(options: EngineOptions): Promise<{ backend: 
       );
     }
   } finally {
+    // Also frees the resources it loaded for itself.
     await runtime.unload();
-    encoder?.dispose();
   }
   return { backend: backend.backend, points };
 }

@@ -191,7 +191,7 @@ export function runGatewayBench(settings: GatewaySettings): Promise<number> {
     async (results) => {
       const { day, time } = dateParts(new Date(results.meta.startedAt));
       const markdown = renderGatewayMarkdown(results);
-      const { json, md } = await writeResultFiles(`gateway-${day}-${time}`, results, markdown);
+      const { json, md } = await writeResultFiles(`gateway-${day}-${time}`, results, markdown, settings.record);
       return { json, md, markdown };
     },
   );

@@ -9,7 +9,15 @@ import type { LoadResult } from './load.js';
 import { ProcessSupervisor, rssMiB } from './processes.js';
 import { REPO_ROOT } from './settings.js';
 
+/** Where recorded runs go (committed: the docs cite them). */
 export const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+/** Where every other run goes (ignored by git): a run is recorded only when asked (`--record`). */
+export const LOCAL_RESULTS_DIR = path.join(RESULTS_DIR, 'local');
+
+/** The folder a run writes to. */
+export function resultsDir(record: boolean): string {
+  return record ? RESULTS_DIR : LOCAL_RESULTS_DIR;
+}
 
 /** The machine a run measured on, as results files record it. */
 export interface MachineDescription {
@@ -79,18 +87,19 @@ export function loadSummary(r: LoadResult): string {
   return `${r.requestsPerS.toFixed(1)} req/s, ${r.textsPerS.toFixed(1)} texts/s, p50 ${ms(r.latency.p50)} p99 ${ms(r.latency.p99)} ms${shed}${other > 0 ? `, ${other} ERRORS` : ''}${busy}`;
 }
 
-/** Writes `<base>.json` (pretty) and `<base>.md` under bench/results. */
-export async function writeResultFiles(base: string, results: unknown, markdown: string): Promise<{ json: string; md: string }> {
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, base);
+/** Writes `<base>.json` (pretty) and `<base>.md` under bench/results (recorded) or bench/results/local. */
+export async function writeResultFiles(base: string, results: unknown, markdown: string, record: boolean): Promise<{ json: string; md: string }> {
+  const dir = resultsDir(record);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, base);
   await writeFile(`${file}.json`, `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(`${file}.md`, markdown);
   return { json: `${file}.json`, md: `${file}.md` };
 }
 
-/** Whether `bench/results/<base>.json` or `.md` exists already. */
-export function resultsExist(base: string): boolean {
-  const file = path.join(RESULTS_DIR, base);
+/** Whether `<base>.json` or `.md` exists already where a run writes. */
+export function resultsExist(base: string, record: boolean): boolean {
+  const file = path.join(resultsDir(record), base);
   return existsSync(`${file}.json`) || existsSync(`${file}.md`);
 }
 

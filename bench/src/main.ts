@@ -3,16 +3,26 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { embedReport, MODELS_REGION, RUN_REGION } from './docs.js';
+import { embedReport, MEMORY_REGION, MODELS_REGION, RUN_REGION, type DocsRegion } from './docs.js';
+import { renderMemoryTable } from './models-report.js';
 import { renderResults } from './report.js';
 import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
+/** Where the memory figures of a `bench models` run are shown (containers are sized from them). */
+const DEPLOY_FILE = path.join(REPO_ROOT, 'deploy/README.md');
+
+/** Replaces `region` of `file` with `markdown`, citing `md` as its source. */
+async function embedIn(file: string, md: string, markdown: string, region: DocsRegion): Promise<void> {
+  const current = await readFile(file, 'utf8');
+  await writeFile(file, embedReport(current, path.relative(REPO_ROOT, md).split(path.sep).join('/'), markdown, region));
+  console.log(`updated ${path.relative(REPO_ROOT, file)}`);
+}
 
 /**
- * `bench report <file.json>`: the .md next to the JSON (and optionally its section of the docs)
- * rebuilt from the JSON, a load run's or a `bench models` run's.
+ * `bench report <file.json>`: the .md next to the JSON (and optionally its section of the docs, and for a
+ * `bench models` run the memory table of deploy/README.md) rebuilt from the JSON.
  */
 async function report(file: string, docs: boolean): Promise<number> {
   const json = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
@@ -24,10 +34,8 @@ async function report(file: string, docs: boolean): Promise<number> {
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
   if (docs && isGatewayResults(results)) throw new UsageError('a gateway run has no section in docs/benchmarks.md; see apps/gateway/PERF.md');
   if (docs) {
-    const current = await readFile(DOCS_FILE, 'utf8');
-    const region = isModelsResults(results) ? MODELS_REGION : RUN_REGION;
-    await writeFile(DOCS_FILE, embedReport(current, path.relative(REPO_ROOT, md).split(path.sep).join('/'), markdown, region));
-    console.log(`updated ${path.relative(REPO_ROOT, DOCS_FILE)}`);
+    await embedIn(DOCS_FILE, md, markdown, isModelsResults(results) ? MODELS_REGION : RUN_REGION);
+    if (isModelsResults(results)) await embedIn(DEPLOY_FILE, md, renderMemoryTable(results), MEMORY_REGION);
   }
   return 0;
 }

@@ -36,6 +36,28 @@ export function batchSizes(res: ModelsResults): number[] {
   return [...new Set(all)].sort((a, b) => a - b);
 }
 
+/** The versions a model's server loaded, e.g. `v1, v2` (runs before they were recorded: the measured one). */
+function servedVersions(m: ModelFigures): string {
+  return (m.servedVersions ?? [m.version]).map((v) => `v${v}`).join(', ');
+}
+
+/**
+ * The memory table of deploy/README.md (`bench report <models json> --docs` writes it there): every process of
+ * a `bench models` run, the versions it loaded, its RSS right after start-up and its peak under load.
+ */
+export function renderMemoryTable(res: ModelsResults): string {
+  const { meta } = res;
+  return [
+    `\`pnpm bench models\` (${meta.mode}, ${meta.startedAt.slice(0, 10)}, git ${meta.git}): ${meta.machine.cpuModel}, Node ${meta.machine.node}, backend ${meta.backend}, each process as \`pnpm start\` runs it; RSS from \`/proc/<pid>/status\`.`,
+    '',
+    '| process | serves | RSS after start-up (MiB) | peak RSS under load (MiB) |',
+    '|---|---|---:|---:|',
+    ...res.models.map((m) => `| ${m.name} | ${servedVersions(m)} | ${fmt(m.startups.at(-1)?.idleRssMiB, 0)} | ${fmt(m.peakRssUnderLoadMiB, 0)} |`),
+    `| gateway | every model's routes | ${fmt(res.gateway.startups.at(-1)?.idleRssMiB, 0)} | ${fmt(res.gateway.peakRssUnderLoadMiB, 0)} |`,
+    '',
+  ].join('\n');
+}
+
 function startupRow(name: string, kind: string, server: string, samples: readonly StartupSample[], peak: number | null): string {
   const s = startupSeconds(samples);
   const idle = samples.at(-1)?.idleRssMiB;
@@ -84,7 +106,8 @@ export function renderModelsMarkdown(res: ModelsResults): string {
     '',
     '## 1. Start-up and memory',
     '',
-    'Spawn → readiness 200 (`/v2/health/ready`: loaded and warmed up; gateway: `/models` lists every model ready), one process at a time; RSS from `/proc/<pid>/status` right after ready (the last start, the one then loaded) and its peak sampled every 500 ms under load.',
+    'Spawn → readiness 200 (`/v2/health/ready`: loaded and warmed up; gateway: `/models` lists every model ready), one process at a time; RSS from `/proc/<pid>/status` right after ready (the last start, the one then loaded) and its peak sampled every 500 ms under load.' +
+      (res.models.some((m) => m.servedVersions !== undefined) ? ` Versions each server loaded: ${res.models.map((m) => `${m.name} ${servedVersions(m)}`).join('; ')}.` : ''),
     '',
     '| Process | Kind | Server | Spawn → ready (s), median | min | max | Starts | RSS idle (MiB) | Peak RSS under load (MiB) | Load avg |',
     '|---|---|---|---:|---:|---:|---:|---:|---:|---|',

@@ -74,6 +74,7 @@ async function measureModels(settings: ModelsSettings, supervisor: ProcessSuperv
     figures.set(model.name, {
       name: model.name,
       version: model.version,
+      servedVersions: model.servedVersions,
       kind: model.description.kind,
       server: model.app ?? 'model-server',
       route: `${PROTOCOL_NAMES[request.protocol]} POST ${request.path}`,
@@ -184,13 +185,13 @@ function maxOf(current: number | null, value: number | null | undefined): number
   return current === null ? value : Math.max(current, value);
 }
 
-async function writeModelsResults(results: ModelsResults): Promise<{ json: string; md: string; markdown: string }> {
+async function writeModelsResults(results: ModelsResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {
   const { day, time } = dateParts(new Date(results.meta.startedAt));
   const markdown = renderModelsMarkdown(results);
-  return { ...(await writeResultFiles(`models-${day}-${time}`, results, markdown)), markdown };
+  return { ...(await writeResultFiles(`models-${day}-${time}`, results, markdown, record)), markdown };
 }
 
-/** Runs `bench models`, writes bench/results/models-<timestamp>.{json,md}; resolves to the exit code. */
+/** Runs `bench models`, writes models-<timestamp>.{json,md} (bench/results/local, or bench/results with --record); resolves to the exit code. */
 export async function runModels(settings: ModelsSettings): Promise<number> {
-  return runSuite((supervisor) => measureModels(settings, supervisor), writeModelsResults);
+  return runSuite((supervisor) => measureModels(settings, supervisor), (results) => writeModelsResults(results, settings.record));
 }

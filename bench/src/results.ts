@@ -91,7 +91,10 @@ export interface ModelLoadPoint extends LoadPoint {
 /** Everything `bench models` measured for one model. */
 export interface ModelFigures {
   name: string;
+  /** The version measured in-process (the newest). */
   version: string;
+  /** Every version its server loaded (model-settings.json `versions`); absent in runs before it was recorded. */
+  servedVersions?: string[];
   kind: string;
   /** `apps/<name>` that served it (`model-server` is the generic one). */
   server: string;

@@ -263,14 +263,14 @@ function sumCounters(all: readonly (EngineCounters | undefined)[]): EngineCounte
   }));
 }
 
-async function writeResults(results: BenchResults): Promise<{ json: string; md: string; markdown: string }> {
+async function writeResults(results: BenchResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {
   const { day, time } = dateParts(new Date());
-  const base = resultsExist(day) ? `${day}-${time}` : day;
+  const base = resultsExist(day, record) ? `${day}-${time}` : day;
   const markdown = renderMarkdown(results);
-  return { ...(await writeResultFiles(base, results, markdown)), markdown };
+  return { ...(await writeResultFiles(base, results, markdown, record)), markdown };
 }
 
 /** Runs every scenario, writes the results and prints the tables; resolves to the exit code. */
 export async function runBench(settings: BenchSettings): Promise<number> {
-  return runSuite((supervisor) => run(settings, supervisor), writeResults);
+  return runSuite((supervisor) => run(settings, supervisor), (results) => writeResults(results, settings.record));
 }

@@ -36,6 +36,13 @@ describe('parseCommand', () => {
     assert.equal(quick.kind === 'models' && quick.settings.logLevel, 'info');
   });
 
+  it('writes to the ignored bench/results/local unless --record asks to record the run', () => {
+    assert.equal(parseSettings([]).record, false);
+    assert.equal(parseSettings(['--quick', '--record']).record, true);
+    assert.equal(parseModelsSettings([]).record, false);
+    assert.equal(parseModelsSettings(['--record']).record, true);
+  });
+
   it('rejects an unknown flag after models', () => {
     assert.throws(() => parseCommand(['models', '--docs']), /unknown argument: --docs/);
   });

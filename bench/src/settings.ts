@@ -7,6 +7,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** How long and at which points to measure; `--quick` trades precision for a CI-sized run. */
 export interface BenchSettings {
   mode: 'quick' | 'full';
+  /** Write to bench/results/ (to commit) instead of the ignored bench/results/local/. */
+  record: boolean;
   /** Measured seconds per load point. */
   durationS: number;
   /** Discarded seconds before each load point (connections, JIT, batch rhythm). */
@@ -52,6 +54,8 @@ export interface GatewaySettings {
   gatewayEntry: string;
   /** Run the gateway under `node --cpu-prof` and summarise where its time went. */
   cpuProfile: boolean;
+  /** Write to bench/results/ (to commit) rather than the ignored local folder. */
+  record: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -59,6 +63,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** How `bench models` measures every model under models/: start-up, memory and throughput per model. */
 export interface ModelsSettings {
   mode: 'quick' | 'full';
+  /** Write to bench/results/ (to commit) instead of the ignored bench/results/local/. */
+  record: boolean;
   /** Spawn → ready samples per model (each start after the first is stopped again at once). */
   startups: number;
   /** Rows (texts, or vectors) per call / request; 1 and 32 answer issue 8. */
@@ -76,22 +82,24 @@ export interface ModelsSettings {
 
 export const USAGE = `Usage: pnpm bench [options]
        pnpm bench models [options]
-       pnpm bench gateway [--quick] [--cpu-prof] [--gateway=<main.js>]
+       pnpm bench gateway [--quick] [--record] [--cpu-prof] [--gateway=<main.js>]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
-bench/results/<date>.json and .md (see bench/README.md).
+bench/results/local/<date>.json and .md (ignored by git; see bench/README.md).
 
 Options:
   --quick              CI-sized run (~2-3 min): shorter points, fewer loads
+  --record             write to bench/results/ instead, to commit (a run the
+                       docs will cite)
   --log-level=<level>  log level of the services and the gateway
                        (${LOG_LEVELS.join(', ')}; default ${COMMON.logLevel})
   -h, --help           print this help and exit
 
 models                 start-up, memory and throughput of every model under
                        models/ (in-process and through the gateway); writes
-                       bench/results/models-<timestamp>.json and .md
-                       (--quick and --log-level apply; full ~3 min, quick ~1 min)
+                       models-<timestamp>.json and .md (--quick, --record and
+                       --log-level apply; full ~3 min, quick ~1 min)
 
 gateway                the gateway (every stage on) against a bare Express 5 +
                        http-proxy-middleware proxy and a bare node:http proxy
@@ -139,15 +147,18 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
   return { kind: 'run', settings: parseSettings(args) };
 }
 
-/** The options every run takes: `--quick`, `--log-level=<level>` or `--log-level <level>`. */
-function parseRunOptions(argv: readonly string[]): { quick: boolean; logLevel: string } {
+/** The options every run takes: `--quick`, `--record`, `--log-level=<level>` or `--log-level <level>`. */
+function parseRunOptions(argv: readonly string[]): { quick: boolean; record: boolean; logLevel: string } {
   let quick = false;
+  let record = false;
   let logLevel: string = COMMON.logLevel;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
     if (arg === '--') continue;
     if (arg === '--quick') {
       quick = true;
+    } else if (arg === '--record') {
+      record = true;
     } else if (arg === '--log-level' || arg.startsWith('--log-level=')) {
       const value = arg === '--log-level' ? argv[++i] : arg.slice('--log-level='.length);
       if (value === undefined || !(LOG_LEVELS as readonly string[]).includes(value)) {
@@ -155,19 +166,20 @@ function parseRunOptions(argv: readonly string[]): { quick: boolean; logLevel: s
       }
       logLevel = value;
     } else {
-      throw new UsageError(`unknown argument: ${arg} (options: --quick, --log-level=<level>, --help)`);
+      throw new UsageError(`unknown argument: ${arg} (options: --quick, --record, --log-level=<level>, --help)`);
     }
   }
-  return { quick, logLevel };
+  return { quick, record, logLevel };
 }
 
-/** Parses the run options (`--quick`, `--log-level=<level>` or `--log-level <level>`). */
+/** Parses the run options (`--quick`, `--record`, `--log-level=<level>` or `--log-level <level>`). */
 export function parseSettings(argv: readonly string[]): BenchSettings {
-  const { quick, logLevel } = parseRunOptions(argv);
+  const { quick, record, logLevel } = parseRunOptions(argv);
   if (quick) {
     return {
       ...COMMON,
       mode: 'quick',
+      record,
       durationS: 3,
       warmupS: 1,
       engineDurationS: 2,
@@ -180,6 +192,7 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
   return {
     ...COMMON,
     mode: 'full',
+    record,
     durationS: 15,
     warmupS: 3,
     engineDurationS: 8,
@@ -192,24 +205,26 @@ export function parseSettings(argv: readonly string[]): BenchSettings {
 
 /** Parses the options of `bench models` (the same flags as a run). */
 export function parseModelsSettings(argv: readonly string[]): ModelsSettings {
-  const { quick, logLevel } = parseRunOptions(argv);
-  const common = { batchSizes: [1, 32], clients: 4, logLevel, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
+  const { quick, record, logLevel } = parseRunOptions(argv);
+  const common = { batchSizes: [1, 32], clients: 4, logLevel, record, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
   if (quick) return { ...common, mode: 'quick', startups: 1, engineDurationS: 2, engineWarmupS: 0.5, durationS: 3, warmupS: 1 };
   return { ...common, mode: 'full', startups: 3, engineDurationS: 8, engineWarmupS: 1, durationS: 10, warmupS: 2 };
 }
 
-/** Parses the options of `bench gateway`: `--quick`, `--cpu-prof`, `--gateway=<main.js>`. */
+/** Parses the options of `bench gateway`: `--quick`, `--record`, `--cpu-prof`, `--gateway=<main.js>`. */
 export function parseGatewaySettings(argv: readonly string[]): GatewaySettings {
   let quick = false;
+  let record = false;
   let cpuProfile = false;
   let gatewayEntry = path.join(REPO_ROOT, 'apps/gateway/dist/main.js');
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
+    else if (arg === '--record') record = true;
     else if (arg === '--cpu-prof') cpuProfile = true;
     else if (arg.startsWith('--gateway=') && arg.length > '--gateway='.length) {
       gatewayEntry = path.resolve(process.env.INIT_CWD ?? process.cwd(), arg.slice('--gateway='.length));
-    } else throw new UsageError(`unknown argument for gateway: ${arg} (options: --quick, --cpu-prof, --gateway=<main.js>)`);
+    } else throw new UsageError(`unknown argument for gateway: ${arg} (options: --quick, --record, --cpu-prof, --gateway=<main.js>)`);
   }
-  const common = { connections: 32, gatewayEntry, cpuProfile };
+  const common = { connections: 32, gatewayEntry, cpuProfile, record };
   return quick ? { ...common, mode: 'quick', warmupS: 1, durationS: 4, rounds: 2 } : { ...common, mode: 'full', warmupS: 2, durationS: 10, rounds: 3 };
 }

@@ -1,28 +1,35 @@
 // Docs that cannot drift: every shell block with a `curl` example in the README and the guides runs
-// against a real `pnpm start` stack (all models and the gateway, on the documented ports), and must
-// succeed; a block that documents an error (a `# 4xx` line) must answer that error. Other commands
-// are run by CI itself (`pnpm install`, `pnpm test`, `pnpm test:e2e` for the compose stack).
+// against a real `pnpm start` stack (all models and the gateway), and must succeed; a block that
+// documents an error (a `# 4xx` line) must answer that error. Other commands are run by CI itself
+// (`pnpm install`, `pnpm test`, `pnpm test:e2e` for the compose stack).
 //
-// Every wait is bounded; the stack is stopped (SIGTERM, then SIGKILL) however the test ends.
+// The stack is this test's own, on free ports (scripts/lib/stack.mjs), so the tests pass while a
+// `pnpm start` stack serves the documented ports; each example's `localhost:<documented port>` is
+// pointed at the stack's port before it runs. The guide's setup blocks (writing a model with TF.js,
+// writing request bodies) run first, in a scratch copy of the layout they expect: `sandbox/` for
+// the scripts and a models folder beside it, which links to every model of models/ and receives the
+// model the guide saves. Every wait is bounded; the stack is stopped however the test ends.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { startStack } from '@modeldock/scripts/stack';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const GATEWAY = 'http://127.0.0.1:8080';
-const READY_TIMEOUT_MS = 180_000;
 const BLOCK_TIMEOUT_MS = 90_000;
+/** Inside sandbox/ (ignored by git), so the guide's scripts import what sandbox/ installs. */
+const SCRATCH = path.join(ROOT, 'sandbox', `docs-test-${process.pid}`);
+/** The models folder of the test's stack: the guide's `../models` seen from its `sandbox/`. */
+const MODELS = path.join(SCRATCH, 'models');
 
-/** The documents whose examples run, and the folder each runs in. */
+/** The documents whose examples run, the folder each runs in, and which of its blocks set up the others. */
 const DOCUMENTS = [
-  { file: 'README.md', cwd: '.' },
-  { file: 'deploy/README.md', cwd: '.' },
-  // The guide's calls read the request bodies its setup block writes.
-  { file: 'docs/serve-your-own-model.md', cwd: 'apps/model-server/.docs-test', setup: /node embed\.mjs/ },
+  { file: 'README.md', cwd: ROOT },
+  { file: 'deploy/README.md', cwd: ROOT },
+  // The guide works in sandbox/: it saves a model to ../models and writes request bodies the calls read.
+  { file: 'docs/serve-your-own-model.md', cwd: path.join(SCRATCH, 'sandbox'), setup: /^node (save-model|embed)\.mjs /m },
 ];
 
 /** The ```sh blocks of a markdown file that call curl (or match `setup`), with the line they start on. */
@@ -35,7 +42,8 @@ export function curlBlocks(markdown, setup) {
     const body = [];
     for (i += 1; i < lines.length && !/^```\s*$/.test(lines[i]); i += 1) body.push(lines[i]);
     const text = body.join('\n');
-    if (/(^|[\s|;&])curl\s/m.test(text) || setup?.test(text)) blocks.push({ line: start, text });
+    const isSetup = setup?.test(text) ?? false;
+    if (/(^|[\s|;&])curl\s/m.test(text) || isSetup) blocks.push({ line: start, text, setup: isSetup });
   }
   return blocks;
 }
@@ -59,62 +67,41 @@ function runBlock(text, cwd, failOnHttpError) {
   });
 }
 
-async function models() {
-  try {
-    const res = await fetch(`${GATEWAY}/models`);
-    return res.ok ? (await res.json()).models : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const shown = (text, result) => `${text}\n--- stdout\n${result.stdout.slice(0, 2000)}\n--- stderr\n${result.stderr.slice(0, 2000)}`;
+
+const documents = DOCUMENTS.map((doc) => ({ ...doc, blocks: curlBlocks(readFileSync(path.join(ROOT, doc.file), 'utf8'), doc.setup) }));
 
 describe('documentation examples against a pnpm start stack', () => {
   let stack;
-  let exited;
-  let output = '';
 
   before(async () => {
-    assert.equal(await models(), undefined, 'something already answers on :8080; stop it first');
-    stack = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
-      cwd: ROOT,
-      env: { ...process.env, GATEWAY_LOG_LEVEL: 'warn', QT_LOG_LEVEL: 'warn', MODEL_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    stack.stdout.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-    stack.stderr.on('data', (chunk) => (output = (output + chunk).slice(-20_000)));
-    exited = new Promise((resolve) => stack.once('exit', resolve));
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
-      const listed = await models();
-      if (listed !== undefined && listed.length > 0 && listed.every((model) => model.ready)) break;
-      assert.equal(stack.exitCode, null, `pnpm start exited early:\n${output}`);
-      assert.ok(Date.now() < deadline, `the stack was not ready in time:\n${output}`);
-      await sleep(500);
+    mkdirSync(MODELS, { recursive: true });
+    for (const model of readdirSync(path.join(ROOT, 'models'))) symlinkSync(path.join(ROOT, 'models', model), path.join(MODELS, model));
+    for (const { file, cwd, blocks } of documents) {
+      mkdirSync(cwd, { recursive: true });
+      for (const block of blocks.filter((b) => b.setup)) {
+        const result = runBlock(block.text, cwd, true);
+        assert.equal(result.status, 0, `${file}:${block.line}: the setup block failed:\n${shown(block.text, result)}`);
+      }
     }
+    stack = await startStack({ modelsDir: MODELS });
   });
 
   after(async () => {
-    if (stack === undefined || stack.exitCode !== null) return;
-    stack.kill('SIGTERM');
-    const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
-    if (!stopped) stack.kill('SIGKILL');
-    rmSync(path.join(ROOT, 'apps/model-server/.docs-test'), { recursive: true, force: true });
+    await stack?.stop();
+    rmSync(SCRATCH, { recursive: true, force: true });
   });
 
-  for (const { file, cwd, setup } of DOCUMENTS) {
-    const blocks = curlBlocks(readFileSync(path.join(ROOT, file), 'utf8'), setup);
-    it(`${file} has curl examples`, () => assert.ok(blocks.length > 0));
-    for (const block of blocks) {
+  for (const { file, cwd, blocks } of documents) {
+    it(`${file} has curl examples`, () => assert.ok(blocks.some((b) => !b.setup)));
+    for (const block of blocks.filter((b) => !b.setup)) {
       it(`${file}:${block.line} runs`, () => {
-        const dir = path.join(ROOT, cwd);
-        mkdirSync(dir, { recursive: true });
         const status = expectedError(block.text);
-        const result = runBlock(block.text, dir, status === undefined);
-        const shown = `${block.text}\n--- stdout\n${result.stdout.slice(0, 2000)}\n--- stderr\n${result.stderr.slice(0, 2000)}`;
-        assert.equal(result.status, 0, `the block failed:\n${shown}`);
+        const result = runBlock(stack.rewrite(block.text), cwd, status === undefined);
+        assert.equal(result.status, 0, `the block failed:\n${shown(block.text, result)}`);
         if (status !== undefined) {
-          assert.match(result.stdout, new RegExp(`status ${status}\\b`), `expected HTTP ${status}:\n${shown}`);
-          assert.match(result.stdout, /"error"/, `expected an error body:\n${shown}`);
+          assert.match(result.stdout, new RegExp(`status ${status}\\b`), `expected HTTP ${status}:\n${shown(block.text, result)}`);
+          assert.match(result.stdout, /"error"/, `expected an error body:\n${shown(block.text, result)}`);
           return;
         }
         // Whatever printed JSON must be JSON: every line that starts an object is parsed.

@@ -6,12 +6,21 @@ import { after, describe, it } from 'node:test';
 import { loadConfig } from './config.js';
 
 describe('loadConfig', () => {
-  it('defaults to the models file in the checkout: every model pnpm start runs, with their aliases', () => {
+  it('defaults to the models file in the checkout: every model pnpm start runs (by name, as deploy:gen writes them), with their aliases', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);
-    assert.equal(config.host, '0.0.0.0');
+    // Safe by default: nothing outside this machine reaches a gateway started without settings.
+    assert.equal(config.host, '127.0.0.1');
     assert.deepEqual([config.adminPort, config.adminHost], [9081, '127.0.0.1']);
     assert.deepEqual(config.models, [
+      {
+        name: 'embedding-topic',
+        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
+        readyPath: '/v2/health/ready',
+        timeoutMs: 30_000,
+        attemptTimeoutMs: 15_000,
+        aliases: [],
+      },
       {
         name: 'question-topic',
         upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }],
@@ -23,14 +32,6 @@ describe('loadConfig', () => {
       {
         name: 'sentence-embedding',
         upstreams: [{ url: 'http://127.0.0.1:8502', hostname: '127.0.0.1', port: 8502 }],
-        readyPath: '/v2/health/ready',
-        timeoutMs: 30_000,
-        attemptTimeoutMs: 15_000,
-        aliases: [],
-      },
-      {
-        name: 'embedding-topic',
-        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,

@@ -110,7 +110,7 @@ const RESERVED_PATH = /^\/(models|v1|v2|healthz|readyz|metrics)(\/|$)/i;
 /** Every GATEWAY_* variable; each `.describe()` is the text of the generated configuration reference. */
 export const gatewaySettingsSchema = z.object({
   GATEWAY_PORT: port().default(8080).describe('public listener port'),
-  GATEWAY_HOST: z.string().default('0.0.0.0').describe('public listener interface'),
+  GATEWAY_HOST: z.string().default('127.0.0.1').describe('public listener interface (loopback by default: this machine only; `0.0.0.0` for every interface, as the image sets)'),
   GATEWAY_ADMIN_PORT: port().default(9081).describe('admin listener port (`/metrics`, `/models` with replica addresses)'),
   GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1').describe('admin listener interface (loopback by default: not public)'),
   GATEWAY_ADMIN_API_KEY_SHA256: z

@@ -19,7 +19,7 @@ export const predictTopicPlugin: ModelServerPlugin = {
       if (!('rawtext_list' in body)) throw HttpError.invalidInput("body must have 'rawtext_list'");
       const runtime = plane.model;
       const { inputs } = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
-      const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'seed', options.deadlineMs));
+      const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'seed', options));
       const labels = runtime.labels ?? [];
       const scores = outputs.tensors[runtime.scoresOutput as string] as Tensor;
       const values = scores.data as Float32Array;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TEXT_INPUT, createModelRuntime, loadSentenceEncoder, selectBackend, textBatch } from '@modeldock/model-runtime';
+import { TEXT_INPUT, createEngine, describeModel, selectBackend, textBatch } from '@modeldock/model-runtime';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -25,18 +25,25 @@ const rounds = Number(values.rounds);
 if (!(batch >= 1 && rounds >= 1)) throw new Error('--batch and --rounds must be positive');
 
 const backend = await selectBackend('wasm', 'cpu');
-const encoder = await loadSentenceEncoder();
 const texts = (await readFile(path.join(ROOT, 'data/trec/TREC_10.label'), 'latin1'))
   .split(/\r?\n/)
   .filter((line) => line.trim() !== '')
   .map((line) => line.replace(/^\S+ /, ''));
 const versions = values.versions.split(',');
+// One engine, as the server's: the versions share the sentence encoder their kind declares.
+const engine = await createEngine(
+  await Promise.all(
+    versions.map(async (version) => {
+      const versionDir = path.join(values['model-dir'], version);
+      return { versionDir, description: await describeModel(versionDir) };
+    }),
+  ),
+);
 const runtimes = [];
-for (const version of versions) {
+for (const [i, runtime] of engine.runtimes.entries()) {
   const started = performance.now();
-  const runtime = await createModelRuntime(path.join(values['model-dir'], version), { encoder });
   await runtime.load();
-  runtimes.push({ version, runtime, loadMs: performance.now() - started, perText: [] as number[] });
+  runtimes.push({ version: versions[i] as string, runtime, loadMs: performance.now() - started, perText: [] as number[] });
 }
 for (let round = 0; round < rounds + 3; round++) {
   const start = (round * batch) % (texts.length - batch);
@@ -59,4 +66,4 @@ for (const { version, perText, loadMs } of runtimes) {
   );
 }
 for (const { runtime } of runtimes) await runtime.unload();
-encoder.dispose();
+engine.dispose();

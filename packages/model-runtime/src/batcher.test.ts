@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatcherObserver, type BatcherOptions } from './batcher.js';
+import type { PredictOptions } from './model-runtime.js';
 
 const codecs = { input: arrayRows<number>(), output: arrayRows<number>() };
 
@@ -131,6 +132,21 @@ describe('DynamicBatcher', () => {
     assert.deepEqual(e.calls, [[1, 2]]);
   });
 
+  it("tells a request each time some of its rows leave the queue, with how long they waited", async () => {
+    const e = engine();
+    e.hold();
+    let now = 0;
+    const batcher = new DynamicBatcher<readonly number[], readonly number[]>(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 }, codecs, {}, () => now);
+    const dequeued: [number, number][] = [];
+    const done = batcher.submit([1, 2, 3], { onDequeue: (rows, waitedMs) => dequeued.push([rows, waitedMs]) });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(dequeued, [[2, 0]]);
+    now = 40;
+    e.release();
+    await done;
+    assert.deepEqual(dequeued, [[2, 0], [1, 40]]);
+  });
+
   it('counts a deadline (TimeoutError) separately and refuses an already-aborted request', async () => {
     const e = engine();
     e.hold();
@@ -152,6 +168,54 @@ describe('DynamicBatcher', () => {
     e.release();
     assert.deepEqual(await first, [2]);
     assert.deepEqual(e.calls, [[1]]);
+  });
+
+  it("gives the engine each row's signal and counts the rows it skips inside a running call as dropped", async () => {
+    const computed: number[] = [];
+    let open: () => void = () => {};
+    const rest = new Promise<void>((resolve) => (open = resolve));
+    // An engine that computes row by row (one planned call each) and skips abandoned rows.
+    const predict = async (items: readonly number[], options: PredictOptions) => {
+      const skipped: number[] = [];
+      const out: number[] = [];
+      for (const [row, item] of items.entries()) {
+        if (row > 0) await rest;
+        if (options.rowSignals?.[row]?.aborted === true) {
+          skipped.push(row);
+          out.push(0);
+          continue;
+        }
+        computed.push(item);
+        out.push(item * 2);
+      }
+      options.onSkipped?.(skipped);
+      return out;
+    };
+    const dropped: [number, string][] = [];
+    const batcher = new DynamicBatcher<readonly number[], readonly number[]>(predict, { maxBatchSize: 8, maxBatchDelayMs: 0, maxQueue: 100 }, codecs, {
+      dropped: (rows, reason) => dropped.push([rows, reason]),
+    });
+    const cancelled = new AbortController();
+    const expired = new AbortController();
+    const a = batcher.submit([1, 2], { signal: cancelled.signal, client: 'a' });
+    const b = batcher.submit([3, 4], { signal: expired.signal, client: 'b' });
+    const c = batcher.submit([5, 6], { client: 'c' });
+    while (computed.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    cancelled.abort(new Error('client went away'));
+    expired.abort(new DOMException('deadline passed', 'TimeoutError'));
+    await assert.rejects(a, /client went away/);
+    await assert.rejects(b, { name: 'TimeoutError' });
+    open();
+    assert.deepEqual(await c, [10, 12]);
+    await batcher.idle();
+    assert.deepEqual(computed, [1, 5, 6], 'only the first row ran before the abandonments');
+    assert.deepEqual(
+      dropped.sort(([, x], [, y]) => x.localeCompare(y)),
+      [
+        [1, 'cancelled'],
+        [2, 'deadline'],
+      ],
+    );
   });
 
   it('shares batches round-robin between clients', async () => {

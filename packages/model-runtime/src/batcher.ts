@@ -1,3 +1,5 @@
+import type { PredictOptions } from './model-runtime.js';
+
 /** Settings for {@link DynamicBatcher}. */
 export interface BatcherOptions {
   /** Most rows per engine call; 1 turns batching off. Larger requests run as several calls. */
@@ -24,7 +26,10 @@ export interface BatcherObserver {
   queued?(seconds: number): void;
   /** Each engine call's size in rows and in request parts. */
   batch?(rows: number, parts: number): void;
-  /** Rows dropped unstarted because their request was abandoned (`cancelled`) or ran out of time (`deadline`). */
+  /**
+   * Rows never computed because their request was abandoned (`cancelled`) or ran out of time
+   * (`deadline`): dropped from the queue, or skipped by the engine inside a call already started.
+   */
   dropped?(rows: number, reason: DropReason): void;
 }
 
@@ -79,11 +84,18 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Who asked; the queue is shared round-robin between clients. */
   client?: string;
+  /**
+   * Told each time some of the request's rows leave the queue for an engine call: how many, and
+   * how long they waited (ms). Rows not yet told of when the request fails were still queued.
+   */
+  onDequeue?: (rows: number, waitedMs: number) => void;
 }
 
 interface Request<I, O> {
   readonly inputs: I;
   readonly client: string;
+  readonly onDequeue: SubmitOptions['onDequeue'];
+  readonly signal: AbortSignal | undefined;
   readonly outputs: (O | undefined)[];
   readonly parts: number;
   done: number;
@@ -103,6 +115,11 @@ interface Part<I, O> {
 
 const rowsOf = (part: Part<unknown, unknown>) => part.end - part.start;
 
+/** Why a request was abandoned, from its signal's reason (`AbortSignal.timeout` reasons are `TimeoutError`s). */
+function dropReason(reason: unknown): DropReason {
+  return reason instanceof Error && reason.name === 'TimeoutError' ? 'deadline' : 'cancelled';
+}
+
 /**
  * Dynamic batching wrapped around a `predict(inputs) → outputs` function from outside it (as
  * MLServer's adaptive batching wraps a model). Requests are cut into parts of at most
@@ -112,9 +129,10 @@ const rowsOf = (part: Part<unknown, unknown>) => part.end - part.start;
  *
  * Fairness: each client has its own queue and batches take parts round-robin across clients, so a
  * client with a thousand queued rows delays another client's request by about one batch, not a
- * thousand rows. Cancellation: an aborted request's unstarted parts are dropped (a running engine
- * call finishes, nothing after it is computed for nobody). If a merged call fails, its parts are
- * retried one by one, so one request's bad input fails only that request.
+ * thousand rows. Cancellation: an aborted request's queued parts are dropped, and each engine call
+ * gets its rows' signals, so the engine skips the work of requests abandoned while it runs (what it
+ * skipped is counted as dropped). If a merged call fails, its parts are retried one by one, so one
+ * request's bad input fails only that request.
  */
 export class DynamicBatcher<I, O> {
   /** Per-client queues; Map order is the round-robin order (a served client moves to the end). */
@@ -128,7 +146,8 @@ export class DynamicBatcher<I, O> {
   private readonly maxQueuePerClient: number;
 
   constructor(
-    private readonly predict: (inputs: I) => Promise<O>,
+    /** One engine call; `options` carries each row's signal and hears which rows the engine skipped. */
+    private readonly predict: (inputs: I, options: PredictOptions) => Promise<O>,
     private readonly options: BatcherOptions,
     private readonly codecs: { input: RowCodec<I>; output: RowCodec<O> },
     private readonly observer: BatcherObserver = {},
@@ -171,6 +190,8 @@ export class DynamicBatcher<I, O> {
       const request: Request<I, O> = {
         inputs,
         client,
+        onDequeue: options.onDequeue,
+        signal,
         outputs: new Array<O | undefined>(parts).fill(undefined),
         parts,
         done: 0,
@@ -216,10 +237,7 @@ export class DynamicBatcher<I, O> {
   private abandon(request: Request<I, O>, reason: unknown): void {
     if (request.settled) return;
     const dropped = this.removeQueued(request);
-    if (dropped > 0) {
-      const isTimeout = reason instanceof Error && reason.name === 'TimeoutError';
-      this.observer.dropped?.(dropped, isTimeout ? 'deadline' : 'cancelled');
-    }
+    if (dropped > 0) this.observer.dropped?.(dropped, dropReason(reason));
     this.fail(request, reason);
   }
 
@@ -316,10 +334,13 @@ export class DynamicBatcher<I, O> {
       batch.reduce((sum, part) => sum + rowsOf(part), 0),
       batch.length,
     );
-    for (const part of batch) this.observer.queued?.((started - part.enqueuedAt) / 1000);
+    for (const part of batch) {
+      this.observer.queued?.((started - part.enqueuedAt) / 1000);
+      part.request.onDequeue?.(rowsOf(part), started - part.enqueuedAt);
+    }
     const slices = batch.map((part) => input.slice(part.request.inputs, part.start, part.end));
     try {
-      const outputs = await this.predict(input.concat(slices));
+      const outputs = await this.predict(input.concat(slices), this.callOptions(batch));
       const expected = slices.reduce((sum, slice) => sum + input.rows(slice), 0);
       if (output.rows(outputs) !== expected) throw new Error(`predict returned ${output.rows(outputs)} rows for ${expected}`);
       let offset = 0;
@@ -335,12 +356,28 @@ export class DynamicBatcher<I, O> {
       // Isolate the culprit: each part alone, so the others still get their answers.
       for (const [i, part] of batch.entries()) {
         if (part.request.settled) continue;
-        await this.predict(slices[i] as I).then(
+        await this.predict(slices[i] as I, this.callOptions([part])).then(
           (outputs) => this.complete(part, outputs),
           (reason: unknown) => this.failPart(part, reason),
         );
       }
     }
+  }
+
+  /** Each row's signal for an engine call over `parts`, and the count of what the engine skipped. */
+  private callOptions(parts: readonly Part<I, O>[]): PredictOptions {
+    const owners = parts.flatMap((part) => Array.from({ length: rowsOf(part) }, () => part.request));
+    return {
+      rowSignals: owners.map((request) => request.signal),
+      onSkipped: (rows) => {
+        const counts = new Map<DropReason, number>();
+        for (const row of rows) {
+          const reason = dropReason(owners[row]?.signal?.reason);
+          counts.set(reason, (counts.get(reason) ?? 0) + 1);
+        }
+        for (const [reason, count] of counts) this.observer.dropped?.(count, reason);
+      },
+    };
   }
 
   private complete(part: Part<I, O>, outputs: O): void {

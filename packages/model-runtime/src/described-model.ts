@@ -1,24 +1,24 @@
-import type { ModelDescription, ModelKind } from './model-runtime.js';
+import type { ModelDescription, TypedDescription } from './model-runtime.js';
 
 /**
  * What every runtime takes from its description, in one place: a runtime class extends this and
- * adds `load / predict / unload / ready`. `info` is the description's facts plus the process's
- * (backend, engine), and may be replaced once the engine has loaded.
+ * adds `load / predict / unload / ready`, reading its kind's settings from `description.metadata`
+ * (parsed once, when the version was described). `info` is the description's facts plus the
+ * process's (backend, engine), and may be replaced once the engine has loaded.
  */
-export abstract class DescribedModel implements ModelDescription {
+export abstract class DescribedModel<M = unknown> implements ModelDescription {
   readonly name: string;
   readonly version: string;
-  readonly kind: ModelKind;
+  readonly kind: string;
   readonly signature: ModelDescription['signature'];
   readonly labels: readonly string[] | undefined;
   readonly scoresOutput: string | undefined;
   readonly textInput: string | undefined;
-  readonly needsEncoder: boolean;
   info: Readonly<Record<string, unknown>>;
 
   protected constructor(
-    protected readonly description: ModelDescription,
-    info: Record<string, unknown> = {},
+    protected readonly description: TypedDescription<M>,
+    info: Readonly<Record<string, unknown>> = {},
   ) {
     this.name = description.name;
     this.version = description.version;
@@ -27,7 +27,6 @@ export abstract class DescribedModel implements ModelDescription {
     this.labels = description.labels;
     this.scoresOutput = description.scoresOutput;
     this.textInput = description.textInput;
-    this.needsEncoder = description.needsEncoder;
     this.info = Object.freeze({ ...description.info, ...info });
   }
 }

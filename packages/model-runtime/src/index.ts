@@ -31,7 +31,15 @@ export {
   type RowCodec,
   type SubmitOptions,
 } from './batcher.js';
-export { MODEL_KINDS, type ModelDescription, type ModelKind, type ModelRuntime } from './model-runtime.js';
+export {
+  TEXT_INPUT,
+  type ModelDescription,
+  type ModelRuntime,
+  type PredictOptions,
+  type TextMeasure,
+  type TypedDescription,
+} from './model-runtime.js';
+export type { KindDescription, ModelDependencies, ModelKindImplementation, TextMeasureDeclaration } from './model-kind.js';
 export {
   DATATYPES,
   concatBatches,
@@ -52,26 +60,18 @@ export {
   type TensorValues,
 } from './signature.js';
 export { describeIssues, parseMetadata, readMetadataFile } from './metadata.js';
+export { MODEL_KINDS, describeModel, listModelVersions, modelKind, type DescribeOptions, type ModelKind } from './registry.js';
+export { loadSharedResources, requireResource, type LoadedResources, type ResourceName, type ResourceOptions, type SharedResources } from './shared-resources.js';
 export {
-  TEXT_INPUT,
-  TEXT_TRANSFORMS,
-  createTextClassifier,
-  readTextClassifierMetadata,
-  textClassifierMetadataSchema,
-  type TextClassifierMetadata,
-  type TextClassifierOptions,
-  type TextTransform,
-} from './text-classifier.js';
-export {
+  createEngine,
   createModelRuntime,
-  describeModel,
-  listModelVersions,
-  modelKind,
-  type DescribeOptions,
-  type ModelDependencies,
-  type ModelKindImplementation,
-} from './kinds.js';
-export { EMBEDDING_OUTPUT, sentenceEmbeddingMetadataSchema, type SentenceEmbeddingMetadata } from './sentence-embedding.js';
-export { tfjsMetadataSchema, type TfjsMetadata } from './tfjs-model.js';
+  loadKindDependencies,
+  loadTextMeasure,
+  type DependencyPurpose,
+  type DescribedVersion,
+  type Engine,
+  type EngineOptions,
+  type LoadedMeasure,
+} from './wiring.js';
 export { createLexicalFeaturizer, fitLexicalFeatures, tokenizeQuestion, type LexicalFeatureOptions, type LexicalFeatureSpec, type LexicalFeaturizer, type LexicalWeighting } from './lexical-features.js';
 export { createWorkerRuntime, type WorkerRuntime, type WorkerRuntimeOptions } from './worker-runtime.js';

@@ -1,8 +1,7 @@
 import type { Batch, Signature } from './signature.js';
 
-/** Model implementations, named by `kind` in a version's metadata.json (see kinds.ts). */
-export const MODEL_KINDS = ['text-classifier', 'sentence-embedding', 'tfjs'] as const;
-export type ModelKind = (typeof MODEL_KINDS)[number];
+/** The input every text kind takes: a BYTES tensor of texts, shape [n]. */
+export const TEXT_INPUT = 'text';
 
 /**
  * What is known about a model version from its `metadata.json` alone, before any weights load: the
@@ -13,7 +12,8 @@ export interface ModelDescription {
   readonly name: string;
   /** Digits, as TF Serving requires. */
   readonly version: string;
-  readonly kind: ModelKind;
+  /** The kind that serves it, one of the registry's (registry.ts). */
+  readonly kind: string;
   /** Named input and output tensors; the protocols' routes read it instead of naming tensors. */
   readonly signature: Signature;
   /** Classifiers: class names, in the order of each score row (enables `:classify`). */
@@ -21,14 +21,34 @@ export interface ModelDescription {
   /** Classifiers: the FP32 output `[-1, labels.length]` holding each row's class scores. */
   readonly scoresOutput?: string;
   /**
-   * Kinds fed by the sentence encoder: the BYTES input whose texts it tokenizes, so the server
-   * can bound work by the encoder's piece count before anything is queued.
+   * Text kinds: the BYTES input whose texts the engine tokenizes, so the server can bound work by
+   * the kind's {@link TextMeasure} before anything is queued.
    */
   readonly textInput?: string;
-  /** Whether the kind needs the shared sentence encoder loaded in its engine. */
-  readonly needsEncoder: boolean;
   /** Facts for metadata endpoints (encoder, evaluation, ...). */
   readonly info: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A description with the `metadata.json` it came from, parsed once by its kind's schema. It is
+ * plain data (structured-clonable), so the engine thread gets it as is and `load()` reads the
+ * kind's settings from it instead of reading the file again.
+ */
+export interface TypedDescription<M = unknown> extends ModelDescription {
+  readonly metadata: M;
+}
+
+/** Which rows of a `predict` call are still wanted. */
+export interface PredictOptions {
+  /** Aborted when nobody wants any row of the call any more. */
+  readonly signal?: AbortSignal;
+  /** Per row: aborted when that row's request has gone or passed its deadline (a request's rows share one). */
+  readonly rowSignals?: readonly (AbortSignal | undefined)[];
+  /**
+   * Told which rows the engine skipped because they were abandoned before their engine call ran.
+   * Their output rows are zeros (or empty strings), read by nobody.
+   */
+  onSkipped?(rows: readonly number[]): void;
 }
 
 /**
@@ -42,9 +62,24 @@ export interface ModelRuntime extends ModelDescription {
   load(): Promise<void>;
   /**
    * Computes every output of the signature for `inputs`, which hold every input of the signature
-   * with `rows` rows each (validated by the caller); answers the same number of rows.
+   * with `rows` rows each (validated by the caller); answers the same number of rows. Planned
+   * engine calls whose rows are all abandoned (`options`) are skipped, and abandoned rows are left
+   * out of the calls that still run where the engine allows it.
    */
-  predict(inputs: Batch): Promise<Batch>;
+  predict(inputs: Batch, options?: PredictOptions): Promise<Batch>;
   /** Frees every tensor the model holds. */
   unload(): Promise<void>;
+}
+
+/**
+ * A text kind's measure of a request's work, with the tokenizer and the call planning its engine
+ * uses: what the server bounds before anything is queued (characters, pieces, padded positions).
+ */
+export interface TextMeasure {
+  /** The text exactly as the engine's tokenizer segments it (NFKC and the like), to bound its length. */
+  normalize(text: string): string;
+  /** Pieces the engine would compute for `text`. */
+  countPieces(text: string): number;
+  /** Padded positions of the engine calls the engine would plan for texts of these piece counts: what its time grows with. */
+  plannedPositions(piecesPerText: readonly number[]): number;
 }

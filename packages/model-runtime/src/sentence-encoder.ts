@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { rowCancellation } from './cancellation.js';
 import { USE_LITE_MAX_POSITIONS, planEngineCalls } from './engine-cost.js';
 import { defaultEncoderDirectory } from './encoder-files.js';
 import { localModelHandler } from './local-io.js';
+import type { PredictOptions } from './model-runtime.js';
 import { createUseTokenizer, parseUseVocabulary, type UseTokenizer } from './use-tokenizer.js';
 
 export { USE_LITE_PACKAGE, defaultEncoderDirectory } from './encoder-files.js';
@@ -94,19 +96,29 @@ export const MAX_CALL_POSITIONS = 4096;
 /**
  * Embeds `texts` in planned engine calls: each text is tokenized once, texts of similar length
  * share a call (so short texts do not pay a long one's padding), and the event loop gets a turn
- * between calls so health checks and signals keep flowing on a single-threaded backend. `call`
- * gets each call's indices into `texts` and their embeddings, which it owns (and disposes).
+ * between calls so health checks, signals and cancellations keep flowing on a single-threaded
+ * backend. Just before each call, rows abandoned meanwhile (`options`) are left out, and a call
+ * left with none is not run; the skipped rows are reported once all calls are done. `call` gets
+ * each call's indices into `texts` and their embeddings, which it owns (and disposes).
  */
 export async function forEachEngineCall(
   encoder: SentenceEncoder,
   texts: readonly string[],
   call: (indices: number[], embeddings: tf.Tensor2D) => Promise<void>,
+  options: PredictOptions = {},
   maxPositions: number = MAX_CALL_POSITIONS,
 ): Promise<void> {
   const pieces = texts.map((text) => encoder.tokenizer.encode(text));
   const plan = planEngineCalls(pieces.map((row) => row.length), maxPositions);
-  for (const [i, indices] of plan.entries()) {
-    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    await call(indices, await encoder.embedPieces(indices.map((index) => pieces[index] as number[])));
+  const cancellation = rowCancellation(options);
+  try {
+    for (const [i, planned] of plan.entries()) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      const indices = cancellation.keep(planned);
+      if (indices.length === 0) continue;
+      await call(indices, await encoder.embedPieces(indices.map((index) => pieces[index] as number[])));
+    }
+  } finally {
+    cancellation.report();
   }
 }

@@ -1,5 +1,5 @@
 import type { BackendChoice, BackendRequest, Device } from './backend.js';
-import type { ModelDescription } from './model-runtime.js';
+import type { TypedDescription } from './model-runtime.js';
 import type { Batch } from './signature.js';
 
 /** How the engine worker is set up (structured-cloned into the worker). */
@@ -21,19 +21,26 @@ export interface WorkerRuntimeOptions {
 
 /** What the worker starts with: its options and the description the main thread already read. */
 export interface EngineWorkerData extends WorkerRuntimeOptions {
-  description: ModelDescription;
+  description: TypedDescription;
 }
 
-/** Messages from the main thread. */
-export type EngineRequest = { type: 'predict'; id: number; inputs: Batch } | { type: 'unload' };
+/**
+ * Messages from the main thread. A predict call's rows are watched in groups (one per signal the
+ * caller gave: signals cannot cross threads); `cancel` says a group was abandoned, `abandoned`
+ * lists the groups already abandoned when the call was sent.
+ */
+export type EngineRequest =
+  | { type: 'predict'; id: number; inputs: Batch; groups: number[][]; abandoned: number[] }
+  | { type: 'cancel'; id: number; group: number }
+  | { type: 'unload' };
 
 /** The worker's first message. */
 export type EngineStartup =
   | { type: 'ready'; backend: BackendChoice; info: Readonly<Record<string, unknown>> }
   | { type: 'failed'; message: string };
 
-/** Answers to {@link EngineRequest}s. */
+/** Answers to {@link EngineRequest}s; `skipped` are the rows the engine left out as abandoned. */
 export type EngineResponse =
-  | { type: 'result'; id: number; outputs: Batch }
-  | { type: 'error'; id: number; message: string }
+  | { type: 'result'; id: number; outputs: Batch; skipped: number[] }
+  | { type: 'error'; id: number; message: string; skipped: number[] }
   | { type: 'unloaded' };

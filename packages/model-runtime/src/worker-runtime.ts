@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend.js';
 import { DescribedModel } from './described-model.js';
-import { describeModel } from './kinds.js';
-import type { ModelDescription, ModelRuntime } from './model-runtime.js';
+import type { ModelRuntime, PredictOptions, TypedDescription } from './model-runtime.js';
+import { describeModel } from './registry.js';
 import type { Batch } from './signature.js';
 import type { EngineRequest, EngineResponse, EngineStartup, EngineWorkerData, WorkerRuntimeOptions } from './worker-protocol.js';
 
@@ -41,6 +41,24 @@ export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promis
 interface Pending {
   resolve(outputs: Batch): void;
   reject(error: Error): void;
+  /** Rows the engine skipped as abandoned, passed on before the call settles. */
+  skipped(rows: readonly number[]): void;
+}
+
+/**
+ * The caller's signals as groups of rows (signals cannot cross threads): the whole call's signal
+ * covers every row, each distinct row signal its own rows.
+ */
+function rowGroups(rows: number, options: PredictOptions): { signals: AbortSignal[]; groups: number[][] } {
+  const bySignal = new Map<AbortSignal, number[]>();
+  if (options.signal !== undefined) bySignal.set(options.signal, Array.from({ length: rows }, (_, row) => row));
+  options.rowSignals?.forEach((signal, row) => {
+    if (signal === undefined || row >= rows) return;
+    const group = bySignal.get(signal) ?? [];
+    if (signal !== options.signal) group.push(row);
+    bySignal.set(signal, group);
+  });
+  return { signals: [...bySignal.keys()], groups: [...bySignal.values()] };
 }
 
 class EngineThread extends DescribedModel implements WorkerRuntime {
@@ -50,7 +68,7 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
   private nextId = 0;
 
   constructor(
-    description: ModelDescription,
+    description: TypedDescription,
     private readonly options: WorkerRuntimeOptions,
   ) {
     super(description);
@@ -89,13 +107,34 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
     this.worker = worker;
   }
 
-  predict(inputs: Batch): Promise<Batch> {
+  predict(inputs: Batch, options: PredictOptions = {}): Promise<Batch> {
     const worker = this.worker;
     if (worker === undefined) return Promise.reject(new Error(`model ${this.name}/${this.version} is not loaded`));
     const id = this.nextId++;
+    const { signals, groups } = rowGroups(inputs.rows, options);
+    const abandoned = signals.flatMap((signal, group) => (signal.aborted ? [group] : []));
+    // An abandonment reaches the worker as a message; it acts on it before its next engine call.
+    const listeners = signals.map((signal, group) => {
+      const onAbort = () => worker.postMessage({ type: 'cancel', id, group } satisfies EngineRequest);
+      if (!signal.aborted) signal.addEventListener('abort', onAbort, { once: true });
+      return () => signal.removeEventListener('abort', onAbort);
+    });
+    const release = () => listeners.forEach((remove) => remove());
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'predict', id, inputs } satisfies EngineRequest);
+      this.pending.set(id, {
+        resolve: (outputs) => {
+          release();
+          resolve(outputs);
+        },
+        reject: (error) => {
+          release();
+          reject(error);
+        },
+        skipped: (rows) => {
+          if (rows.length > 0) options.onSkipped?.(rows);
+        },
+      });
+      worker.postMessage({ type: 'predict', id, inputs, groups, abandoned } satisfies EngineRequest);
     });
   }
 
@@ -113,6 +152,7 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
+    pending.skipped(message.skipped);
     if (message.type === 'result') pending.resolve(message.outputs);
     else pending.reject(new Error(message.message));
   }

@@ -9,7 +9,7 @@ import {
   type ModelRuntime,
   type RowCodec,
 } from '@modeldock/model-runtime';
-import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, clipInput, type Registry } from '@modeldock/service-kit';
 import { decodeTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
 
 /** The context of one inference request, from its HTTP exchange. */
@@ -20,6 +20,19 @@ export interface InferenceContext {
   signal?: AbortSignal;
   /** Who asked, for the fair share of the queue. */
   client?: string;
+  /** Told once per inference how long its rows waited in the queue, and whether the queue is why it failed. */
+  queued?(report: QueueReport): void;
+}
+
+/**
+ * How an inference fared in the queue: `waitedMs` until its first rows reached the engine (or until
+ * it failed), and `cause: 'queue'` when it was refused or ran out of time because of queued work
+ * (its own or other clients'), not because of the engine: a healthy replica, which a gateway must
+ * not eject for it.
+ */
+export interface QueueReport {
+  waitedMs: number;
+  cause?: 'queue';
 }
 
 /** Options for {@link createDataPlane}. */
@@ -28,6 +41,8 @@ export interface DataPlaneOptions {
   runtimes: readonly ModelRuntime[];
   /** The version unversioned requests get (TF Serving's "latest" policy by default: the highest). */
   defaultVersion?: string;
+  /** Version labels (`{stable: '1', canary: '2'}`), each naming a served version. */
+  versionLabels?: Readonly<Record<string, string>>;
   limits: RequestLimits;
   /** Counts the sentence encoder's pieces, for kinds fed by it; absent when no served kind is. */
   textBudget?: TextBudget;
@@ -45,15 +60,21 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   /** The served model's name. */
   readonly name: string;
+  /** When this server took the model up (Unix seconds): OpenAI's `created`. */
+  readonly created: number;
   /** The version unversioned requests get. */
   readonly model: ModelRuntime;
   /** Every served version, oldest first. */
   readonly versions: readonly ModelRuntime[];
+  /** Version labels and the versions they name. */
+  readonly versionLabels: Readonly<Record<string, string>>;
   readonly limits: RequestLimits;
   /** Server readiness: every served version is warm and the server is not draining. */
   ready(): boolean;
   /** The runtime for `name` at `version` (the default version when absent); 404 otherwise. */
   resolve(name: string, version?: string): ModelRuntime;
+  /** The runtime for `name` at the version `label` names (TF Serving's version labels); 404 otherwise. */
+  resolveLabel(name: string, label: string): ModelRuntime;
   /**
    * Validates tensors from a request against `runtime`'s signature and the work limits, and
    * returns them as one batch; a 400 names what is wrong. `pieces` counts the encoder's pieces.
@@ -68,6 +89,12 @@ export interface DataPlane {
   /** Waits for queued work, then refuses more. */
   close(): Promise<void>;
 }
+
+/**
+ * The gauges whose sum is a model's load for an autoscaler: rows accepted and not answered yet (deploy/k8s scales
+ * each model on it; `pnpm deploy:gen` writes these names into its query).
+ */
+export const LOAD_METRICS = Object.freeze({ queuedRows: 'modeldock_batch_queue_length', engineRows: 'modeldock_engine_rows_in_flight' });
 
 /** Rows of one request part when batching is off or small: about where USE-lite's throughput peaks. */
 const ENGINE_PART_ROWS = 32;
@@ -88,6 +115,13 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const byVersion = new Map(runtimes.map((runtime) => [runtime.version, runtime]));
   const model = options.defaultVersion === undefined ? latest : byVersion.get(options.defaultVersion);
   if (model === undefined) throw new Error(`default version ${String(options.defaultVersion)} is not served`);
+  const versionLabels = Object.freeze({ ...options.versionLabels });
+  const unserved = Object.entries(versionLabels).filter(([, version]) => !byVersion.has(version));
+  if (unserved.length > 0) {
+    throw new Error(
+      `version labels name versions that are not served: ${unserved.map(([label, version]) => `${label}=${version}`).join(', ')} (serving ${[...byVersion.keys()].join(', ')})`,
+    );
+  }
   if (runtimes.some((runtime) => runtime.textInput !== undefined) && textBudget === undefined) {
     throw new Error('a text model needs a text budget (the encoder’s piece counter)');
   }
@@ -116,8 +150,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const queueSeconds = modelHistogram('modeldock_batch_queue_duration_seconds', 'Time a request part waited in the batching queue.', LATENCY_BUCKETS);
   const batchSize = modelHistogram('modeldock_batch_size', 'Rows per engine call.', [1, 2, 4, 8, 16, 32, 64, 128, 256]);
   const queueLength = new Gauge({
-    name: 'modeldock_batch_queue_length',
+    name: LOAD_METRICS.queuedRows,
     help: 'Rows waiting for an engine call.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
+  const engineRows = new Gauge({
+    name: LOAD_METRICS.engineRows,
+    help: 'Rows in the engine call running now.',
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
@@ -137,12 +177,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const batchers = new Map(
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
+      // Both exist from the start, at 0: an autoscaler's query over an idle replica gets 0, not "no data".
+      queueLength.set(labels, 0);
+      engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
-        async (inputs) => {
+        async (inputs, control) => {
           const stop = engineSeconds.startTimer(labels);
+          engineRows.inc(labels, inputs.rows);
           try {
-            return await runtime.predict(inputs);
+            return await runtime.predict(inputs, control);
           } finally {
+            engineRows.dec(labels, inputs.rows);
             stop();
           }
         },
@@ -167,8 +212,10 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     name,
+    created: Math.floor(Date.now() / 1000),
     model,
     versions: runtimes,
+    versionLabels,
     limits,
     reject,
     ready: () => !draining && runtimes.every((runtime) => runtime.ready()),
@@ -177,6 +224,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (version === undefined) return model;
       const runtime = byVersion.get(version);
       if (runtime === undefined) throw reject('unknown_version', HttpError.modelNotFound(requested, version));
+      return runtime;
+    },
+    resolveLabel(requested, label) {
+      if (requested !== name) throw reject('unknown_model', HttpError.modelNotFound(requested));
+      const version = Object.hasOwn(versionLabels, label) ? versionLabels[label] : undefined;
+      const runtime = version === undefined ? undefined : byVersion.get(version);
+      if (runtime === undefined) {
+        const known = Object.keys(versionLabels);
+        throw reject(
+          'unknown_version',
+          HttpError.notFound(
+            `version label '${clipInput(label)}' of model '${name}' not found; ${known.length === 0 ? 'it has no labels' : `its labels are ${known.join(', ')}`}`,
+          ),
+        );
+      }
       return runtime;
     },
     decode(runtime, tensors) {
@@ -192,20 +254,36 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (batcher === undefined) throw new Error(`version ${runtime.version} is not served by this data plane`);
       // Draining only turns readiness off: requests that still reach us are answered while the model is loaded.
       if (!runtime.ready()) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
+      const submitted = performance.now();
+      let firstWaitMs: number | undefined;
+      let startedRows = 0;
+      const onDequeue = (started: number, waitedMs: number) => {
+        firstWaitMs ??= waitedMs;
+        startedRows += started;
+      };
       let outputs: Batch;
       try {
-        outputs = await batcher.submit(inputs, { signal: context.signal, client: context.client });
+        outputs = await batcher.submit(inputs, { signal: context.signal, client: context.client, onDequeue });
       } catch (error) {
+        const waitedMs = firstWaitMs ?? performance.now() - submitted;
         if (error instanceof QueueFullError) {
+          context.queued?.({ waitedMs: 0, cause: 'queue' });
           throw error.scope === 'server'
             ? reject('overloaded', HttpError.overloaded(error.message))
             : reject('client_share', HttpError.tooManyRequests(error.message));
         }
+        if (error instanceof Error && error.name === 'TimeoutError') {
+          // Rows still waiting when the deadline passed: the queue is the cause. All of them in
+          // the engine: the engine was too slow, which may be the replica's fault.
+          context.queued?.(startedRows < inputs.rows ? { waitedMs, cause: 'queue' } : { waitedMs });
+          throw reject('deadline', HttpError.deadlineExceeded());
+        }
+        context.queued?.({ waitedMs });
         if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
-        if (error instanceof Error && error.name === 'TimeoutError') throw reject('deadline', HttpError.deadlineExceeded());
         if (context.signal?.aborted === true) throw reject('cancelled', HttpError.clientClosedRequest());
         throw error;
       }
+      context.queued?.({ waitedMs: firstWaitMs ?? 0 });
       rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
       return outputs;
     },

@@ -1,18 +1,16 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
-  modelSettingsSchema,
-  readModelSettings,
-  selectVersions,
+  readServingDefaults,
   serverSettingsSchema,
+  settingValue,
   settingsReference,
   variableName,
-  type ModelSettings,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,
 } from './config.js';
-export { createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext } from './data-plane.js';
+export { LOAD_METRICS, createDataPlane, type DataPlane, type DataPlaneOptions, type InferenceContext, type QueueReport } from './data-plane.js';
 export {
   BUILT_IN_PLUGINS,
   openAiEmbeddingsPlugin,
@@ -21,7 +19,7 @@ export {
   type ModelServerPlugin,
 } from './plugins.js';
 export { embeddingOutput } from './routes/openai.js';
-export { DEADLINE_HEADER, clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
+export { clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
 export type { RouteOptions, ServerInfo } from './routes/options.js';
 export * as schemas from './schemas.js';
 export { checkTexts, decodeTensors, describeValue, textTensor, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';

@@ -2,19 +2,19 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
+  createEngine,
   createWorkerRuntime,
   describeModel,
   listModelVersions,
-  loadUseTokenizer,
-  modelKind,
-  loadSentenceEncoder,
+  loadTextMeasure,
   selectBackend,
   type BackendChoice,
   type ModelRuntime,
 } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
+import { selectVersions } from '@modeldock/model-settings';
+import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadServerSettings, readModelSettings, selectVersions, variableName, type ServerSettings, type SettingDefaults } from './config.js';
+import { loadServerSettings, readServingDefaults, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
 import type { ModelServerPlugin } from './plugins.js';
 
@@ -24,8 +24,10 @@ export interface ModelServerOptions {
   service: string;
   /** Reported by `GET /v2`. */
   serviceVersion: string;
-  /** Environment prefix of every setting (`QT_`, `MODEL_`). */
+  /** Environment prefix of every setting (`MODEL_`). */
   envPrefix: string;
+  /** A second prefix read where the first is unset (question-topic's `QT_`). */
+  envAlias?: string;
   /** The app's defaults (question-topic's model folder and port). */
   defaults?: SettingDefaults;
   /** The model's own routes, besides the built-in protocols. */
@@ -45,8 +47,9 @@ function logBackend(logger: Logger, backend: BackendChoice): void {
 
 /**
  * One runtime per served version. With `worker` each version gets its own engine thread and the
- * backend is chosen inside it during `load()`; with `main` the backend (and the sentence encoder,
- * for the kinds that need it) are set up once here, on the event loop's thread, and shared.
+ * backend is chosen inside it during `load()`; with `main` the backend (and the shared resources
+ * the versions' kinds declare, e.g. the sentence encoder) are set up once here, on the event
+ * loop's thread, and shared.
  */
 async function createRuntimes(
   settings: ServerSettings,
@@ -76,11 +79,12 @@ async function createRuntimes(
     tensorflowGpu: native?.tensorflowGpu === undefined ? undefined : () => import(native.tensorflowGpu as string),
   });
   logBackend(logger, backend);
-  const descriptions = await Promise.all(versionDirs.map((versionDir) => describeModel(versionDir, { name })));
-  const encoder = descriptions.some((description) => description.needsEncoder) ? await loadSentenceEncoder(settings.ENCODER_DIR) : undefined;
-  const info = { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'main' };
-  const runtimes = descriptions.map((description, i) => modelKind(description.kind).create(description, versionDirs[i] as string, { encoder, info }));
-  return { runtimes, backend: () => backend, dispose: () => encoder?.dispose() };
+  const versions = await Promise.all(versionDirs.map(async (versionDir) => ({ versionDir, description: await describeModel(versionDir, { name }) })));
+  const engine = await createEngine(versions, {
+    encoderDir: settings.ENCODER_DIR,
+    info: { backend: backend.backend, backendProvider: backend.provider, device: backend.device, engine: 'main' },
+  });
+  return { runtimes: [...engine.runtimes], backend: () => backend, dispose: () => engine.dispose() };
 }
 
 /**
@@ -92,10 +96,10 @@ async function createRuntimes(
 export async function runModelServer(options: ModelServerOptions): Promise<void> {
   const startedAt = performance.now();
   const env = options.env ?? process.env;
-  const modelDir = env[variableName(options.envPrefix, 'MODEL_DIR')] ?? options.defaults?.MODEL_DIR;
-  // The model directory's own serving policy sits between the app's defaults and the environment.
-  const fromModel = modelDir === undefined || modelDir === '' ? {} : await readModelSettings(modelDir);
-  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel });
+  const modelDir = settingValue('MODEL_DIR', env, options.envPrefix, options.envAlias) ?? options.defaults?.MODEL_DIR;
+  // The model directory's own serving settings sit between the app's defaults and the environment.
+  const fromModel: SettingDefaults = modelDir === undefined ? {} : await readServingDefaults(modelDir);
+  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel }, options.envAlias);
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
   const versions = selectVersions(settings.MODEL_VERSIONS, await listModelVersions(settings.MODEL_DIR));
@@ -104,14 +108,14 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   }
   const versionDirs = versions.map((version) => path.join(settings.MODEL_DIR, version));
   const { runtimes, backend, dispose } = await createRuntimes(settings, versionDirs, options, logger);
-  // Only the kinds fed by the sentence encoder need its vocabulary here, to bound work per request.
-  const tokenizer = runtimes.some((runtime) => runtime.textInput !== undefined) ? await loadUseTokenizer(settings.ENCODER_DIR) : undefined;
-  const textBudget = tokenizer === undefined ? undefined : { normalize: (text: string) => text.normalize('NFKC'), countPieces: (text: string) => tokenizer.countPieces(text) };
+  // The served kinds say how to bound a request's work (a text kind: its tokenizer's pieces).
+  const textMeasure = await loadTextMeasure(runtimes, { encoderDir: settings.ENCODER_DIR });
 
   const registry = createRegistry({ service: options.service });
   const plane = createDataPlane({
     runtimes,
     defaultVersion: settings.DEFAULT_VERSION,
+    versionLabels: settings.VERSION_LABELS,
     limits: {
       maxRows: settings.MAX_TEXTS,
       maxTextLength: settings.MAX_TEXT_LENGTH,
@@ -119,7 +123,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       maxRequestPositions: settings.MAX_REQUEST_POSITIONS,
       maxTensorElements: settings.MAX_TENSOR_ELEMENTS,
     },
-    textBudget,
+    textBudget: textMeasure.measure,
     batching: {
       maxBatchSize: settings.MAX_BATCH_SIZE,
       maxBatchDelayMs: settings.MAX_BATCH_DELAY_MS,
@@ -136,16 +140,25 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxJsonDepth: settings.MAX_JSON_DEPTH,
     deadlineMs: settings.REQUEST_DEADLINE_MS,
+    trustedProxies: createTrustedProxies(settings.TRUSTED_PROXIES),
     plugins: options.plugins,
   });
 
-  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm.
-  const server = app.listen(settings.PORT, settings.HOST);
+  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm. Slow
+  // or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s), and
+  // Node's own answers (a malformed request, a missing Host, a bad Expect) are JSON too.
+  const server = createHttpServer(
+    app,
+    {
+      headersTimeoutMs: settings.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: settings.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: settings.KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderBytes: settings.MAX_HEADER_BYTES,
+    },
+    logger,
+  );
+  server.listen(settings.PORT, settings.HOST);
   await once(server, 'listening');
-  // Slow or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s).
-  server.headersTimeout = settings.HEADERS_TIMEOUT_MS;
-  server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = settings.KEEP_ALIVE_TIMEOUT_MS;
   const { port } = server.address() as AddressInfo;
   logger.info({ host: settings.HOST, port, engineThread: settings.ENGINE_THREAD, model: plane.name, versions }, 'listening');
   installGracefulShutdown(server, {
@@ -156,6 +169,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       await plane.close();
       await Promise.all(runtimes.map((runtime) => runtime.unload()));
       dispose();
+      textMeasure.dispose();
     },
   });
 

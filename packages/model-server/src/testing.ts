@@ -4,9 +4,11 @@
  * caller gets its own rows back, and an app over them driven with supertest, never listening.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { Batch, ModelDescription, ModelRuntime, Signature } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
+import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
+import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createDataPlane, type DataPlane } from './data-plane.js';
@@ -18,7 +20,6 @@ export const FAKE_LABELS = ['ABBR', 'DESC', 'ENTY', 'HUM', 'LOC', 'NUM'] as cons
 abstract class FakeRuntime implements ModelRuntime {
   abstract readonly kind: ModelDescription['kind'];
   abstract readonly signature: Signature;
-  readonly needsEncoder: boolean = false;
   readonly info: Readonly<Record<string, unknown>> = { kind: 'fake', backend: 'none' };
   /** Every engine call's inputs, in order. */
   readonly calls: Batch[] = [];
@@ -69,7 +70,6 @@ export class FakeClassifier extends FakeRuntime {
   readonly labels = FAKE_LABELS;
   readonly scoresOutput = 'probabilities';
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [
@@ -112,7 +112,6 @@ export function fakeLabel(text: string, shift = 0): string {
 export class FakeEmbedder extends FakeRuntime {
   readonly kind = 'sentence-embedding' as const;
   readonly textInput = 'text';
-  override readonly needsEncoder = true;
   readonly signature: Signature = {
     inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
     outputs: [{ name: 'embedding', datatype: 'FP32', shape: [-1, 4] }],
@@ -177,10 +176,11 @@ export class FakeNumeric extends FakeRuntime {
   }
 }
 
-/** A stand-in for the encoder's tokenizer: NFKC, and one piece per started group of four characters. */
+/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning. */
 export const FAKE_TEXT_BUDGET: TextBudget = {
   normalize: (text) => text.normalize('NFKC'),
   countPieces: (text) => Math.ceil(text.normalize('NFKC').length / 4) + 1,
+  plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
 };
 
 /** Options for {@link createTestApp}. */
@@ -194,7 +194,10 @@ export interface TestAppOptions {
   maxQueuePerClient?: number;
   maxBodyBytes?: number;
   deadlineMs?: number;
+  /** CIDR blocks whose `X-Forwarded-For` is believed (default: loopback, as the server's). */
+  trustedProxies?: readonly string[];
   defaultVersion?: string;
+  versionLabels?: Readonly<Record<string, string>>;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -206,6 +209,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
   const plane = createDataPlane({
     runtimes,
     defaultVersion: options.defaultVersion,
+    versionLabels: options.versionLabels,
     limits: {
       maxRows: 8,
       maxTextLength: 50,
@@ -230,6 +234,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
     deadlineMs: options.deadlineMs,
+    trustedProxies: options.trustedProxies === undefined ? undefined : createTrustedProxies(options.trustedProxies),
     plugins: options.plugins,
   });
   return { app, plane, runtimes, registry };
@@ -294,4 +299,23 @@ export function startServerProcess(main: string, env: Record<string, string>, ti
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Sends raw bytes on a new loopback connection to `port` (any request target or header, even one
+ * no HTTP client would send) and returns what came back, as text, once the server closes the
+ * connection or after `timeoutMs`.
+ */
+export async function rawRequest(port: number, head: string, timeoutMs = 3000): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(head);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString('latin1');
+  });
+  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  socket.destroy();
+  return answer;
 }

@@ -5,6 +5,9 @@ export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
 }
 
+/** Errors about the request's `model`, which OpenAI's body names as the `param`. */
+const MODEL_ERRORS = new Set(['model_not_found', 'model_not_supported']);
+
 /** OpenAI's error `type` for a status, as its API answers them. */
 function openAiType(status: number): string {
   switch (status) {
@@ -32,7 +35,7 @@ export function openAiErrorBody(err: HttpError, param?: string | null): OpenAiEr
     error: {
       message: err.message,
       type: openAiType(err.status),
-      param: param !== undefined ? param : err.code === 'model_not_found' ? 'model' : null,
+      param: param !== undefined ? param : MODEL_ERRORS.has(err.code) ? 'model' : null,
       code: err.status === 429 ? 'rate_limit_exceeded' : err.code,
     },
   };

@@ -7,6 +7,7 @@ import {
   createWorkerRuntime,
   describeModel,
   loadSentenceEncoder,
+  modelKind,
   rowsOf,
   selectBackend,
   textBatch,
@@ -35,7 +36,7 @@ describe('sentence-embedding model (USE-lite, wasm)', () => {
   before(async () => {
     await selectBackend('wasm', 'cpu');
     encoder = await loadSentenceEncoder();
-    runtime = await createModelRuntime(VERSION_DIR, { encoder });
+    runtime = await createModelRuntime(VERSION_DIR, { given: { 'sentence-encoder': encoder } });
     threaded = await createWorkerRuntime({ versionDir: VERSION_DIR, backend: 'wasm', device: 'cpu' });
     await Promise.all([runtime.load(), threaded.load()]);
   });
@@ -49,7 +50,8 @@ describe('sentence-embedding model (USE-lite, wasm)', () => {
   it('declares its signature from metadata alone: text BYTES [n] to embedding FP32 [n, 512]', async () => {
     const description = await describeModel(VERSION_DIR);
     assert.equal(description.kind, 'sentence-embedding');
-    assert.equal(description.needsEncoder, true);
+    assert.deepEqual(modelKind(description.kind).resources, ['sentence-encoder']);
+    assert.ok(modelKind(description.kind).measure, 'a text kind measures its requests');
     assert.equal(description.textInput, 'text');
     assert.deepEqual(description.signature, {
       inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],

@@ -7,7 +7,6 @@ import {
   createModelRuntime,
   listModelVersions,
   loadSentenceEncoder,
-  readTextClassifierMetadata,
   selectBackend,
   type ModelRuntime,
   type SentenceEncoder,
@@ -40,7 +39,7 @@ describe('question-topic model on the wasm backend', () => {
     assert.ok(version, `no trained model in ${MODEL_DIR}`);
     versionDir = `${MODEL_DIR}/${version}`;
     encoder = await loadSentenceEncoder();
-    runtime = await createModelRuntime(versionDir, { encoder });
+    runtime = await createModelRuntime(versionDir, { given: { 'sentence-encoder': encoder } });
     await runtime.load();
   });
 
@@ -79,8 +78,7 @@ describe('question-topic model on the wasm backend', () => {
   });
 
   it('reproduces the test accuracy recorded in its metadata on TREC_10', async () => {
-    const metadata = await readTextClassifierMetadata(versionDir);
-    const recorded = (metadata.evaluation as { testAccuracy?: number } | undefined)?.testAccuracy;
+    const recorded = (runtime.info.evaluation as { testAccuracy?: number } | null)?.testAccuracy;
     assert.equal(typeof recorded, 'number', 'metadata.evaluation.testAccuracy missing');
     const test = readTrecTest();
     assert.equal(test.length, 500);

@@ -14,6 +14,7 @@ import {
   describeModel,
   loadSentenceEncoder,
   localModelHandler,
+  modelKind,
   rowsOf,
   selectBackend,
   type Batch,
@@ -94,7 +95,8 @@ describe('the tfjs kind with a layers model (embedding-topic, wasm)', () => {
     const description = await describeModel(VERSION_DIR);
     assert.equal(description.kind, 'tfjs');
     assert.equal(description.name, 'embedding-topic');
-    assert.equal(description.needsEncoder, false);
+    assert.deepEqual(modelKind(description.kind).resources, []);
+    assert.equal(modelKind(description.kind).measure, undefined);
     assert.deepEqual(description.signature, {
       inputs: [{ name: 'embedding', datatype: 'FP32', shape: [-1, 512] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 6] }],
@@ -107,7 +109,6 @@ describe('the tfjs kind with a layers model (embedding-topic, wasm)', () => {
 
   it('runs on the worker engine without the sentence encoder', () => {
     assert.equal(threaded.ready(), true);
-    assert.equal(threaded.needsEncoder, false);
     assert.equal(threaded.info.engine, 'worker');
     assert.equal(threaded.backend?.backend, 'wasm');
   });

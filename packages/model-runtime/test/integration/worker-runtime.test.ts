@@ -26,7 +26,7 @@ describe('createWorkerRuntime (engine on a worker thread, wasm)', () => {
     threaded = await createWorkerRuntime({ versionDir, backend: 'wasm', device: 'cpu' });
     await selectBackend('wasm', 'cpu');
     encoder = await loadSentenceEncoder();
-    inline = await createModelRuntime(versionDir, { encoder });
+    inline = await createModelRuntime(versionDir, { given: { 'sentence-encoder': encoder } });
     await Promise.all([threaded.load(), inline.load()]);
   });
 

@@ -3,7 +3,7 @@ import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
 import { HttpError, openAiErrorBody, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
-import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError } from '../schemas.js';
+import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError, type openAiModel } from '../schemas.js';
 import { textTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
@@ -17,6 +17,11 @@ export function embeddingOutput(
   const dimension = output.shape[1];
   if (output.datatype !== 'FP32' || output.shape.length !== 2 || dimension === undefined || dimension < 1) return undefined;
   return { name: output.name, dimension };
+}
+
+/** The served model as OpenAI describes one (`created`: when this server loaded it). */
+export function openAiModelObject(plane: DataPlane): z.input<typeof openAiModel> {
+  return { id: plane.name, object: 'model', created: plane.created, owned_by: 'modeldock' };
 }
 
 /** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
@@ -48,20 +53,17 @@ function base64Floats(values: Float32Array): string {
 }
 
 /**
- * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models` for an embedding model. `input` is
+ * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models`, on every model server (a model that
+ * does not embed answers embeddings with a 400 saying so, and the wrong method with a 405). `input` is
  * a string or a list of strings; `encoding_format` is `float` or `base64` (the official client
  * asks for base64 by default and decodes it); `dimensions` is accepted only when it is the
  * model's; `usage` counts the encoder's pieces.
  */
 export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
-  const created = Math.floor(Date.now() / 1000);
 
   router.get('/v1/models', (_req, res) => {
-    const body: z.input<typeof modelListResponse> = {
-      object: 'list',
-      data: [{ id: plane.name, object: 'model', created, owned_by: 'modeldock' }],
-    };
+    const body: z.input<typeof modelListResponse> = { object: 'list', data: [openAiModelObject(plane)] };
     res.json(body);
   });
 
@@ -69,13 +71,18 @@ export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
     const request = parseBody(embeddingsRequest, req.body);
     const runtime = plane.resolve(request.model);
     const output = embeddingOutput(runtime);
-    if (output === undefined) throw HttpError.invalidInput(`model '${runtime.name}' does not produce embeddings`);
+    if (output === undefined) {
+      throw HttpError.modelNotSupported(
+        `model '${runtime.name}' (${runtime.kind}) does not produce embeddings: embedding models take text and have one FP32 [n, d] output, ` +
+          "such as the 'sentence-embedding' kind; GET /v1/models lists the served models",
+      );
+    }
     if (request.dimensions !== undefined && request.dimensions !== output.dimension) {
       throw HttpError.invalidInput(`model '${runtime.name}' has ${output.dimension} dimensions; 'dimensions' must be ${output.dimension} or absent`);
     }
     const texts = typeof request.input === 'string' ? [request.input] : request.input;
     const { inputs, pieces } = plane.decode(runtime, [textTensor(runtime, texts, 'input')]);
-    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options.deadlineMs));
+    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options));
     const tensor = outputs.tensors[output.name] as Tensor;
     const values = tensor.data as Float32Array;
     const body: z.input<typeof embeddingsResponse> = {

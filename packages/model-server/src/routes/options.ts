@@ -1,3 +1,5 @@
+import type { TrustedProxies } from '@modeldock/service-kit';
+
 /** Fields of the OIP server metadata response. */
 export interface ServerInfo {
   name: string;
@@ -9,4 +11,6 @@ export interface RouteOptions {
   server: ServerInfo;
   /** The longest a request may wait for its answer (the gateway's deadline header can shorten it). */
   deadlineMs: number;
+  /** Peers whose `X-Forwarded-For` names the client (for the fair share of the queue). */
+  trustedProxies: TrustedProxies;
 }

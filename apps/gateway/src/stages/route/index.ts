@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkRequestTarget } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import { stateOf, type GatewayAnswer, type RouteMatch } from '../state.js';
-import { checkTarget, parseModelRoute, type Router } from './paths.js';
+import { parseModelRoute, type Router } from './paths.js';
 
-export { checkTarget, createRouter, parseModelRoute, type ModelRoute, type Router, type RoutingTable } from './paths.js';
+export { createRouter, parseModelRoute, type ModelRoute, type Router, type RoutingTable } from './paths.js';
 
 /** The gateway's own answers, by route. */
 export interface GatewayAnswers {
@@ -31,7 +32,7 @@ export function routePath(url: string): string {
 
 /**
  * Decides what a request is, before anything else looks at it: a path some hop behind the gateway
- * would read differently is a 400 (see `checkTarget`); then one of the gateway's health routes, its
+ * would read differently is a 400 (service-kit's `checkRequestTarget`, which the model servers use too); then one of the gateway's health routes, its
  * own answers, a model's route (the model from the path, or for `POST /v1/embeddings` from the
  * body later), a wrong method on an OpenAI route, or nothing. Nothing is answered here except the
  * 400: who may learn that a route or model does not exist is the authorize stage's decision.
@@ -39,7 +40,7 @@ export function routePath(url: string): string {
 export function route({ router, answers }: RouteOptions): RequestHandler {
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const url = req.url ?? '/';
-    checkTarget(url);
+    checkRequestTarget(url);
     const state = stateOf(res);
     state.route = match(req.method ?? 'GET', url, router, answers);
     if (state.route.kind === 'model') state.model = state.route.model;
