@@ -12,18 +12,18 @@ import { inferenceContext, jsonObjectBody, textTensor, type ModelServerPlugin } 
 export const predictTopicPlugin: ModelServerPlugin = {
   name: 'predict-topic',
   appliesTo: (model) => model.labels !== undefined && model.scoresOutput !== undefined && model.textInput !== undefined,
-  routes(plane, options) {
+  routes(plane) {
     const router = Router();
     router.post('/predict_topic', async (req, res) => {
       const body = jsonObjectBody(req.body);
       if (!('rawtext_list' in body)) throw HttpError.invalidInput("body must have 'rawtext_list'");
       const runtime = plane.model;
-      const { inputs } = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
-      const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'seed', options.deadlineMs));
+      const decoded = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
+      const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'seed'));
       const labels = runtime.labels ?? [];
       const scores = outputs.tensors[runtime.scoresOutput as string] as Tensor;
       const values = scores.data as Float32Array;
-      const texts = inputs.tensors[runtime.textInput as string]?.data as string[];
+      const texts = decoded.inputs.tensors[runtime.textInput as string]?.data as string[];
       const rows = texts.map((_, row) => Array.from(values.subarray(row * labels.length, (row + 1) * labels.length)));
       res.json({
         input: texts,

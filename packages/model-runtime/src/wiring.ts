@@ -112,7 +112,9 @@ export async function loadTextMeasure(descriptions: readonly Pick<ModelDescripti
       : {
           normalize: (text) => measures.map((each) => each.normalize(text)).reduce((a, b) => (b.length > a.length ? b : a)),
           countPieces: (text) => Math.max(...measures.map((each) => each.countPieces(text))),
-          plannedPositions: (pieces) => Math.max(...measures.map((each) => each.plannedPositions(pieces))),
+          positions: (pieces) => Math.max(...measures.map((each) => each.positions(pieces))),
+          plan: (pieces, limits) =>
+            measures.map((each) => each.plan(pieces, limits)).reduce((a, b) => (b.seconds > a.seconds ? b : a)),
         };
   return { measure, dispose: () => loaded.dispose() };
 }

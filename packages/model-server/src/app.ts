@@ -23,8 +23,6 @@ export interface AppDependencies {
   maxBodyBytes: number;
   /** Deepest JSON nesting accepted (default 32). */
   maxJsonDepth?: number;
-  /** Longest a request may wait for its answer (default 30 s). */
-  deadlineMs?: number;
   /** A model's own routes (mounted first), besides the built-in protocols. */
   plugins?: readonly ModelServerPlugin[];
 }
@@ -39,7 +37,7 @@ const QUIET_PATHS = ['/v2/health/live', '/v2/health/ready', '/metrics'];
  */
 export function createApp(deps: AppDependencies): Express {
   const { plane, registry, logger, server, maxBodyBytes } = deps;
-  const options = { server, deadlineMs: deps.deadlineMs ?? 30_000 };
+  const options = { server };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

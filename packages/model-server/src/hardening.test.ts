@@ -70,7 +70,7 @@ describe('work limits after Unicode normalisation', () => {
     assert.match(long.body.error, /encoder pieces \(tokens\); the limit is 20/);
     const many = await supertest(app).post('/v2/models/question-topic/infer').send(infer(Array(4).fill('word '.repeat(12))));
     assert.equal(many.status, 400);
-    assert.match(many.body.error, /needs 64 padded encoder positions; the limit is 60/);
+    assert.match(many.body.error, /needs 64 padded encoder positions \(about 1 s of engine time\); the limit is 60: send fewer or shorter texts per request/);
     const raw = await supertest(app).post('/v2/models/question-topic/infer').send(infer(['x'.repeat(1001)]));
     assert.match(raw.body.error, /1001 characters; the limit is 1000/);
   });

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
+import { planEngineWork, textPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
@@ -174,11 +174,12 @@ export class FakeNumeric extends FakeRuntime {
   }
 }
 
-/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning. */
+/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning and costs. */
 export const FAKE_TEXT_BUDGET: TextBudget = {
   normalize: (text) => text.normalize('NFKC'),
   countPieces: (text) => Math.ceil(text.normalize('NFKC').length / 4) + 1,
-  plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
+  positions: textPositions,
+  plan: (pieces, limits) => planEngineWork(pieces, limits),
 };
 
 /** Options for {@link createTestApp}. */
@@ -188,10 +189,17 @@ export interface TestAppOptions {
   plugins?: readonly ModelServerPlugin[];
   limits?: Partial<RequestLimits>;
   maxBatchSize?: number;
+  /** Work limits of the batcher, in padded encoder positions (default: unbounded). */
+  maxBatchPositions?: number;
+  maxQueuePositions?: number;
+  maxQueuePositionsPerClient?: number;
   maxQueue?: number;
   maxQueuePerClient?: number;
   maxBodyBytes?: number;
+  /** An ordinary request's deadline (default 30 s). */
   deadlineMs?: number;
+  /** The longest deadline a request's work can earn (default 120 s). */
+  maxDeadlineMs?: number;
   defaultVersion?: string;
   /** Default: silent. */
   logger?: Logger;
@@ -218,7 +226,11 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
       maxBatchDelayMs: 1,
       maxQueue: options.maxQueue ?? 64,
       maxQueuePerClient: options.maxQueuePerClient,
+      maxBatchWork: options.maxBatchPositions,
+      maxQueueWork: options.maxQueuePositions,
+      maxQueueWorkPerClient: options.maxQueuePositionsPerClient,
     },
+    deadlines: { requestMs: options.deadlineMs ?? 30_000, maxRequestMs: options.maxDeadlineMs ?? Math.max(120_000, options.deadlineMs ?? 0) },
     registry,
   });
   const app = createApp({
@@ -227,7 +239,6 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     logger: options.logger ?? createLogger({ service: 'test', level: 'silent' }),
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
-    deadlineMs: options.deadlineMs,
     plugins: options.plugins,
   });
   return { app, plane, runtimes, registry };

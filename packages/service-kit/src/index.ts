@@ -2,7 +2,7 @@ export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './c
 export { errorHandler, notFoundHandler } from './error-handler.js';
 export { ECHO_LIMIT, HttpError, clipInput, toHttpError } from './errors.js';
 export { createHttpServer, type HttpServerLimits } from './http-server.js';
-export { DEADLINE_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
+export { DEADLINE_HEADER, DEADLINE_MAX_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
 export {
   createLogger,
   createLogSampler,

@@ -1,10 +1,9 @@
 import type { Request, Response } from 'express';
-import { HttpError } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { InferenceContext } from '../data-plane.js';
 
-/** The gateway's remaining deadline for this attempt, in milliseconds (relative, so clocks need not agree). */
-export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
+export { DEADLINE_HEADER, DEADLINE_MAX_HEADER };
 
 /** The parsed JSON body as an object, or a 400 saying what it was instead. */
 export function jsonObjectBody(body: unknown): Record<string, unknown> {
@@ -45,22 +44,38 @@ export function clientOf(req: Request): string {
   return req.socket.remoteAddress ?? '';
 }
 
+/** A deadline header's milliseconds, or undefined when absent; a 400 when malformed. */
+function deadlineHeader(req: Request, name: string): number | undefined {
+  const header = req.headers[name];
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d{1,9}$/.test(value)) throw HttpError.invalidInput(`${name} must be a number of milliseconds`);
+  return Number(value);
+}
+
 /**
  * The inference context of an HTTP exchange: its signal aborts when the client goes away before
- * the answer, or when the deadline passes (the gateway's `x-modeldock-deadline-ms`, capped by the
- * server's own `capMs`), so queued work is dropped instead of computed for nobody.
+ * the answer, so queued work is dropped instead of computed for nobody. The deadline is the data
+ * plane's, from the request's work; the gateway's `x-modeldock-deadline-ms` shortens it, and when
+ * the gateway offers to wait longer (`x-modeldock-deadline-max-ms`) for work that needs it, the
+ * server says so at once with `102 Processing`.
  */
-export function inferenceContext(req: Request, res: Response, protocol: string, capMs: number): InferenceContext {
-  const header = req.headers[DEADLINE_HEADER];
-  let ms = capMs;
-  if (header !== undefined) {
-    const value = Array.isArray(header) ? header[0] : header;
-    if (value === undefined || !/^\d{1,9}$/.test(value)) throw HttpError.invalidInput(`${DEADLINE_HEADER} must be a number of milliseconds`);
-    ms = Math.min(ms, Number(value));
-  }
+export function inferenceContext(req: Request, res: Response, protocol: string): InferenceContext {
+  const arrivedAt = performance.now();
+  const ms = deadlineHeader(req, DEADLINE_HEADER);
+  const maxMs = deadlineHeader(req, DEADLINE_MAX_HEADER);
   const gone = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) gone.abort(new Error('client closed the request'));
   });
-  return { protocol, client: clientOf(req), signal: AbortSignal.any([gone.signal, AbortSignal.timeout(ms)]) };
+  return {
+    protocol,
+    client: clientOf(req),
+    signal: gone.signal,
+    arrivedAt,
+    ...(ms === undefined ? {} : { deadline: { ms, ...(maxMs === undefined ? {} : { maxMs }) } }),
+    extend: () => {
+      if (!res.headersSent) res.writeProcessing();
+    },
+  };
 }

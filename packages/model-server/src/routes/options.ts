@@ -7,6 +7,4 @@ export interface ServerInfo {
 /** What every protocol's routes share besides the data plane. */
 export interface RouteOptions {
   server: ServerInfo;
-  /** The longest a request may wait for its answer (the gateway's deadline header can shorten it). */
-  deadlineMs: number;
 }

@@ -52,7 +52,7 @@ function signatureDef(runtime: ModelRuntime) {
 }
 
 /** TensorFlow Serving's REST API: model status, metadata, `:predict` (row and columnar) and, for classifiers, `:classify`. */
-export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router {
+export function tfServingRoutes(plane: DataPlane, _options: RouteOptions): Router {
   const router = Router();
   router.use(async (req, res, next) => {
     const target = parseTarget(req);
@@ -86,8 +86,7 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
         const body = parseBody(predictRequest, req.body);
         const columnar = body.instances === undefined;
         const raw = columnar ? columnarTensors(runtime, body.inputs) : rowTensors(runtime, body.instances);
-        const { inputs } = plane.decode(runtime, raw);
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options.deadlineMs));
+        const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'tf-serving'));
         res.json(columnar ? { outputs: columnarOutputs(runtime, outputs) } : { predictions: rowOutputs(runtime, outputs) });
         return;
       }
@@ -98,8 +97,8 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
           throw HttpError.invalidInput(`model '${runtime.name}' is not a classifier; use :predict`);
         }
         const body = parseBody(classifyRequest, req.body);
-        const { inputs } = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options.deadlineMs));
+        const decoded = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
+        const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'tf-serving'));
         const rows = rowValues(outputs.tensors[scores] as Tensor) as number[][];
         res.json({ results: rows.map((row) => labels.map((label, i) => [label, row[i]])) });
         return;
