@@ -1,7 +1,7 @@
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from './metrics.js';
 import type { Endpoint, UpstreamPool } from './upstream-pool.js';
@@ -21,6 +21,7 @@ const DROPPED_REQUEST_HEADERS = [
   'transfer-encoding',
   'expect',
   DEADLINE_HEADER,
+  DEADLINE_MAX_HEADER,
 ];
 
 /** Response headers not copied from the replica: hop-by-hop ones, and the request id the gateway already set. */
@@ -124,6 +125,8 @@ function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, served
 class Attempt {
   proxyReq: ClientRequest | undefined;
   settled = false;
+  /** Called when the replica answers `102 Processing`: it admitted work that needs more than this attempt's deadline. */
+  onProcessing: (() => void) | undefined;
   #released = false;
   readonly #startedAt = performance.now();
 
@@ -295,6 +298,10 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         proxyReq.path = attempt.path;
         // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
         proxyReq.on('error', (err) => attempt.fail(err));
+        // Interim answers are the gateway's to read, never passed on (http-proxy ignores them).
+        proxyReq.on('information', (info) => {
+          if (info.statusCode === 102 && !attempt.settled) attempt.onProcessing?.();
+        });
       },
       proxyRes: (proxyRes, req, res) => {
         const attempt = current.get(req);
@@ -311,8 +318,11 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
 
   return async (req, res, { pool, path, body, hadBody, requestId }) => {
     const headers = outgoingHeaders(req.headers, body, hadBody, requestId, trustedProxies.trusts(req.socket.remoteAddress ?? ''));
-    const { timeoutMs, attemptTimeoutMs } = pool.config;
-    const deadlineAt = performance.now() + timeoutMs;
+    const { timeoutMs, attemptTimeoutMs, maxTimeoutMs } = pool.config;
+    const startedAt = performance.now();
+    let deadlineAt = startedAt + timeoutMs;
+    /** The deadline a request gets once a replica says its admitted work needs more (102 Processing). */
+    const maxDeadlineAt = startedAt + maxTimeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
     const failed = new Set<Endpoint>();
     let previous: Endpoint | undefined;
@@ -324,7 +334,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
       else attempt?.abort();
     };
     // One deadline for all attempts together, up to the response head; a streaming body may take longer.
-    const timer = setTimeout(() => stop('timeout'), timeoutMs);
+    let timer = setTimeout(() => stop('timeout'), timeoutMs);
     const onClose = () => stop('client-gone');
     res.once('close', onClose);
 
@@ -349,7 +359,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // Each attempt gets its own deadline, never past the request's: a black-hole replica costs
         // one attempt timeout, and the replica learns how long its answer is still wanted.
         const remainingMs = Math.floor(deadlineAt - performance.now());
-        if (remainingMs < 1) throw HttpError.upstreamTimeout(timeoutMs);
+        if (remainingMs < 1) throw HttpError.upstreamTimeout(Math.round(deadlineAt - startedAt));
         // When the request's own deadline comes first, its timer ends the attempt (and ejects the replica too).
         const attemptMs = Math.min(attemptTimeoutMs, remainingMs);
         let attemptTimer: NodeJS.Timeout | undefined;
@@ -360,6 +370,17 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           current.set(req, started);
           // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
           req.headers = { ...headers, [DEADLINE_HEADER]: String(replicaDeadlineMs(attemptMs)) };
+          // The replica may take up to the longest deadline for work that needs it, if it says so at once.
+          const offerMs = Math.floor(maxDeadlineAt - performance.now());
+          if (offerMs > attemptMs) req.headers[DEADLINE_MAX_HEADER] = String(replicaDeadlineMs(offerMs));
+          started.onProcessing = () => {
+            if (deadlineAt >= maxDeadlineAt) return;
+            // The replica is alive and computing: wait for it up to the longest deadline, not the attempt's.
+            deadlineAt = maxDeadlineAt;
+            clearTimeout(attemptTimer);
+            clearTimeout(timer);
+            timer = setTimeout(() => stop('timeout'), Math.max(0, maxDeadlineAt - performance.now()));
+          };
           if (attemptTimeoutMs < remainingMs) attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
@@ -368,7 +389,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         if (outcome.kind === 'responded') return;
         if (outcome.kind === 'aborted' || stopped !== undefined) {
           if (stopped === 'client-gone') return;
-          throw HttpError.upstreamTimeout(timeoutMs);
+          throw HttpError.upstreamTimeout(Math.round(deadlineAt - startedAt));
         }
         if (outcome.kind === 'failed') {
           if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
