@@ -57,6 +57,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const { runModels } = await import('./models-run.js');
     return runModels(command.settings);
   }
+  if (command.kind === 'bulk') {
+    const { runBulk } = await import('./bulk-run.js');
+    return runBulk(command.settings);
+  }
   const { runBench } = await import('./run.js');
   return runBench(command.settings);
 }

@@ -65,6 +65,7 @@ export interface ModelsSettings {
 
 export const USAGE = `Usage: pnpm bench [options]
        pnpm bench models [options]
+       pnpm bench bulk [options]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
@@ -83,12 +84,36 @@ models                 start-up, memory and throughput of every model under
                        models-<timestamp>.json and .md (--quick, --record and
                        --log-level apply; full ~3 min, quick ~1 min)
 
+bulk                   a second client's single-text latency alone and while
+                       2,048-input embedding requests run, and the largest
+                       request admitted (sentence-embedding behind the
+                       gateway); writes bulk-<timestamp>.json and .md
+                       (full ~3 min, quick ~1.5 min)
+
 report <results.json>  re-render the markdown tables of a committed run into
                        the .md next to it, without running anything
   --docs               also replace its generated section in docs/benchmarks.md
                        (a models run: the "Models" section)
 
 A leading "--" (as in \`pnpm bench -- --quick\`) is ignored.`;
+
+/** How `bench bulk` measures a bulk embeddings client beside a second client. */
+export interface BulkSettings {
+  mode: 'quick' | 'full';
+  record: boolean;
+  /** Seconds the second client runs alone first. */
+  baselineS: number;
+  /** 2,048-input requests, one after the other. */
+  rounds: number;
+  logLevel: string;
+  readyTimeoutMs: number;
+}
+
+/** Parses the options of `bench bulk` (the same flags as a run). */
+export function parseBulkSettings(argv: readonly string[]): BulkSettings {
+  const { quick, record, logLevel } = parseRunOptions(argv);
+  return { mode: quick ? 'quick' : 'full', record, baselineS: quick ? 5 : 15, rounds: quick ? 1 : 3, logLevel, readyTimeoutMs: COMMON.readyTimeoutMs };
+}
 
 /** A command line the bench cannot use: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -98,6 +123,7 @@ export type BenchCommand =
   | { kind: 'help' }
   | { kind: 'run'; settings: BenchSettings }
   | { kind: 'models'; settings: ModelsSettings }
+  | { kind: 'bulk'; settings: BulkSettings }
   | { kind: 'report'; file: string; docs: boolean };
 
 /**
@@ -118,6 +144,7 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
     return { kind: 'report', file: files[0], docs: flags.includes('--docs') };
   }
   if (args[0] === 'models') return { kind: 'models', settings: parseModelsSettings(args.slice(1)) };
+  if (args[0] === 'bulk') return { kind: 'bulk', settings: parseBulkSettings(args.slice(1)) };
   return { kind: 'run', settings: parseSettings(args) };
 }
 
