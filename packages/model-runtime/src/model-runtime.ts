@@ -70,6 +70,12 @@ export interface ModelRuntime extends ModelDescription {
   predict(inputs: Batch, options?: PredictOptions): Promise<Batch>;
   /** Frees every tensor the model holds. */
   unload(): Promise<void>;
+  /**
+   * Text models: what the engine reads of a text (after the model's own text transform), so that
+   * texts with the same key get identical output rows; absent: the text itself. Cheap and pure: the
+   * server calls it on the HTTP thread to key its result cache.
+   */
+  textKey?(text: string): string;
 }
 
 /**

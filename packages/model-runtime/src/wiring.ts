@@ -78,6 +78,7 @@ export async function createModelRuntime(versionDir: string, options: EngineOpti
     scoresOutput: runtime.scoresOutput,
     textInput: runtime.textInput,
     info: runtime.info,
+    ...(runtime.textKey === undefined ? {} : { textKey: (text: string) => (runtime.textKey as (text: string) => string)(text) }),
     ready: () => runtime.ready(),
     load: () => runtime.load(),
     predict: (inputs, predictOptions) => runtime.predict(inputs, predictOptions),

@@ -75,6 +75,11 @@ export const serverSettingsSchema = z.object({
     .describe(
       "longest deadline a request's work can earn: a text request gets twice its estimated engine time if that is longer than `REQUEST_DEADLINE_MS`; through the gateway, up to the `x-modeldock-deadline-max-ms` it offers",
     ),
+  CACHE_BYTES: nonNegativeInt()
+    .default(0)
+    .describe(
+      'bytes of answer rows the result cache may hold, least recently used evicted first (0: off); keyed by model version and exact input (after the model’s text transform), so a repeated text skips the queue and the engine, and identical texts in flight are computed once; `Cache-Control: no-cache` bypasses it. a sentence-embedding row takes ~2.4 KB, a question-topic row ~0.4 KB',
+    ),
   HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers'),
   REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),
   KEEP_ALIVE_TIMEOUT_MS: positiveInt().default(65_000).describe('idle keep-alive connection lifetime (longer than the gateway’s)'),

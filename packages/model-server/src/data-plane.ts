@@ -12,6 +12,8 @@ import {
   type RowCodec,
 } from '@modeldock/model-runtime';
 import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, TIMEOUT_CAUSE_HEADER, type Registry } from '@modeldock/service-kit';
+import { createCachedInference } from './coalescing.js';
+import { ResultCache, rowKeys } from './result-cache.js';
 import { SIZE_HINT, decodeTensors, type DecodedTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
 
 /** The context of one inference request, from its HTTP exchange. */
@@ -32,6 +34,8 @@ export interface InferenceContext {
   deadline?: { ms: number; maxMs?: number };
   /** Tells the caller, before any work starts, that its request was given more than `deadline.ms` (HTTP: 102 Processing). */
   extend?(): void;
+  /** Neither cached rows nor rows other requests are computing may answer it (`Cache-Control: no-cache`). */
+  noCache?: boolean;
 }
 
 /** A request validated by {@link DataPlane.decode}, ready for {@link DataPlane.infer}. */
@@ -77,6 +81,11 @@ export interface DataPlaneOptions {
   batching: BatcherOptions;
   /** Default: 30 s, up to 120 s. */
   deadlines?: DeadlineOptions;
+  /**
+   * Bytes of answer rows the result cache may hold, all versions together (0, the default, turns
+   * the cache and the coalescing of identical rows off).
+   */
+  cacheBytes?: number;
   registry: Registry;
 }
 
@@ -202,6 +211,28 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     },
   });
 
+  const cacheLabels = (scope: string) => {
+    const [cachedName = name, version = ''] = scope.split('\u0000');
+    return { model: cachedName, version };
+  };
+  const cacheCounter = (metric: string, help: string) =>
+    new Counter({ name: metric, help, labelNames: ['model', 'version'] as const, registers: [registry] });
+  const cacheHits = cacheCounter('modeldock_cache_hits_total', 'Rows answered from the result cache.');
+  const cacheMisses = cacheCounter('modeldock_cache_misses_total', 'Rows the result cache did not hold and nobody was computing: computed for this request.');
+  const cacheCoalesced = cacheCounter('modeldock_cache_coalesced_rows_total', 'Rows answered by a computation another request (or an earlier row of the same request) had started.');
+  const cacheEvictions = cacheCounter('modeldock_cache_evictions_total', 'Rows evicted from the result cache to make room (least recently used first).');
+  const cacheBytes = new Gauge({ name: 'modeldock_cache_bytes', help: 'Bytes the result cache holds.', labelNames: ['model'] as const, registers: [registry] });
+  cacheBytes.set({ model: name }, 0);
+  const cache = new ResultCache(options.cacheBytes ?? 0, {
+    bytes: (bytes) => cacheBytes.set({ model: name }, bytes),
+    evicted: (scope) => cacheEvictions.inc(cacheLabels(scope)),
+  });
+  const cached = createCachedInference(cache, {
+    hits: (scope, n) => cacheHits.inc(cacheLabels(scope), n),
+    misses: (scope, n) => cacheMisses.inc(cacheLabels(scope), n),
+    coalesced: (scope, n) => cacheCoalesced.inc(cacheLabels(scope), n),
+  });
+
   const batchers = new Map(
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
@@ -230,6 +261,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const reject = (reason: string, error: HttpError): HttpError => {
     rejected.inc({ model: name, reason });
     return error;
+  };
+
+  /** Whether rows of this work are cut into several parts (and so go in sorted by length). */
+  const isMultiPart = (work: readonly number[]): boolean => {
+    if (work.length > partRows) return true;
+    let sum = 0;
+    for (const units of work) sum += units;
+    return sum > (batching.maxBatchWork ?? Infinity);
   };
 
   /**
@@ -292,15 +331,29 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const timeout = AbortSignal.timeout(Math.max(0, Math.floor(deadline.ms - (performance.now() - arrivedAt))));
       const signal = context.signal === undefined ? timeout : AbortSignal.any([context.signal, timeout]);
       const { inputs, work } = request;
-      // A request of several parts goes in sorted by length, so each part pads little.
-      const order = work !== undefined && work.plan.calls > 1 ? sortedOrder(work.rows) : undefined;
+      /** Rows `rows` of the request through the batcher; a request of several parts goes in sorted by length, so each part pads little. */
+      const compute = async (rows: readonly number[] | undefined, computeSignal: AbortSignal): Promise<Batch> => {
+        const subset = rows === undefined ? inputs : selectRows(inputs, rows);
+        const rowWork = work === undefined ? undefined : rows === undefined ? work.rows : rows.map((row) => work.rows[row] as number);
+        const order = rowWork !== undefined && isMultiPart(rowWork) ? sortedOrder(rowWork) : undefined;
+        const outputs = await batcher.submit(order === undefined ? subset : selectRows(subset, order), {
+          signal: computeSignal,
+          client: context.client,
+          work: rowWork === undefined || order === undefined ? rowWork : order.map((row) => rowWork[row] as number),
+        });
+        return order === undefined ? outputs : selectRows(outputs, inversePermutation(order));
+      };
       let outputs: Batch;
       try {
-        outputs = await batcher.submit(order === undefined ? inputs : selectRows(inputs, order), {
-          signal,
-          client: context.client,
-          work: work === undefined ? undefined : order === undefined ? work.rows : order.map((row) => work.rows[row] as number),
-        });
+        outputs = !cache.enabled
+          ? await compute(undefined, signal)
+          : await cached({
+              scope: `${runtime.name}\u0000${runtime.version}`,
+              keys: rowKeys(runtime, inputs),
+              bypass: context.noCache === true,
+              signal,
+              compute,
+            });
       } catch (error) {
         // The replica is healthy: the request waited behind other work, so the gateway must not count it against us.
         const queued = { [TIMEOUT_CAUSE_HEADER]: 'queue' };
@@ -315,7 +368,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         throw error;
       }
       rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
-      return order === undefined ? outputs : selectRows(outputs, inversePermutation(order));
+      return outputs;
     },
     startDraining() {
       draining = true;

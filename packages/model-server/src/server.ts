@@ -130,6 +130,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       maxQueueWorkPerClient: settings.MAX_QUEUE_POSITIONS_PER_CLIENT,
     },
     deadlines: { requestMs: settings.REQUEST_DEADLINE_MS, maxRequestMs: settings.MAX_REQUEST_DEADLINE_MS },
+    cacheBytes: settings.CACHE_BYTES,
     registry,
   });
   const app = createApp({

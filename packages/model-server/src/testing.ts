@@ -200,6 +200,8 @@ export interface TestAppOptions {
   deadlineMs?: number;
   /** The longest deadline a request's work can earn (default 120 s). */
   maxDeadlineMs?: number;
+  /** Result cache size (default 0: off). */
+  cacheBytes?: number;
   defaultVersion?: string;
   /** Default: silent. */
   logger?: Logger;
@@ -231,6 +233,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
       maxQueueWorkPerClient: options.maxQueuePositionsPerClient,
     },
     deadlines: { requestMs: options.deadlineMs ?? 30_000, maxRequestMs: options.maxDeadlineMs ?? Math.max(120_000, options.deadlineMs ?? 0) },
+    cacheBytes: options.cacheBytes,
     registry,
   });
   const app = createApp({

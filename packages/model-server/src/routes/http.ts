@@ -53,12 +53,18 @@ function deadlineHeader(req: Request, name: string): number | undefined {
   return Number(value);
 }
 
+/** Whether a request's `Cache-Control` says `no-cache` (RFC 9111 §5.2.1.4: no stored answer without revalidation). */
+function noCache(req: Request): boolean {
+  const header = req.headers['cache-control'];
+  return header !== undefined && header.split(',').some((directive) => directive.trim().toLowerCase() === 'no-cache');
+}
+
 /**
  * The inference context of an HTTP exchange: its signal aborts when the client goes away before
  * the answer, so queued work is dropped instead of computed for nobody. The deadline is the data
  * plane's, from the request's work; the gateway's `x-modeldock-deadline-ms` shortens it, and when
  * the gateway offers to wait longer (`x-modeldock-deadline-max-ms`) for work that needs it, the
- * server says so at once with `102 Processing`.
+ * server says so at once with `102 Processing`. `Cache-Control: no-cache` keeps the result cache out of it.
  */
 export function inferenceContext(req: Request, res: Response, protocol: string): InferenceContext {
   const arrivedAt = performance.now();
@@ -74,6 +80,7 @@ export function inferenceContext(req: Request, res: Response, protocol: string):
     signal: gone.signal,
     arrivedAt,
     ...(ms === undefined ? {} : { deadline: { ms, ...(maxMs === undefined ? {} : { maxMs }) } }),
+    noCache: noCache(req),
     extend: () => {
       if (!res.headersSent) res.writeProcessing();
     },
