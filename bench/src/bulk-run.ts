@@ -6,11 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadUseTokenizer, planEngineWork, type UseTokenizer } from '@modeldock/model-runtime';
 import { WORK_DEADLINE_FACTOR } from '@modeldock/model-server';
-import { dateParts, gitDescription, machine, progress, runSuite, writeResultFiles, type MachineDescription } from './harness.js';
+import { renderBulkMarkdown } from './bulk-report.js';
+import { dateParts, gitDescription, machine, progress, runSuite, writeResultFiles } from './harness.js';
 import { listBenchModels } from './models.js';
 import type { ProcessSupervisor } from './processes.js';
 import { loadQuestions } from './questions.js';
 import { startGateway, startModel } from './services.js';
+import type { BulkResults, BulkRound } from './results.js';
 import { REPO_ROOT, type BulkSettings } from './settings.js';
 import { fmt, round, summarise, type LatencySummary } from './stats.js';
 
@@ -73,44 +75,6 @@ function cost(tokenizer: UseTokenizer, texts: readonly string[]): { pieces: numb
     engineS: round(plan.seconds, 1) ?? 0,
     deadlineS: round(Math.min(120, Math.max(30, WORK_DEADLINE_FACTOR * plan.seconds)), 1) ?? 0,
   };
-}
-
-/** A bulk request and the second client's requests while it ran. */
-export interface BulkRound {
-  inputs: number;
-  pieces: number;
-  positions: number;
-  /** Estimated engine seconds on one wasm core, and the deadline the server gives it. */
-  engineS: number;
-  deadlineS: number;
-  status: number;
-  seconds: number;
-  second: LatencySummary;
-  secondFailures: number;
-}
-
-/** Everything `bench bulk` writes to `bulk-<timestamp>.json`. */
-export interface BulkResults {
-  meta: {
-    startedAt: string;
-    finishedAt: string;
-    mode: 'quick' | 'full';
-    machine: MachineDescription;
-    git: string;
-    /** 1-minute load average when the run started and ended. */
-    loadAverage: { start: number; end: number };
-  };
-  /** The second client alone. */
-  baseline: LatencySummary;
-  /** 2,048 TREC questions per request, the second client beside each. */
-  rounds: BulkRound[];
-  /** The second client over every round. */
-  during: LatencySummary;
-  /** The largest request admitted (LangChain's default batch of long texts), the second client beside it. */
-  largest: BulkRound;
-  /** One more long text than the largest: refused. */
-  overLimit: { status: number; message: string };
-  anomalies: string[];
 }
 
 function latencies(answers: readonly Answer[]): LatencySummary {
@@ -204,6 +168,7 @@ async function measureBulk(settings: BulkSettings, supervisor: ProcessSupervisor
   for (const client of Object.values(clients)) client.agent.destroy();
   return {
     meta: {
+      suite: 'bulk',
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       mode: settings.mode,
@@ -218,39 +183,6 @@ async function measureBulk(settings: BulkSettings, supervisor: ProcessSupervisor
     overLimit: { status: over.status, message },
     anomalies,
   };
-}
-
-/** The tables of a `bench bulk` run. */
-export function renderBulkMarkdown(res: BulkResults): string {
-  const row = (label: string, l: LatencySummary) => `| ${label} | ${l.count} | ${fmt(l.p50)} | ${fmt(l.p90)} | ${fmt(l.p99)} | ${fmt(l.max)} |`;
-  const bulkRow = (label: string, r: BulkRound) =>
-    `| ${label} | ${r.inputs} | ${r.pieces} | ${r.positions} | ${r.engineS} | ${r.deadlineS} | ${r.status} | ${r.seconds} | ${fmt(r.second.p50)} | ${fmt(r.second.p99)} |`;
-  return [
-    `# Bulk embeddings (${res.meta.mode}), ${res.meta.startedAt}`,
-    '',
-    `${res.meta.machine.cpuModel} × ${res.meta.machine.cores}, Node ${res.meta.machine.node}, commit ${res.meta.git}; load average ${res.meta.loadAverage.start} at the start, ${res.meta.loadAverage.end} at the end.`,
-    `${MODEL} on wasm behind the gateway, default settings; the bulk client and the second client have addresses of their own.`,
-    '',
-    '## The second client: one text per request, one request at a time (ms)',
-    '',
-    '| while | requests | p50 | p90 | p99 | max |',
-    '|---|---:|---:|---:|---:|---:|',
-    row('alone', res.baseline),
-    row(`${BULK_INPUTS}-input requests ran (every round)`, res.during),
-    row(`the largest admitted request ran`, res.largest.second),
-    '',
-    '## The bulk requests',
-    '',
-    '| request | inputs | pieces | padded positions | estimated engine s (one wasm core) | deadline s | status | seconds | second client p50 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...res.rounds.map((r, i) => bulkRow(`TREC questions, round ${i + 1}`, r)),
-    bulkRow('200+-piece texts (the largest admitted)', res.largest),
-    '',
-    `One more such text: ${res.overLimit.status}, "${res.overLimit.message}"`,
-    '',
-    res.anomalies.length === 0 ? 'No unexpected errors.' : `Unexpected: ${res.anomalies.join('; ')}`,
-    '',
-  ].join('\n');
 }
 
 async function writeBulkResults(results: BulkResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {

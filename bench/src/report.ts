@@ -1,7 +1,18 @@
+import { renderBulkMarkdown } from './bulk-report.js';
 import type { LoadResult } from './load.js';
 import { renderModelsMarkdown } from './models-report.js';
 import { fmt, pct } from './stats.js';
-import { isModelsResults, type BenchResults, type LoadPoint, type ModelsResults, type Overhead, type TargetCheck } from './results.js';
+import { renderTrafficMarkdown } from './traffic-report.js';
+import {
+  isBulkResults,
+  isModelsResults,
+  isTrafficResults,
+  type AnyResults,
+  type BenchResults,
+  type LoadPoint,
+  type Overhead,
+  type TargetCheck,
+} from './results.js';
 import type { BenchSettings } from './settings.js';
 
 type Measured = Omit<BenchResults, 'meta' | 'targets' | 'anomalies'>;
@@ -188,8 +199,10 @@ export function renderMarkdown(res: BenchResults): string {
   return lines.join('\n');
 }
 
-/** The markdown of any results file: a load run's tables or a `bench models` run's. */
-export function renderResults(res: BenchResults | ModelsResults): string {
+/** The markdown of any results file: a load run's tables, or a `bench models`, `bench bulk` or `bench traffic` run's. */
+export function renderResults(res: AnyResults): string {
+  if (isBulkResults(res)) return renderBulkMarkdown(res);
+  if (isTrafficResults(res)) return renderTrafficMarkdown(res);
   return isModelsResults(res) ? renderModelsMarkdown(res) : renderMarkdown(res);
 }
 
