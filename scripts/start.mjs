@@ -30,11 +30,12 @@ Environment:
   MODELDOCK_MODELS_DIR=<dir>    the models folder (default: models/ of the checkout)
   MODELDOCK_PORTS='{"a": 9001}' ports that replace the models' own for this run
   GATEWAY_MODELS                replace the gateway configuration built from models/ (JSON)
-  anything else (QT_*, GATEWAY_*, MODEL_*) is passed to the processes.
+  anything else (MODEL_*, GATEWAY_*) is passed to the processes: MODEL_* overrides every
+  model's model-settings.json (QT_* is read by question-topic as an alias of MODEL_*).
 
-models/<name>/model-settings.json (optional): {"app": "<apps folder>", "port": <int>,
-"aliases": [{"method": "POST", "path": "/..."}]}. Without "app" a model runs on the generic
-model server (apps/model-server).
+models/<name>/model-settings.json (optional; docs/configuration.md lists every field):
+{"app": "<apps folder>", "port": <int>, "aliases": [{"method": "POST", "path": "/..."}], ...}.
+Without "app" a model runs on the generic model server (apps/model-server).
 ${portSentence}.`;
 }
 

@@ -3,31 +3,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { envPrefixOf, listBenchModels, parseModelSettingsFile, serverEntry } from './models.js';
+import { listBenchModels, serverEntry } from './models.js';
 import { REPO_ROOT } from './settings.js';
 
-describe('parseModelSettingsFile', () => {
-  it('reads app, port and aliases with the model server schema', () => {
-    const settings = parseModelSettingsFile('m', '{"app": "question-topic", "port": 8501, "aliases": [{"method": "POST", "path": "/predict_topic"}]}');
-    assert.deepEqual(settings, { app: 'question-topic', port: 8501, aliases: [{ method: 'POST', path: '/predict_topic' }] });
-  });
-
-  it('names the file for bad JSON and for an unknown key', () => {
-    assert.throws(() => parseModelSettingsFile('m', '{'), /models\/m\/model-settings.json is not JSON/);
-    assert.throws(() => parseModelSettingsFile('m', '{"prot": 1}'), /models\/m\/model-settings.json/);
-  });
-});
-
-describe('envPrefixOf and serverEntry', () => {
-  it('serves a model without an app on the generic server with MODEL_* variables', () => {
-    assert.equal(envPrefixOf(undefined), 'MODEL_');
+describe('serverEntry', () => {
+  it('serves a model without an app on the generic server, and one with an app on it', () => {
     assert.equal(serverEntry({ app: undefined }), 'apps/model-server/dist/main.js');
-  });
-
-  it('serves question-topic on its app with QT_* variables, and refuses an app it knows no prefix for', () => {
-    assert.equal(envPrefixOf('question-topic'), 'QT_');
     assert.equal(serverEntry({ app: 'question-topic' }), 'apps/question-topic/dist/main.js');
-    assert.throws(() => envPrefixOf('nobody'), /no environment prefix known for apps\/nobody/);
   });
 });
 
@@ -50,8 +32,8 @@ describe('listBenchModels', () => {
 
   it('lists folders with a version that has metadata.json, measuring the newest under the folder name', async () => {
     const models = await listBenchModels(dir);
-    assert.deepEqual(models.map((m) => [m.name, m.version, m.description.name, m.description.kind, m.envPrefix, m.servedVersions]), [
-      ['embedder', '2', 'embedder', 'sentence-embedding', 'MODEL_', ['2']],
+    assert.deepEqual(models.map((m) => [m.name, m.version, m.description.name, m.description.kind, m.servedVersions]), [
+      ['embedder', '2', 'embedder', 'sentence-embedding', ['2']],
     ]);
   });
 
@@ -59,7 +41,6 @@ describe('listBenchModels', () => {
     const models = await listBenchModels(path.join(REPO_ROOT, 'models'));
     const byName = new Map(models.map((m) => [m.name, m]));
     assert.equal(byName.get('question-topic')?.app, 'question-topic');
-    assert.equal(byName.get('question-topic')?.envPrefix, 'QT_');
     // Its model-settings.json serves every version, as the server started from its folder does.
     assert.deepEqual(byName.get('question-topic')?.servedVersions, ['1', '2']);
     assert.equal(byName.get('sentence-embedding')?.description.kind, 'sentence-embedding');

@@ -32,8 +32,6 @@ export interface ModelServerOptions {
   name: string;
   /** `apps/<app>/dist/main.js`, relative to the repository root. */
   entry: string;
-  /** `QT_`, `MODEL_`: the server's variables are `<prefix><SETTING>`. */
-  envPrefix: string;
   logLevel: string;
   readyTimeoutMs: number;
   settings?: Readonly<Record<string, string>>;
@@ -54,14 +52,15 @@ export async function startModelServer(supervisor: ProcessSupervisor, options: M
     DRAIN_TIMEOUT_MS: '3000',
     ...options.settings,
   };
-  const env = Object.fromEntries(Object.entries(settings).map(([key, value]) => [variableName(options.envPrefix, key), value]));
+  // Every model server reads MODEL_<SETTING> (the prefix is not doubled: MODEL_DIR).
+  const env = Object.fromEntries(Object.entries(settings).map(([key, value]) => [variableName('MODEL_', key), value]));
   const proc = supervisor.spawnNode(options.name, path.join(REPO_ROOT, options.entry), env);
   const origin = `http://127.0.0.1:${port}`;
   const readyMs = await waitForHttp(proc, `${origin}/v2/health/ready`, { timeoutMs: options.readyTimeoutMs });
   return { proc, origin, readyMs, idleRssMiB: rssMiB(proc.pid) };
 }
 
-/** Starts a question-topic process (its own app, `QT_*`) with the given batching settings. */
+/** Starts a question-topic process (its own app) with the given batching settings. */
 export async function startService(supervisor: ProcessSupervisor, options: ServiceOptions): Promise<Running> {
   const settings: Record<string, string> = {
     // Every load client comes from 127.0.0.1: one client's share of the queue would cap the whole run.
@@ -72,7 +71,6 @@ export async function startService(supervisor: ProcessSupervisor, options: Servi
   return startModelServer(supervisor, {
     name: options.name,
     entry: path.relative(REPO_ROOT, SERVICE_ENTRY),
-    envPrefix: 'QT_',
     logLevel: options.logLevel,
     readyTimeoutMs: options.readyTimeoutMs,
     settings,
@@ -91,7 +89,6 @@ export async function startModel(
   return startModelServer(supervisor, {
     ...options,
     entry: serverEntry(model),
-    envPrefix: model.envPrefix,
     settings: { MODEL_DIR: model.dir, MODEL_NAME: model.name, ...options.settings },
   });
 }

@@ -1,26 +1,30 @@
 # Every model server image, from one Dockerfile: which app runs, which model it serves and on which
-# TensorFlow.js backend are build arguments; the NVIDIA variant is the `gpu` target. Build from the
-# repository root (see deploy/README.md, "Images"):
+# TensorFlow.js backend are build arguments. Build from the repository root (see deploy/README.md, "Images"):
 #
 #   docker build -f deploy/docker/model-server.Dockerfile --build-arg APP=question-topic \
 #     --build-arg MODEL=question-topic --build-arg TFJS_BACKEND=wasm -t modeldock/question-topic:wasm .
-#   docker build -f deploy/docker/model-server.Dockerfile \
-#     --build-arg MODEL=sentence-embedding --build-arg TFJS_BACKEND=wasm -t modeldock/sentence-embedding:wasm .
-#   docker build -f deploy/docker/model-server.Dockerfile --target gpu \
-#     --build-arg APP=question-topic --build-arg MODEL=question-topic -t modeldock/question-topic:gpu .
+#   docker build -f deploy/docker/model-server.Dockerfile --target server \
+#     --build-arg TFJS_BACKEND=tensorflow -t modeldock/model-server:1.0.0-tensorflow .
+#
+# Targets:
+#   cpu (default) the server with models/<MODEL>/ inside (compose, `docker run`), native TensorFlow or wasm.
+#   gpu           the same on CUDA (tfjs-node-gpu).
+#   server        the server without a model, for Kubernetes: each model version comes from its own model
+#                 image (deploy/docker/model.Dockerfile) or a volume, and the pod sets MODEL_DIR.
+#   server-gpu    the same on CUDA.
 #
 # Build arguments:
-#   APP           apps/<APP> is the server: `model-server` (generic, MODEL_* settings) or `question-topic`
-#                 (the generic server plus its seed route, QT_* settings).
-#   MODEL         models/<MODEL>/ is copied into the image and is the default model folder, so
-#                 `docker run` works alone; compose and Kubernetes may mount another one over it.
+#   APP           apps/<APP> is the server: `model-server` (the generic server) or `question-topic` (the
+#                 generic server plus its seed route). Both read MODEL_* settings.
+#   MODEL         models/<MODEL>/ is copied into the cpu and gpu images and is their default model folder,
+#                 so `docker run` works alone; compose mounts the models folder over it.
 #   TFJS_BACKEND  `tensorflow` (tfjs-node native addon; the build downloads libtensorflow) or `wasm`
-#                 (no native code; builds offline). Ignored by the `gpu` target, which is native.
-#   CUDA_IMAGE    base of the `gpu` target (default below); NVIDIA deletes end-of-life tags, so pin
+#                 (no native code; builds offline). Ignored by the gpu targets, which are native.
+#   CUDA_IMAGE    base of the gpu targets (default below); NVIDIA deletes end-of-life tags, so pin
 #                 a mirror or digest with --build-arg CUDA_IMAGE=... when it is gone.
-# Only models/<MODEL>/ of the build context reaches the image, in the last layers: a changed
-# model re-runs `turbo prune` (cheap) and those layers, never the install or build layers, whose
-# inputs (turbo's pruned output) are unchanged.
+# Only models/<MODEL>/ of the build context reaches an image, in its last layer: a changed model re-runs
+# `turbo prune` (cheap) and that layer, never the install or build layers, whose inputs (turbo's pruned
+# output) are unchanged.
 #
 # Stages follow turborepo's examples/with-docker: prune -> install from out/json -> build -> deploy
 # -> runtime. No `# syntax=` line on purpose: it would pull docker/dockerfile from a registry; the
@@ -50,16 +54,22 @@ WORKDIR /repo
 COPY . .
 # Declared here, not above: every image shares the layers before its first use.
 ARG APP=model-server
-ARG MODEL
 # out/json: manifests + lockfile + pnpm-workspace.yaml (catalog, overrides, allowBuilds) of the app
 # and its workspace dependencies only; out/full: their sources. /repo/out/package-name: for later stages.
 RUN set -eu; \
-    test -n "${MODEL}" || { echo "set --build-arg MODEL=<folder of models/>, e.g. MODEL=question-topic" >&2; exit 1; }; \
-    ls -d models/"${MODEL}"/[0-9]* >/dev/null 2>&1 || { echo "models/${MODEL}/<version>/ not found in the build context" >&2; exit 1; }; \
     test -f "apps/${APP}/package.json" || { echo "APP must name a folder of apps/ (model-server, question-topic), got '${APP}'" >&2; exit 1; }; \
     name="$(node -p "require('./apps/${APP}/package.json').name")"; \
     turbo prune "${name}" --docker; \
     printf '%s' "${name}" > out/package-name
+
+# The model the cpu and gpu images carry: models/<MODEL>/, checked.
+FROM node-image AS model-files
+ARG MODEL
+COPY models/ /models/
+RUN set -eu; \
+    test -n "${MODEL:-}" || { echo "set --build-arg MODEL=<folder of models/>, e.g. MODEL=question-topic (or build --target server)" >&2; exit 1; }; \
+    ls -d /models/"${MODEL}"/[0-9]* >/dev/null 2>&1 || { echo "models/${MODEL}/<version>/ not found in the build context" >&2; exit 1; }; \
+    mkdir /model && cp -R /models/"${MODEL}"/. /model/
 
 FROM base AS build
 WORKDIR /repo
@@ -127,22 +137,15 @@ RUN set -eu; \
       echo "tfjs-node-gpu's install script failed: it downloads libtensorflow-gpu from storage.googleapis.com." >&2; exit 1; }; \
     cd /out && node -e "require('@tensorflow/tfjs-node-gpu')"
 
-# The settings are prefixed per app (QT_* for question-topic, MODEL_* for model-server); the image
-# sets both spellings of the few it fixes, and each app reads only its own. Ports stay the apps'
-# default (8501); the health checks follow QT_PORT / MODEL_PORT when they are set at run time.
-FROM cuda-node AS gpu
+# Ports stay the apps' default (8501); the health checks follow MODEL_PORT when it is set at run time.
+FROM cuda-node AS server-gpu
 ARG APP=model-server
-ARG MODEL
 ENV NODE_ENV=production \
-    QT_MODEL_DIR=/app/models/${MODEL} \
-    MODEL_DIR=/app/models/${MODEL} \
-    QT_BACKEND=tensorflow \
     MODEL_BACKEND=tensorflow \
-    QT_DEVICE=gpu \
     MODEL_DEVICE=gpu \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
-LABEL org.opencontainers.image.title="modeldock ${APP}: ${MODEL} (gpu)"
+LABEL org.opencontainers.image.title="modeldock ${APP} server (gpu)"
 # UID/GID 1000 `node`, as in the Node image (unless the base already has a user 1000).
 RUN id -u 1000 >/dev/null 2>&1 || { groupadd --gid 1000 node \
  && useradd --uid 1000 --gid node --no-create-home --shell /usr/sbin/nologin node; }
@@ -151,37 +154,45 @@ WORKDIR /app
 COPY --from=gpu-modules /out/package.json ./package.json
 COPY --from=gpu-modules /out/node_modules ./node_modules
 COPY --from=gpu-modules /out/dist ./dist
-COPY models/${MODEL}/ /app/models/${MODEL}/
 USER 1000:1000
 EXPOSE 8501
 HEALTHCHECK --interval=10s --timeout=5s --start-period=180s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.QT_PORT||process.env.MODEL_PORT||8501)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.MODEL_PORT||8501)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/main.js"]
 
-# The default target (last stage): CPU, native TensorFlow or wasm.
-FROM node-image AS cpu
+FROM server-gpu AS gpu
 ARG APP=model-server
 ARG MODEL
+ENV MODEL_DIR=/app/models/${MODEL}
+LABEL org.opencontainers.image.title="modeldock ${APP}: ${MODEL} (gpu)"
+COPY --from=model-files /model/ /app/models/${MODEL}/
+
+FROM node-image AS server
+ARG APP=model-server
 ARG TFJS_BACKEND=tensorflow
 ENV NODE_ENV=production \
-    QT_MODEL_DIR=/app/models/${MODEL} \
-    MODEL_DIR=/app/models/${MODEL} \
-    QT_BACKEND=${TFJS_BACKEND} \
     MODEL_BACKEND=${TFJS_BACKEND} \
-    QT_DEVICE=cpu \
     MODEL_DEVICE=cpu
-LABEL org.opencontainers.image.title="modeldock ${APP}: ${MODEL} (${TFJS_BACKEND})"
+LABEL org.opencontainers.image.title="modeldock ${APP} server (${TFJS_BACKEND})"
 WORKDIR /app
 # Root-owned and read-only for the service user: the process cannot modify its code or model.
 COPY --from=cpu-modules /out/package.json ./package.json
 COPY --from=cpu-modules /out/node_modules ./node_modules
 COPY --from=cpu-modules /out/dist ./dist
-COPY models/${MODEL}/ /app/models/${MODEL}/
 # 1000 is the `node` user of the official image; numeric so Kubernetes runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 8501
 # Ready (not just live), so `docker compose up --wait` and depends_on service_healthy mean "model
 # loaded and warm". Slim images have no curl: Node's fetch does the probe.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=180s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.QT_PORT||process.env.MODEL_PORT||8501)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.MODEL_PORT||8501)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/main.js"]
+
+# The default target (last stage): the server with its model, CPU, native TensorFlow or wasm.
+FROM server AS cpu
+ARG APP=model-server
+ARG MODEL
+ARG TFJS_BACKEND=tensorflow
+ENV MODEL_DIR=/app/models/${MODEL}
+LABEL org.opencontainers.image.title="modeldock ${APP}: ${MODEL} (${TFJS_BACKEND})"
+COPY --from=model-files /model/ /app/models/${MODEL}/

@@ -1,92 +1,95 @@
-// Renders every kustomize overlay with `kubectl kustomize` and checks what would reach the cluster:
-// every object valid against the Kubernetes OpenAPI schema (kubernetes-models), every pod hardened,
-// every model probed on its OIP health routes, the gateway ready on its own /readyz.
+// Renders every kustomize overlay with `kubectl kustomize` and checks what would reach the cluster, offline (no
+// cluster is involved): every object valid against its schema (Kubernetes' and the KEDA and prometheus-operator
+// custom resources'), the policy checks with 0 problems, and each model deployed as its models/<name>/
+// model-settings.json says: its versions, serving settings, replicas, resources and autoscaler.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import type { IContainer, IPodSpec } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
+import { ScaledObject, type IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import { readModels, targetRowsInFlight } from '@modeldock/model-settings';
+import { serverSettingsSchema } from '@modeldock/model-server';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Service, type IContainer, type IService } from 'kubernetes-models/v1';
+import { imageTag, policyProblems, type Deployment as DeploymentObject } from './policy.js';
+import { K8S, REPO, ofKind, render, renderVariant, type K8sObject } from './render.js';
 
-const DEPLOY = fileURLToPath(new URL('..', import.meta.url));
-const K8S = `${DEPLOY}k8s`;
-const OVERLAYS = readdirSync(`${K8S}/overlays`).sort();
-const MODELS = readdirSync(`${K8S}/components`).sort();
+const MODELS = await readModels(path.join(REPO, 'models'));
+const OVERLAYS = readdirSync(path.join(K8S, 'overlays')).sort();
+const DEFAULT_BATCH_SIZE = serverSettingsSchema.shape.MAX_BATCH_SIZE.parse(undefined);
+const appVersion = (app: string) => (JSON.parse(readFileSync(path.join(REPO, 'apps', app, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** One class per kind the manifests may contain; anything else fails the test until it is added here. */
-const MODELS_BY_KIND: Record<string, new (data: never) => { validate(): void }> = {
+/** What each overlay promises (deploy/README.md, "Kubernetes"). */
+const EXPECTED: Readonly<Record<string, { autoscaler: string; backend: string; monitoring: boolean; gpu: boolean }>> = {
+  cpu: { autoscaler: 'ScaledObject', backend: 'tensorflow', monitoring: true, gpu: false },
+  gpu: { autoscaler: 'ScaledObject', backend: 'gpu', monitoring: true, gpu: true },
+  dev: { autoscaler: 'HorizontalPodAutoscaler', backend: 'wasm', monitoring: false, gpu: false },
+};
+
+/** One validating class per kind the manifests may contain; anything else fails until it is added here. */
+const KINDS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Namespace': Namespace,
   'v1/ConfigMap': ConfigMap,
   'v1/Service': Service,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'apps/v1/Deployment': Deployment,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'networking.k8s.io/v1/Ingress': Ingress,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: unknown;
-  data?: Record<string, string>;
-}
-
-function kubectlKustomize(dir: string): string {
-  const result = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 });
-  if (result.error !== undefined && (result.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    assert.fail('kubectl is not installed: these tests render deploy/k8s with `kubectl kustomize` (install kubectl >= 1.27)');
-  }
-  assert.equal(result.status, 0, `kubectl kustomize ${dir} failed:\n${result.stderr}`);
-  return result.stdout;
-}
-
-function render(overlay: string): K8sObject[] {
-  return parseAllDocuments(kubectlKustomize(`${K8S}/overlays/${overlay}`)).map((doc) => {
-    assert.equal(doc.errors.length, 0, String(doc.errors[0]));
-    return doc.toJS() as K8sObject;
-  });
-}
-
-const rendered = new Map(OVERLAYS.map((overlay) => [overlay, render(overlay)]));
-
-interface DeploymentObject extends K8sObject {
-  spec: {
-    replicas: number;
-    selector: { matchLabels: Record<string, string> };
-    template: { metadata: { labels: Record<string, string> }; spec: IPodSpec };
-  };
-}
-
-function deployments(objects: K8sObject[]): DeploymentObject[] {
-  return objects.filter((o) => o.kind === 'Deployment') as DeploymentObject[];
-}
+const rendered = new Map(OVERLAYS.map((overlay) => [overlay, render(path.join(K8S, 'overlays', overlay))]));
 
 function only<T>(items: T[], what: string): T {
-  assert.equal(items.length, 1, `exactly one ${what}`);
+  assert.equal(items.length, 1, `exactly one ${what}, found ${items.length}`);
   return items[0] as T;
 }
 
-function container(spec: IPodSpec): IContainer {
-  return only(spec.containers, 'container');
+const named = <T = K8sObject>(objects: readonly K8sObject[], kind: string, name: string): T =>
+  only(objects.filter((o) => o.kind === kind && o.metadata.name === name), `${kind} ${name}`) as unknown as T;
+const server = (d: DeploymentObject): IContainer => only(d.spec?.template.spec?.containers ?? [], `container of ${d.metadata.name}`);
+const envOf = (c: IContainer) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+
+/** The NetworkPolicy flows as `<pods> <- <peer> :<port>` lines. */
+function flows(objects: readonly K8sObject[]): string[] {
+  const labels = (l: Record<string, string> | undefined) => Object.entries(l ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  return ofKind<INetworkPolicy>(objects, 'NetworkPolicy').flatMap((p) =>
+    (p.spec?.ingress ?? []).flatMap((rule) =>
+      (rule.from ?? []).flatMap((peer) => {
+        const from = peer.namespaceSelector !== undefined ? `namespace ${labels(peer.namespaceSelector.matchLabels)}` : `pods ${labels(peer.podSelector?.matchLabels)}`;
+        return (rule.ports ?? [{ port: 'any' }]).map((port) => `${labels(p.spec?.podSelector.matchLabels)} <- ${from} :${String(port.port)}`);
+      }),
+    ),
+  );
 }
 
 describe('deploy/k8s overlays', () => {
-  it('has the cpu, gpu and dev overlays and a component per model', () => {
-    assert.deepEqual(OVERLAYS, ['cpu', 'dev', 'gpu']);
-    assert.deepEqual(MODELS, ['embedding-topic', 'question-topic', 'sentence-embedding']);
+  it('has the overlays the deploy guide describes, each listing its models from a generated component', () => {
+    assert.deepEqual(OVERLAYS, Object.keys(EXPECTED).sort());
+    for (const overlay of OVERLAYS) {
+      const kustomization = readFileSync(path.join(K8S, 'overlays', overlay, 'kustomization.yaml'), 'utf8');
+      assert.match(kustomization, /^components:\n {2}- models$/m, overlay);
+    }
   });
 
   for (const overlay of OVERLAYS) {
     describe(overlay, () => {
       const objects = rendered.get(overlay) ?? [];
+      const expected = EXPECTED[overlay] ?? assert.fail(`no expectations for overlay ${overlay}`);
+      const deployments = ofKind<DeploymentObject>(objects, 'Deployment');
 
-      it('renders only objects that are valid against the Kubernetes schema', () => {
+      it('renders only objects that are valid against their schema, custom resources included', () => {
         assert.ok(objects.length > 0);
         for (const object of objects) {
-          const Kind = MODELS_BY_KIND[`${object.apiVersion}/${object.kind}`];
+          const Kind = KINDS[`${object.apiVersion}/${object.kind}`];
           assert.ok(Kind, `${object.apiVersion} ${object.kind} ${object.metadata.name}: no validator (add its kubernetes-models class)`);
           assert.doesNotThrow(() => new Kind(object as never).validate(), `${object.kind} ${object.metadata.name}`);
         }
@@ -98,109 +101,172 @@ describe('deploy/k8s overlays', () => {
         for (const o of objects.filter((x) => x.kind !== 'Namespace')) assert.equal(o.metadata.namespace, 'modeldock', `${o.kind} ${o.metadata.name}`);
       });
 
-      it('deploys the gateway and every model, each behind its own Service', () => {
-        const names = deployments(objects).map((d) => d.metadata.name).sort();
-        assert.deepEqual(names, ['gateway', ...MODELS].sort());
-        for (const model of MODELS) {
-          const service = only(objects.filter((o) => o.kind === 'Service' && o.metadata.name === model), `Service ${model}`) as K8sObject & {
-            spec: { clusterIP?: string; selector: Record<string, string>; ports: { port: number }[] };
-          };
+      it('passes the policy checks with 0 problems', () => {
+        assert.deepEqual(policyProblems(objects, { monitoring: expected.monitoring }), []);
+      });
+
+      it('deploys the gateway and every model under models/, each model behind its own headless Service', () => {
+        assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), ['gateway', ...MODELS.map((m) => m.name)].sort());
+        for (const { name } of MODELS) {
+          const service = named<IService>(objects, 'Service', name);
           // Headless: the gateway resolves the name to every ready pod and balances itself.
-          assert.equal(service.spec.clusterIP, 'None');
-          assert.deepEqual(service.spec.selector, { 'app.kubernetes.io/name': model });
-          assert.equal(service.spec.ports[0]?.port, 8501);
-          const deployment = only(deployments(objects).filter((d) => d.metadata.name === model), `Deployment ${model}`);
-          assert.deepEqual(deployment.spec.selector.matchLabels, { 'app.kubernetes.io/name': model });
-          assert.equal(deployment.spec.template.metadata.labels['app.kubernetes.io/name'], model);
+          assert.equal(service.spec?.clusterIP, 'None');
+          assert.deepEqual(service.spec?.selector, { 'app.kubernetes.io/name': name });
+          assert.deepEqual(service.spec?.ports?.map((p) => [p.name, p.port]), [['http', 8501]]);
         }
       });
 
-      it('lets voluntary disruptions take one pod of each Deployment at a time', () => {
-        for (const d of deployments(objects)) {
-          const pdb = only(
-            objects.filter((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === d.metadata.name),
-            `PodDisruptionBudget ${d.metadata.name}`,
-          ) as K8sObject & { spec: { maxUnavailable?: number; selector: { matchLabels: Record<string, string> } } };
-          assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels, d.metadata.name);
-          assert.equal(pdb.spec.maxUnavailable, 1, d.metadata.name);
+      it("copies each served version from its model image into the pod's models volume and serves the model from there", () => {
+        for (const { name, served } of MODELS) {
+          const d = named<DeploymentObject>(objects, 'Deployment', name);
+          const pod = d.spec?.template.spec;
+          assert.deepEqual(pod?.initContainers?.map((c) => c.image), served.map((v) => `modeldock/${name}-model:${v}`), name);
+          for (const c of pod?.initContainers ?? []) assert.deepEqual(c.volumeMounts?.map((m) => [m.name, m.readOnly ?? false]), [['models', false]]);
+          const mount = only(server(d).volumeMounts?.filter((m) => m.name === 'models') ?? [], `models mount of ${name}`);
+          assert.equal(mount.readOnly, true);
+          assert.equal(envOf(server(d)).MODEL_DIR, `${mount.mountPath}/${name}`);
+          assert.ok(pod?.volumes?.find((v) => v.name === 'models')?.emptyDir, `${name}: models in an emptyDir`);
         }
       });
 
-      it('runs every pod as a non-root numeric UID with no privilege escalation, no capabilities and a read-only root filesystem', () => {
-        for (const d of deployments(objects)) {
-          const pod = d.spec.template.spec;
-          const c = container(pod);
-          const where = `${d.metadata.name}`;
-          assert.equal(pod.securityContext?.runAsNonRoot, true, where);
-          assert.ok(Number.isInteger(pod.securityContext?.runAsUser) && (pod.securityContext?.runAsUser ?? 0) > 0, where);
-          assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault', where);
-          assert.equal(pod.automountServiceAccountToken, false, where);
-          assert.equal(c.securityContext?.allowPrivilegeEscalation, false, where);
-          assert.equal(c.securityContext?.readOnlyRootFilesystem, true, where);
-          assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL'], where);
-          assert.equal(c.securityContext?.capabilities?.add, undefined, where);
-          assert.notEqual(c.securityContext?.privileged, true, where);
+      it('runs each model with the serving settings, replicas and resources of its model-settings.json', () => {
+        for (const { name, settings } of MODELS) {
+          const d = named<DeploymentObject>(objects, 'Deployment', name);
+          const env = envOf(server(d));
+          assert.equal(env.MODEL_NAME, name);
+          if (settings.maxBatchSize !== undefined) assert.equal(env.MODEL_MAX_BATCH_SIZE, String(settings.maxBatchSize), name);
+          if (settings.versions !== undefined) assert.equal(env.MODEL_VERSIONS, settings.versions, name);
+          if (settings.defaultVersion !== undefined) assert.equal(env.MODEL_DEFAULT_VERSION, settings.defaultVersion, name);
+          const resources = server(d).resources;
+          if (expected.gpu) {
+            assert.deepEqual(resources?.requests, settings.gpuResources.requests, name);
+            assert.equal(String(resources?.limits?.['nvidia.com/gpu']), String(settings.gpuResources.gpus), name);
+          } else if (overlay === 'cpu') {
+            assert.deepEqual(resources, settings.resources, name);
+          }
         }
       });
 
-      it('gives every container requests and a memory limit', () => {
-        for (const d of deployments(objects)) {
-          const { resources } = container(d.spec.template.spec);
-          assert.ok(resources?.requests?.cpu !== undefined && resources.requests.memory !== undefined, d.metadata.name);
-          assert.ok(resources?.limits?.memory !== undefined, d.metadata.name);
+      it(`autoscales each model with its ${expected.autoscaler}, bounded by its settings`, () => {
+        for (const { name, settings } of MODELS) {
+          if (expected.autoscaler === 'ScaledObject') {
+            const scaler = named<IScaledObject>(objects, 'ScaledObject', name);
+            assert.deepEqual([scaler.spec.minReplicaCount, scaler.spec.maxReplicaCount], [settings.replicas.min, settings.replicas.max], name);
+            const trigger = only(scaler.spec.triggers.filter((t) => t.type === 'prometheus'), 'Prometheus trigger');
+            assert.equal(trigger.metadata.threshold, String(targetRowsInFlight(settings, DEFAULT_BATCH_SIZE)), name);
+            assert.match(trigger.metadata.query ?? '', new RegExp(`model="${name}"`), name);
+          } else {
+            const hpa = named<IHorizontalPodAutoscaler>(objects, 'HorizontalPodAutoscaler', name);
+            assert.equal(hpa.spec?.scaleTargetRef.name, name);
+          }
         }
+        const other = expected.autoscaler === 'ScaledObject' ? 'HorizontalPodAutoscaler' : 'ScaledObject';
+        assert.deepEqual(ofKind(objects, other).map((o) => o.metadata.name).filter((n) => n !== 'gateway'), [], `no ${other} for a model`);
       });
 
-      it('probes every model on its OIP health routes, with a startup probe covering the model load', () => {
-        for (const d of deployments(objects).filter((x) => x.metadata.name !== 'gateway')) {
-          const c = container(d.spec.template.spec);
-          const where = d.metadata.name;
-          assert.equal(c.startupProbe?.httpGet?.path, '/v2/health/ready', where);
-          assert.ok((c.startupProbe?.periodSeconds ?? 10) * (c.startupProbe?.failureThreshold ?? 3) >= 120, `${where}: startup budget`);
-          assert.equal(c.readinessProbe?.httpGet?.path, '/v2/health/ready', where);
-          assert.equal(c.livenessProbe?.httpGet?.path, '/v2/health/live', where);
-          assert.ok(c.ports?.some((p) => p.name === 'http' && p.containerPort === 8501), where);
-          // SIGTERM drains for up to 30 s after the preStop pause; SIGKILL must come later.
-          assert.ok((d.spec.template.spec.terminationGracePeriodSeconds ?? 30) > 35, `${where}: terminationGracePeriodSeconds`);
-          const drain = c.env?.filter((e) => e.name.endsWith('DRAIN_TIMEOUT_MS')) ?? [];
-          assert.ok(drain.length > 0, `${where}: drain timeout`);
-          for (const e of drain) assert.ok(Number(e.value) / 1000 + 5 < (d.spec.template.spec.terminationGracePeriodSeconds ?? 30), where);
-        }
+      it('admits exactly: the ingress controller to the gateway, monitoring to metrics, the gateway to the model servers', () => {
+        assert.deepEqual(flows(objects).sort(), [
+          'app.kubernetes.io/component=model-server <- namespace kubernetes.io/metadata.name=monitoring :http',
+          'app.kubernetes.io/component=model-server <- pods app.kubernetes.io/name=gateway :http',
+          'app.kubernetes.io/name=gateway <- namespace kubernetes.io/metadata.name=ingress-nginx :http',
+          'app.kubernetes.io/name=gateway <- namespace kubernetes.io/metadata.name=monitoring :admin',
+        ]);
+        // The model servers and the gateway's admin port are the only pods and ports selected, and no Service
+        // exposes the admin port but the headless one for Prometheus.
+        const gatewayPublic = named<IService>(objects, 'Service', 'gateway');
+        assert.deepEqual(gatewayPublic.spec?.ports?.map((p) => p.targetPort), ['http']);
       });
 
-      it('makes the gateway ready on its own /readyz and gives it every model from one config file', () => {
-        const gateway = only(deployments(objects).filter((d) => d.metadata.name === 'gateway'), 'gateway');
-        const c = container(gateway.spec.template.spec);
+      it(expected.monitoring ? 'scrapes the gateway admin port and every model with a ServiceMonitor' : 'has no ServiceMonitor (no prometheus-operator needed)', () => {
+        const monitors = ofKind(objects, 'ServiceMonitor').map((m) => m.metadata.name).sort();
+        assert.deepEqual(monitors, expected.monitoring ? ['gateway-admin', ...MODELS.map((m) => m.name)].sort() : []);
+      });
+
+      it('routes the Ingress to the gateway Service', () => {
+        const ingress = named<IIngress>(objects, 'Ingress', 'gateway');
+        const backends = ingress.spec?.rules?.flatMap((r) => r.http?.paths.map((p) => p.backend.service) ?? []);
+        assert.deepEqual(backends, [{ name: 'gateway', port: { name: 'http' } }]);
+      });
+
+      it('gives the gateway deploy/gateway/models.json, the file compose mounts, with every model at its Service', () => {
+        const gateway = named<DeploymentObject>(objects, 'Deployment', 'gateway');
+        const c = server(gateway);
         assert.equal(c.readinessProbe?.httpGet?.path, '/readyz');
-        assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
-        const file = c.env?.find((e) => e.name === 'GATEWAY_MODELS_FILE')?.value;
-        assert.ok(file, 'GATEWAY_MODELS_FILE');
-        const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
-        assert.ok(mount, `a volume mounted at ${file}`);
-        const volume = gateway.spec.template.spec.volumes?.find((v) => v.name === mount.name);
-        const configMap = only(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === volume?.configMap?.name), 'gateway ConfigMap');
-        const models = JSON.parse(configMap.data?.[file.slice(mount.mountPath.length + 1)] ?? '{}') as Record<string, { upstream: string }>;
-        for (const model of MODELS) assert.equal(models[model]?.upstream, `http://${model}:8501`, model);
+        const file = envOf(c).GATEWAY_MODELS_FILE ?? assert.fail('GATEWAY_MODELS_FILE');
+        const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`)) ?? assert.fail(`a volume mounted at ${file}`);
+        const volume = gateway.spec?.template.spec?.volumes?.find((v) => v.name === mount.name);
+        const configMap = named(objects.filter((o) => o.kind === 'ConfigMap'), 'ConfigMap', volume?.configMap?.name ?? '');
+        const content = configMap.data?.[file.slice(mount.mountPath.length + 1)];
+        assert.equal(content, readFileSync(path.join(REPO, 'deploy/gateway/models.json'), 'utf8'));
+        const models = JSON.parse(content ?? '{}') as Record<string, { upstream: string }>;
+        assert.deepEqual(Object.keys(models).sort(), MODELS.map((m) => m.name));
+        for (const { name } of MODELS) assert.equal(models[name]?.upstream, `http://${name}:8501`);
+      });
+
+      it(`pins every image: the servers at their app's version on ${expected.backend}, the gateway at its version, models at theirs`, () => {
+        for (const d of deployments) {
+          const image = server(d).image ?? '';
+          if (d.metadata.name === 'gateway') {
+            assert.equal(image, `modeldock/gateway:${appVersion('gateway')}`);
+            continue;
+          }
+          const app = MODELS.find((m) => m.name === d.metadata.name)?.settings.app ?? 'model-server';
+          assert.equal(image, `${app === 'model-server' ? 'modeldock/model-server' : `modeldock/${app}-server`}:${appVersion(app)}-${expected.backend}`);
+          for (const c of d.spec?.template.spec?.initContainers ?? []) assert.match(imageTag(c.image) ?? '', /^\d+$/);
+        }
       });
     });
   }
 
-  it('runs native images on cpu, wasm images on dev and gpu images with one GPU per model pod on gpu', () => {
-    const tags = (overlay: string) =>
-      deployments(rendered.get(overlay) ?? [])
-        .filter((d) => d.metadata.name !== 'gateway')
-        .map((d) => container(d.spec.template.spec).image?.split(':')[1]);
-    assert.deepEqual(new Set(tags('cpu')), new Set(['tensorflow']));
-    assert.deepEqual(new Set(tags('dev')), new Set(['wasm']));
-    assert.deepEqual(new Set(tags('gpu')), new Set(['gpu']));
-    for (const d of deployments(rendered.get('gpu') ?? []).filter((x) => x.metadata.name !== 'gateway')) {
-      assert.equal(String(container(d.spec.template.spec).resources?.limits?.['nvidia.com/gpu']), '1', d.metadata.name);
+  it('serves models from the modeldock-models volume instead, with the models-volume component', () => {
+    const objects = renderVariant({ namespace: 'modeldock', resources: ['deploy/k8s/overlays/cpu'], components: ['deploy/k8s/components/models-volume'] });
+    for (const object of objects) {
+      const Kind = KINDS[`${object.apiVersion}/${object.kind}`] ?? assert.fail(`${object.kind}: no validator`);
+      assert.doesNotThrow(() => new Kind(object as never).validate(), `${object.kind} ${object.metadata.name}`);
+    }
+    assert.deepEqual(policyProblems(objects, { monitoring: true }), []);
+    named(objects, 'PersistentVolumeClaim', 'modeldock-models');
+    for (const { name } of MODELS) {
+      const pod = named<DeploymentObject>(objects, 'Deployment', name).spec?.template.spec;
+      assert.equal(pod?.initContainers, undefined, name);
+      const volume = pod?.volumes?.find((v) => v.name === 'models');
+      assert.deepEqual([volume?.emptyDir, volume?.persistentVolumeClaim], [undefined, { claimName: 'modeldock-models', readOnly: true }], name);
     }
   });
+});
 
-  it('gives compose and Kubernetes the same gateway models file', () => {
-    const compose = JSON.parse(readFileSync(`${DEPLOY}gateway/models.compose.json`, 'utf8')) as unknown;
-    const k8s = JSON.parse(readFileSync(`${K8S}/base/gateway-models.json`, 'utf8')) as unknown;
-    assert.deepEqual(k8s, compose);
+describe('policyProblems', () => {
+  it('finds every problem of a workload that has them all', () => {
+    const bare: K8sObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'bare' },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'bare' } },
+        template: { metadata: { labels: { app: 'bare' } }, spec: { containers: [{ name: 'main', image: 'example/bare:latest' }] } },
+      },
+    };
+    const service: K8sObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lost' }, spec: { selector: { app: 'nobody' }, ports: [{ port: 80 }] } };
+    const problems = policyProblems([bare, service], { monitoring: true });
+    for (const expected of [
+      'no default-deny ingress NetworkPolicy',
+      'Deployment/bare: not run as a non-root numeric UID',
+      'Deployment/bare container main: image example/bare:latest is not pinned by tag',
+      'Deployment/bare container main: no cpu requests',
+      'Deployment/bare container main: no memory limits',
+      'Deployment/bare container main: root filesystem not read-only',
+      'Deployment/bare container main: capabilities not all dropped',
+      'Deployment/bare container main: no readiness or no liveness probe',
+      'Deployment/bare: sets replicas, which its autoscaler owns',
+      'Deployment/bare: 0 PodDisruptionBudgets select it',
+      'Deployment/bare: 0 autoscalers target it',
+      'Deployment/bare: no NetworkPolicy admits anything to it',
+      'Deployment/bare: no ServiceMonitor scrapes it',
+      'Deployment/bare: not spread across kubernetes.io/hostname (ScheduleAnyway, selecting its own pods)',
+      'Service/lost: selects no pod',
+    ]) {
+      assert.ok(problems.includes(expected), `missing: ${expected}\nfound:\n${problems.join('\n')}`);
+    }
   });
 });

@@ -2,18 +2,25 @@
 // processes parse their environment with, so it cannot drift from them.
 import { settingsReference } from '@modeldock/model-server';
 import { gatewaySettingsReference } from '@modeldock/gateway/config';
+import { modelSettingsSchema } from '@modeldock/model-settings';
 
 /** The markdown cell of a default. */
 const cell = (value) => (value === undefined ? '—' : `\`${value}\``);
 
+/** The rows of model-settings.json's fields, from its schema (a field's default, where it has one, in JSON). */
+function modelSettingsRows() {
+  return Object.entries(modelSettingsSchema.shape).map(([field, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    const fallback = parsed.success && parsed.data !== undefined ? `\`${JSON.stringify(parsed.data)}\`` : '—';
+    return `| \`${field}\` | ${fallback} | ${schema.description ?? ''} |`;
+  });
+}
+
 /** The whole reference as markdown. */
 export function renderConfigReference() {
-  // One schema, two prefixes: the rows line up.
-  const qt = settingsReference('QT_', { PORT: '8501' });
-  const rows = settingsReference('MODEL_').map((generic, i) => {
-    const own = qt[i];
-    const qtDefault = generic.variable === 'MODEL_DIR' ? '`models/question-topic` of the checkout' : cell(own?.default);
-    return `| \`${generic.variable}\` | \`${own?.variable}\` | ${cell(generic.default)} | ${qtDefault} | ${generic.meaning} |`;
+  const rows = settingsReference('MODEL_').map((row) => {
+    const qtDefault = row.variable === 'MODEL_DIR' ? '`models/question-topic` of the checkout' : row.variable === 'MODEL_PORT' ? '`8501`' : cell(row.default);
+    return `| \`${row.variable}\` | ${cell(row.default)} | ${qtDefault} | ${row.meaning} |`;
   });
   const gateway = gatewaySettingsReference().map((row) => `| \`${row.variable}\` | ${cell(row.default)} | ${row.meaning} |`);
   return [
@@ -25,13 +32,25 @@ export function renderConfigReference() {
     '',
     '## Model servers',
     '',
-    'The generic model server (`apps/model-server`) reads `MODEL_*`; question-topic (`apps/question-topic`, the same server',
-    "plus its seed route) reads the same settings as `QT_*`. A model directory's optional `model-settings.json` may set",
-    '`versions` and `defaultVersion`; the environment overrides it.',
+    'Every model server reads `MODEL_*`: the generic one (`apps/model-server`) and question-topic (`apps/question-topic`, the',
+    'same server plus its seed route). question-topic also reads `QT_*` (`QT_PORT`, `QT_MODEL_DIR`, ...), its prefix before',
+    'it shared this one, as an alias: where both are set they must agree. A model directory\'s `model-settings.json`',
+    '(below) gives the serving settings; the environment overrides it.',
     '',
-    '| generic server | question-topic | default | question-topic default | meaning |',
-    '|---|---|---|---|---|',
+    '| variable | default | question-topic default | meaning |',
+    '|---|---|---|---|',
     ...rows,
+    '',
+    '## `models/<name>/model-settings.json`',
+    '',
+    'One file per model, read with one schema by the model server, `pnpm start`, `pnpm bench` and `pnpm deploy:gen`',
+    '(`packages/model-settings`), all fields optional; unknown fields are an error. A model\'s name is its folder\'s:',
+    'lowercase letters, digits and `-`, starting with a letter (a DNS label: it names its Kubernetes Service).',
+    '`pnpm deploy:gen` writes the deploy files from it (deploy/README.md).',
+    '',
+    '| field | default | meaning |',
+    '|---|---|---|',
+    ...modelSettingsRows(),
     '',
     '## Gateway',
     '',

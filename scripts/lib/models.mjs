@@ -1,79 +1,17 @@
-// Which processes `pnpm start` runs: every model directory under models/, its port, its command and
-// environment, and the gateway's GATEWAY_MODELS. Pure functions over a listing of models/ (readModels
-// is the only one that touches the disk), so the rules are tested without starting anything.
-import { readdir, readFile, stat } from 'node:fs/promises';
+// Which processes `pnpm start` runs: every model directory under models/ (read by @modeldock/model-settings, as
+// the model server, bench and the deploy generator read it), its port, its command and environment, and the
+// gateway's GATEWAY_MODELS. Pure functions over a listing of models/ (readModels is the only one that touches the
+// disk), so the rules are tested without starting anything.
 import path from 'node:path';
+import { ModelSettingsError } from '@modeldock/model-settings';
+
+export { readModels } from '@modeldock/model-settings';
 
 export const FIRST_PORT = 8502;
 export const GENERIC_ENTRY = 'apps/model-server/dist/main.js';
-const NAME = /^[\w.-]+$/;
-const VERSION = /^\d+$/;
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
-/** Environment prefixes of apps with their own configuration (each also gets the generic MODEL_* variables). */
-const APP_ENV_PREFIX = { 'question-topic': 'QT' };
 
-/** A model directory or settings file that cannot be used; `pnpm start` prints the message and exits 2. */
-export class ModelConfigError extends Error {}
-
-/**
- * Validates `models/<name>/model-settings.json`: `{"app"?: string, "port"?: int, "aliases"?: [{method, path}]}`.
- * Other keys are left to whoever else reads the file (the model server).
- */
-export function parseModelSettings(name, text) {
-  let raw;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ModelConfigError(`models/${name}/model-settings.json is not JSON: ${err.message}`);
-  }
-  const where = `models/${name}/model-settings.json`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelConfigError(`${where} must be an object`);
-  const settings = {};
-  if (raw.app !== undefined) {
-    if (typeof raw.app !== 'string' || !NAME.test(raw.app)) throw new ModelConfigError(`${where}: "app" must be an apps/ folder name`);
-    settings.app = raw.app;
-  }
-  if (raw.port !== undefined) {
-    if (!Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535) throw new ModelConfigError(`${where}: "port" must be an integer 1-65535`);
-    settings.port = raw.port;
-  }
-  if (raw.aliases !== undefined) {
-    const ok =
-      Array.isArray(raw.aliases) &&
-      raw.aliases.every((a) => a !== null && typeof a === 'object' && METHODS.includes(a.method) && typeof a.path === 'string' && a.path.startsWith('/'));
-    if (!ok) throw new ModelConfigError(`${where}: "aliases" must be a list of {"method": "${METHODS.join('|')}", "path": "/..."}`);
-    settings.aliases = raw.aliases.map(({ method, path: p }) => ({ method, path: p }));
-  }
-  return settings;
-}
-
-/** Whether a directory entry is a folder, following a symbolic link (a models folder may link to models kept elsewhere). */
-async function isFolder(parent, dirent) {
-  if (dirent.isDirectory()) return true;
-  if (!dirent.isSymbolicLink()) return false;
-  return (await stat(path.join(parent, dirent.name)).catch(() => undefined))?.isDirectory() ?? false;
-}
-
-/** Lists `modelsDir`: one entry per folder with at least one numeric version folder, sorted by name. */
-export async function readModels(modelsDir) {
-  const dirents = await readdir(modelsDir, { withFileTypes: true }).catch((err) => {
-    if (err.code === 'ENOENT') return [];
-    throw err;
-  });
-  const models = [];
-  for (const d of dirents) {
-    if (!NAME.test(d.name) || !(await isFolder(modelsDir, d))) continue;
-    const dir = path.join(modelsDir, d.name);
-    const inside = await readdir(dir, { withFileTypes: true });
-    const versions = [];
-    for (const e of inside) if (VERSION.test(e.name) && (await isFolder(dir, e))) versions.push(e.name);
-    if (versions.length === 0) continue;
-    const hasSettings = inside.some((e) => e.isFile() && e.name === 'model-settings.json');
-    const settings = hasSettings ? parseModelSettings(d.name, await readFile(path.join(dir, 'model-settings.json'), 'utf8')) : {};
-    models.push({ name: d.name, dir, versions: versions.sort((a, b) => Number(a) - Number(b)), settings });
-  }
-  return models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
+/** A model directory, settings file or variable that cannot be used; `pnpm start` prints the message and exits 2. */
+export const ModelConfigError = ModelSettingsError;
 
 /** `MODELDOCK_MODELS=a,b` as a list of names; undefined (or empty) means every model. */
 export function parseOnly(value) {
@@ -175,11 +113,8 @@ export function planStack(models, { root, only, exists, reservedPorts = [], port
       );
       continue;
     }
+    // Every model server reads MODEL_* (question-topic's own app too).
     const env = { MODEL_NAME: m.name, MODEL_DIR: m.dir, MODEL_PORT: String(port), MODEL_HOST: '127.0.0.1' };
-    const prefix = m.settings.app === undefined ? undefined : APP_ENV_PREFIX[m.settings.app];
-    if (prefix !== undefined) {
-      Object.assign(env, { [`${prefix}_MODEL_NAME`]: m.name, [`${prefix}_MODEL_DIR`]: m.dir, [`${prefix}_PORT`]: String(port), [`${prefix}_HOST`]: '127.0.0.1' });
-    }
     services.push({ name: m.name, entry: path.join(root, entry), port, aliases: m.settings.aliases ?? [], env });
   }
   return { services, warnings, gatewayModels: gatewayModels(services) };

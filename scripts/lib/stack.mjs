@@ -84,7 +84,7 @@ export async function startStack({ modelsDir = path.join(ROOT, 'models'), only, 
       [DOCUMENTED_ADMIN_PORT, adminPort],
       ...documented.services.map((s) => [s.port, assigned.get(s.name)]),
     ]);
-    const stackEnv = { ...process.env, GATEWAY_LOG_LEVEL: 'warn', QT_LOG_LEVEL: 'warn', MODEL_LOG_LEVEL: 'warn', ...env };
+    const stackEnv = { ...process.env, GATEWAY_LOG_LEVEL: 'warn', MODEL_LOG_LEVEL: 'warn', ...env };
     // The stack routes the models it starts, whatever the caller's environment names.
     delete stackEnv.GATEWAY_MODELS;
     delete stackEnv.GATEWAY_MODELS_FILE;

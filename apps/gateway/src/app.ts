@@ -7,6 +7,7 @@ import {
   createRegistry,
   createTrustedProxies,
   metricsHandler,
+  refuseAmbiguousTargets,
   toHttpError,
   type Logger,
   type Registry,
@@ -19,7 +20,7 @@ import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, requestMetrics, type GatewayMetrics } from './metrics.js';
 import { createForwarder, type Forward } from './proxy.js';
 import { ModelScanner } from './model-scan.js';
-import { checkTarget, createRouter, parseModelRoute } from './route.js';
+import { createRouter, parseModelRoute } from './route.js';
 import type { UpstreamPool, Upstreams } from './upstream-pool.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
@@ -220,10 +221,7 @@ export function createApps({
   app.use(accessLog(sampler, { ignorePaths: probes }));
   app.use(requestMetrics(registry));
   // Before any route: a path some hop behind the gateway would read differently is nobody's route.
-  app.use((req, _res, next) => {
-    checkTarget(req.originalUrl);
-    next();
-  });
+  app.use(refuseAmbiguousTargets());
 
   const gatewayRoute = (template: string, handler: RequestHandler): [string, RequestHandler] => [
     template,

@@ -14,6 +14,15 @@ describe('loadConfig', () => {
     assert.deepEqual([config.adminPort, config.adminHost], [9081, '127.0.0.1']);
     assert.deepEqual(config.models, [
       {
+        name: 'embedding-topic',
+        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
+        readyPath: '/v2/health/ready',
+        timeoutMs: 30_000,
+        attemptTimeoutMs: 15_000,
+        maxTimeoutMs: 120_000,
+        aliases: [],
+      },
+      {
         name: 'question-topic',
         upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }],
         readyPath: '/v2/health/ready',
@@ -25,15 +34,6 @@ describe('loadConfig', () => {
       {
         name: 'sentence-embedding',
         upstreams: [{ url: 'http://127.0.0.1:8502', hostname: '127.0.0.1', port: 8502 }],
-        readyPath: '/v2/health/ready',
-        timeoutMs: 30_000,
-        attemptTimeoutMs: 15_000,
-        maxTimeoutMs: 120_000,
-        aliases: [],
-      },
-      {
-        name: 'embedding-topic',
-        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,

@@ -1,4 +1,4 @@
-import { HttpError } from '@modeldock/service-kit';
+import { HttpError, checkRequestTarget } from '@modeldock/service-kit';
 import type { ModelConfig } from './config.js';
 
 /** Which model a request is for, the path (with query) to send to its replica, and a label for metrics. */
@@ -51,36 +51,6 @@ const SERVER_PATHS = new Map([
 
 const GATEWAY_PREFIX = /^\/models\/([^/]+)(\/.*)?$/i;
 
-/**
- * What a request target must not contain, because some hop between here and a replica would read
- * it differently from the gateway: http-proxy's URL parsing turns `\` into `/` and drops a `#...`
- * fragment, its path join collapses `//`, and a normalising proxy resolves `..` (also spelt `%2e%2e`)
- * and may decode `%2f`/`%5c` into separators. Each is a 400 before routing, so the path forwarded is
- * the path checked.
- */
-const AMBIGUOUS_PATH: readonly [RegExp, string][] = [
-  [/\\/, 'a backslash'],
-  [/%(2f|5c)/i, "an encoded '/' or '\\'"],
-  [/\/\//, 'an empty segment'],
-  [/\/(\.|%2e){1,2}(\/|$)/i, 'a dot segment'],
-];
-
-/**
- * Refuses a request target whose path some hop could read differently from the gateway (see
- * {@link AMBIGUOUS_PATH}), a fragment, or malformed percent-encoding, with a 400. The query is
- * forwarded as it came and only checked for a fragment.
- */
-export function checkTarget(url: string): void {
-  if (url.includes('#')) throw HttpError.invalidInput('a fragment (#) in the request target');
-  const queryStart = url.indexOf('?');
-  const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
-  for (const [pattern, what] of AMBIGUOUS_PATH) {
-    if (pattern.test(pathname)) throw HttpError.invalidInput(`${what} in the request path`);
-  }
-  // Checked once for the whole path, so a bad escape anywhere is a 400 rather than whatever a replica makes of it.
-  decodeSegment(pathname);
-}
-
 /** Decodes one path segment; malformed percent-encoding is the client's mistake, a 400. */
 function decodeSegment(raw: string): string {
   try {
@@ -122,13 +92,13 @@ function protocolRoute(pathname: string): { model: string; template: string } | 
  *
  * Prefixes match case-insensitively, as Express routes do and as TF Serving requires; model names
  * are compared after percent-decoding, exactly. Returns undefined for any other path; throws a 400
- * for a target {@link checkTarget} refuses. `url` is the raw request target (`req.originalUrl`).
+ * for a target `checkRequestTarget` refuses. `url` is the raw request target (`req.originalUrl`).
  */
 export function parseModelRoute(method: string, url: string, router: Router): ModelRoute | undefined {
   const queryStart = url.indexOf('?');
   const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
   const query = queryStart === -1 ? '' : url.slice(queryStart);
-  checkTarget(url);
+  checkRequestTarget(url);
 
   const alias = router.aliases.get(`${method} ${pathname}`);
   if (alias !== undefined) return { model: alias, path: url, template: pathname };

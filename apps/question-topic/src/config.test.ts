@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config.js';
+import { loadServerSettings, readServingDefaults } from '@modeldock/model-server';
+import { DEFAULTS, ENV_PREFIX, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('has working defaults for every setting', () => {
@@ -15,15 +16,27 @@ describe('loadConfig', () => {
     assert.ok(Object.isFrozen(config));
   });
 
-  it('reads QT_-prefixed variables and ignores others', () => {
-    const config = loadConfig({ QT_PORT: '9000', QT_BACKEND: 'wasm', QT_MAX_BATCH_SIZE: '1', PORT: '1234', MODEL_PORT: '5' });
+  it('reads MODEL_-prefixed variables, as every model server, and ignores others', () => {
+    const config = loadConfig({ MODEL_PORT: '9000', MODEL_BACKEND: 'wasm', MODEL_MAX_BATCH_SIZE: '1', PORT: '1234' });
     assert.deepEqual([config.PORT, config.BACKEND, config.MAX_BATCH_SIZE], [9000, 'wasm', 1]);
+  });
+
+  it('still reads QT_-prefixed variables, its documented alias, and refuses one that contradicts MODEL_*', () => {
+    const config = loadConfig({ QT_PORT: '9000', QT_MAX_BATCH_SIZE: '1', MODEL_MAX_BATCH_SIZE: '1' });
+    assert.deepEqual([config.PORT, config.MAX_BATCH_SIZE], [9000, 1]);
+    assert.throws(() => loadConfig({ QT_PORT: '9000', MODEL_PORT: '5' }), /MODEL_PORT and QT_PORT differ/);
   });
 
   it('rejects invalid values, naming each variable', () => {
     assert.throws(
-      () => loadConfig({ QT_BACKEND: 'cuda', QT_MAX_BATCH_SIZE: '0', QT_MODEL_VERSIONS: 'v2' }),
-      (error: Error) => ['QT_BACKEND', 'QT_MAX_BATCH_SIZE', 'QT_MODEL_VERSIONS'].every((name) => error.message.includes(name)),
+      () => loadConfig({ MODEL_BACKEND: 'cuda', MODEL_MAX_BATCH_SIZE: '0', MODEL_VERSIONS: 'v2' }),
+      (error: Error) => ['MODEL_BACKEND', 'MODEL_MAX_BATCH_SIZE', 'MODEL_VERSIONS'].every((name) => error.message.includes(name)),
     );
+  });
+
+  it("serves every version of the shipped model, v1 unversioned, with labels stable → 1 and canary → 2", async () => {
+    const fromModel = await readServingDefaults(DEFAULTS.MODEL_DIR as string);
+    const settings = loadServerSettings(ENV_PREFIX, {}, { ...DEFAULTS, ...fromModel });
+    assert.deepEqual([settings.MODEL_VERSIONS, settings.DEFAULT_VERSION, settings.VERSION_LABELS], ['all', '1', { stable: '1', canary: '2' }]);
   });
 });

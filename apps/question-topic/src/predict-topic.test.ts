@@ -49,7 +49,7 @@ describe('POST /predict_topic', () => {
     ['a missing rawtext_list', { texts: ['x'] }, /rawtext_list/],
     ['an empty list', { rawtext_list: [] }, /must not be empty/],
     ['a string instead of a list', { rawtext_list: 'What?' }, /array of strings/],
-    ['a number in the list', { rawtext_list: ['ok', 3] }, /rawtext_list\[1\]' must be a string, got number/],
+    ['a number in the list', { rawtext_list: ['ok', 3] }, /rawtext_list\[1\]' must be a string, got 3/],
     ['null in the list', { rawtext_list: [null] }, /got null/],
     ['a blank text', { rawtext_list: ['  '] }, /blank/],
     ['too many texts', { rawtext_list: Array.from({ length: 9 }, () => 'q') }, /limit is 8/],

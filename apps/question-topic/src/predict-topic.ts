@@ -12,14 +12,14 @@ import { inferenceContext, jsonObjectBody, textTensor, type ModelServerPlugin } 
 export const predictTopicPlugin: ModelServerPlugin = {
   name: 'predict-topic',
   appliesTo: (model) => model.labels !== undefined && model.scoresOutput !== undefined && model.textInput !== undefined,
-  routes(plane) {
+  routes(plane, options) {
     const router = Router();
     router.post('/predict_topic', async (req, res) => {
       const body = jsonObjectBody(req.body);
       if (!('rawtext_list' in body)) throw HttpError.invalidInput("body must have 'rawtext_list'");
       const runtime = plane.model;
       const decoded = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
-      const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'seed'));
+      const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'seed', options));
       const labels = runtime.labels ?? [];
       const scores = outputs.tensors[runtime.scoresOutput as string] as Tensor;
       const values = scores.data as Float32Array;

@@ -132,6 +132,21 @@ describe('DynamicBatcher', () => {
     assert.deepEqual(e.calls, [[1, 2]]);
   });
 
+  it("tells a request each time some of its rows leave the queue, with how long they waited", async () => {
+    const e = engine();
+    e.hold();
+    let now = 0;
+    const batcher = new DynamicBatcher<readonly number[], readonly number[]>(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 }, codecs, {}, () => now);
+    const dequeued: [number, number][] = [];
+    const done = batcher.submit([1, 2, 3], { onDequeue: (rows, waitedMs) => dequeued.push([rows, waitedMs]) });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(dequeued, [[2, 0]]);
+    now = 40;
+    e.release();
+    await done;
+    assert.deepEqual(dequeued, [[2, 0], [1, 40]]);
+  });
+
   it('counts a deadline (TimeoutError) separately and refuses an already-aborted request', async () => {
     const e = engine();
     e.hold();

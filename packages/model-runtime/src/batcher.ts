@@ -109,11 +109,17 @@ export interface SubmitOptions {
   client?: string;
   /** Each row's work units (e.g. its encoder positions), for the work limits; default 0 per row. */
   work?: readonly number[];
+  /**
+   * Told each time some of the request's rows leave the queue for an engine call: how many, and
+   * how long they waited (ms). Rows not yet told of when the request fails were still queued.
+   */
+  onDequeue?: (rows: number, waitedMs: number) => void;
 }
 
 interface Request<I, O> {
   readonly inputs: I;
   readonly client: string;
+  readonly onDequeue: SubmitOptions['onDequeue'];
   readonly signal: AbortSignal | undefined;
   readonly outputs: (O | undefined)[];
   readonly parts: number;
@@ -223,6 +229,7 @@ export class DynamicBatcher<I, O> {
       const request: Request<I, O> = {
         inputs,
         client,
+        onDequeue: options.onDequeue,
         signal,
         outputs: new Array<O | undefined>(cuts.length).fill(undefined),
         parts: cuts.length,
@@ -434,7 +441,10 @@ export class DynamicBatcher<I, O> {
       batch.reduce((sum, part) => sum + rowsOf(part), 0),
       batch.length,
     );
-    for (const part of batch) this.observer.queued?.((started - part.enqueuedAt) / 1000);
+    for (const part of batch) {
+      this.observer.queued?.((started - part.enqueuedAt) / 1000);
+      part.request.onDequeue?.(rowsOf(part), started - part.enqueuedAt);
+    }
     const slices = batch.map((part) => input.slice(part.request.inputs, part.start, part.end));
     try {
       const outputs = await this.predict(input.concat(slices), this.callOptions(batch));

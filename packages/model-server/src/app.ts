@@ -2,13 +2,17 @@ import express, { type Express } from 'express';
 import {
   errorHandler,
   httpLogger,
+  createTrustedProxies,
   httpMetrics,
-  limitJsonDepth,
+  jsonBody,
   metricsHandler,
   notFoundHandler,
+  refuseAmbiguousTargets,
   type Logger,
   type Registry,
+  type TrustedProxies,
 } from '@modeldock/service-kit';
+import { DEFAULT_TRUSTED_PROXIES } from './config.js';
 import type { DataPlane } from './data-plane.js';
 import { BUILT_IN_PLUGINS, type ModelServerPlugin } from './plugins.js';
 import { openAiErrorHandler } from './routes/openai.js';
@@ -23,6 +27,8 @@ export interface AppDependencies {
   maxBodyBytes: number;
   /** Deepest JSON nesting accepted (default 32). */
   maxJsonDepth?: number;
+  /** Peers whose `X-Forwarded-For` is believed (default: loopback only). */
+  trustedProxies?: TrustedProxies;
   /** A model's own routes (mounted first), besides the built-in protocols. */
   plugins?: readonly ModelServerPlugin[];
 }
@@ -37,15 +43,20 @@ const QUIET_PATHS = ['/v2/health/live', '/v2/health/ready', '/metrics'];
  */
 export function createApp(deps: AppDependencies): Express {
   const { plane, registry, logger, server, maxBodyBytes } = deps;
-  const options = { server };
+  const options = {
+    server,
+    trustedProxies: deps.trustedProxies ?? createTrustedProxies(DEFAULT_TRUSTED_PROXIES),
+  };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(httpLogger(logger, { ignorePaths: QUIET_PATHS }));
   app.use(httpMetrics(registry));
-  // Every POST body is JSON whatever its content type says (curl -d sends form encoding).
-  app.use(express.json({ limit: maxBodyBytes, type: () => true, strict: false }));
-  app.use(limitJsonDepth(deps.maxJsonDepth ?? 32));
+  // Before any route or body: a path some hop in front would read differently is nobody's route.
+  app.use(refuseAmbiguousTargets());
+  // Every body is JSON whatever its content type says (curl -d sends form encoding); size and depth
+  // are checked as the bytes arrive, before anything is parsed.
+  app.use(jsonBody({ limit: maxBodyBytes, maxDepth: deps.maxJsonDepth ?? 32 }));
 
   app.get('/metrics', metricsHandler(registry));
   for (const plugin of [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS]) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadServerSettings, selectVersions, settingsReference, variableName } from './config.js';
+import { SERVING_SETTINGS } from '@modeldock/model-settings';
+import { loadServerSettings, serverSettingsSchema, settingsReference, variableName } from './config.js';
 
 describe('loadServerSettings', () => {
   it('reads MODEL_* for the generic server without doubling the prefix', () => {
@@ -19,25 +20,34 @@ describe('loadServerSettings', () => {
     );
   });
 
+  it('reads an alias prefix where the prefix is unset, and refuses the two set to different values', () => {
+    const defaults = { MODEL_DIR: '/m' };
+    assert.equal(loadServerSettings('MODEL_', { QT_PORT: '7' }, defaults, 'QT_').PORT, 7);
+    assert.equal(loadServerSettings('MODEL_', { QT_PORT: '7', MODEL_PORT: '7' }, defaults, 'QT_').PORT, 7);
+    assert.equal(loadServerSettings('MODEL_', { QT_MODEL_DIR: '/q' }, {}, 'QT_').MODEL_DIR, '/q');
+    assert.throws(() => loadServerSettings('MODEL_', { QT_PORT: '7', MODEL_PORT: '8' }, defaults, 'QT_'), /MODEL_PORT and QT_PORT differ/);
+    assert.equal(loadServerSettings('MODEL_', { QT_PORT: '7' }, defaults).PORT, 8501);
+  });
+
+  it('refuses a model name that is not a DNS label (it names Services and compose services)', () => {
+    assert.throws(() => loadServerSettings('MODEL_', { MODEL_DIR: '/m', MODEL_NAME: 'My_Model' }), /MODEL_NAME: lowercase letters/);
+  });
+
+  it('has a setting for every serving field of model-settings.json', () => {
+    for (const key of Object.values(SERVING_SETTINGS)) assert.ok(key in serverSettingsSchema.shape, key);
+  });
+
+  it('trusts forwarded addresses from loopback only by default, from the CIDR blocks given, or from no one', () => {
+    assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: '/m' }).TRUSTED_PROXIES, ['127.0.0.0/8', '::1']);
+    assert.deepEqual(loadServerSettings('QT_', { QT_MODEL_DIR: '/m', QT_TRUSTED_PROXIES: '172.16.0.0/12, 10.0.0.0/8' }).TRUSTED_PROXIES, ['172.16.0.0/12', '10.0.0.0/8']);
+    assert.deepEqual(loadServerSettings('MODEL_', { MODEL_DIR: '/m', MODEL_TRUSTED_PROXIES: 'none' }).TRUSTED_PROXIES, []);
+    assert.throws(() => loadServerSettings('MODEL_', { MODEL_DIR: '/m', MODEL_TRUSTED_PROXIES: '10.0.0.0/33' }), /MODEL_TRUSTED_PROXIES: .*'10\.0\.0\.0\/33' is not an IP address or CIDR block/);
+  });
+
   it('documents every setting with its default and meaning', () => {
     const reference = settingsReference('MODEL_');
     assert.ok(reference.every((row) => row.meaning.length > 0), 'every setting has a description');
     assert.deepEqual(reference.find((row) => row.variable === 'MODEL_MAX_BATCH_SIZE')?.default, '32');
     assert.equal(reference.find((row) => row.variable === 'MODEL_DIR')?.default, undefined);
-  });
-});
-
-describe('selectVersions', () => {
-  const found = ['10', '2', '1'];
-
-  it('serves the highest version by default, every version with all, or a list', () => {
-    assert.deepEqual(selectVersions('latest', found), ['10']);
-    assert.deepEqual(selectVersions('all', found), ['1', '2', '10']);
-    assert.deepEqual(selectVersions('10,1', found), ['1', '10']);
-  });
-
-  it('names the versions that are not on disk', () => {
-    assert.throws(() => selectVersions('2,3', found), /versions 3 not found \(found: 1, 2, 10\)/);
-    assert.throws(() => selectVersions('latest', []), /no model versions/);
   });
 });

@@ -1,13 +1,33 @@
 import { BACKEND_REQUESTS, DEVICES, type BackendRequest, type Device } from '@modeldock/model-runtime';
-import { logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { MODEL_NAME, MODEL_NAME_RULE, VERSION_LABEL, VERSION_POLICY, readModelSettings, servingSettings } from '@modeldock/model-settings';
+import { cidrList, logLevel, nonNegativeInt, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
 
+/** `stable=1,canary=2` as `{stable: '1', canary: '2'}`; each label once. */
+const versionLabels = () =>
+  z.string().transform((text, ctx) => {
+    const labels: Record<string, string> = {};
+    for (const pair of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+      const [label = '', version = '', ...rest] = pair.split('=').map((part) => part.trim());
+      if (!VERSION_LABEL.test(label) || !/^\d+$/.test(version) || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `'${pair}' is not <label>=<version> (a label starts with a letter; a version is digits)` });
+      } else if (label in labels) {
+        ctx.addIssue({ code: 'custom', message: `label '${label}' is given twice` });
+      } else {
+        labels[label] = version;
+      }
+    }
+    return labels;
+  });
+
+/** A model server believes forwarded addresses only from its own host unless told otherwise. */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = ['127.0.0.0/8', '::1'];
+
 /**
- * Every setting of a model server, without its prefix: the generic server reads them as `MODEL_*`,
- * question-topic as `QT_*` (the names its users already know). Each `.describe()` is the text of
- * the configuration reference, which is generated from this schema.
+ * Every setting of a model server, without its prefix: every model server reads them as `MODEL_*`
+ * (question-topic also as `QT_*`, an alias kept for its users). A model directory's
+ * `model-settings.json` gives the serving defaults the environment overrides. Each `.describe()` is
+ * the text of the configuration reference, which is generated from this schema.
  */
 export const serverSettingsSchema = z.object({
   HOST: z.string().default('0.0.0.0').describe('interface the model server listens on'),
@@ -16,12 +36,12 @@ export const serverSettingsSchema = z.object({
   MODEL_DIR: z.string().min(1).describe('directory of version folders (`1/`, `2/`, ...) each with `metadata.json`'),
   MODEL_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"')
+    .regex(MODEL_NAME, MODEL_NAME_RULE)
     .optional()
     .describe("served model name (default: the `name` in the newest version's metadata.json)"),
   MODEL_VERSIONS: z
     .string()
-    .regex(/^(latest|all|\d+(,\d+)*)$/, "expected 'latest', 'all' or versions like '1,2'")
+    .regex(VERSION_POLICY, "expected 'latest', 'all' or versions like '1,2'")
     .default('latest')
     .describe('versions to serve: `latest`, `all` or a list like `1,2`; versioned OIP and TF Serving paths reach each'),
   DEFAULT_VERSION: z
@@ -29,6 +49,9 @@ export const serverSettingsSchema = z.object({
     .regex(/^\d+$/, 'digits')
     .optional()
     .describe('version unversioned requests get (default: the highest served)'),
+  VERSION_LABELS: versionLabels()
+    .default({})
+    .describe('version labels as `stable=1,canary=2` (TF Serving `/v1/models/<m>/labels/<label>...`); each names a served version'),
   ENCODER_DIR: z.string().optional().describe('USE-lite files (`model.json`, shards, `vocab.json`); default: the npm package'),
   BACKEND: z
     .enum(BACKEND_REQUESTS as [BackendRequest, ...BackendRequest[]])
@@ -60,13 +83,21 @@ export const serverSettingsSchema = z.object({
   MAX_QUEUE: positiveInt().default(8192).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
   MAX_QUEUE_PER_CLIENT: positiveInt()
     .default(4096)
-    .describe('most rows one client (`x-forwarded-for`, else its address) may have waiting; beyond it 429 + `Retry-After`'),
+    .describe('most rows one client (its address, or the one a trusted proxy forwards) may have waiting; beyond it 429 + `Retry-After`'),
   MAX_QUEUE_POSITIONS: positiveInt()
     .default(131_072)
     .describe('most padded sentence-encoder positions waiting (≤ ~100 s of engine time); requests of several parts may fill three quarters of it; beyond it 503 + `Retry-After`'),
   MAX_QUEUE_POSITIONS_PER_CLIENT: positiveInt()
     .default(65_536)
     .describe('most padded sentence-encoder positions one client may have waiting; beyond it 429 + `Retry-After`'),
+  TRUSTED_PROXIES: z
+    .string()
+    .transform((text) => (text.trim() === 'none' ? '' : text))
+    .pipe(cidrList())
+    .default([...DEFAULT_TRUSTED_PROXIES])
+    .describe(
+      'comma-separated CIDR blocks of proxies whose `X-Forwarded-For` is believed (the rightmost address that is not one of them is the client); set it to the gateway’s network (compose network, pod CIDR); `none`: the TCP peer is always the client',
+    ),
   REQUEST_DEADLINE_MS: positiveInt()
     .default(30_000)
     .describe('longest an ordinary request may wait for its answer; `x-modeldock-deadline-ms` from the gateway can only shorten it (504 when it passes)'),
@@ -78,9 +109,10 @@ export const serverSettingsSchema = z.object({
   CACHE_BYTES: nonNegativeInt()
     .default(0)
     .describe(
-      'bytes of answer rows the result cache may hold, least recently used evicted first (0: off); keyed by model version and exact input (after the model’s text transform), so a repeated text skips the queue and the engine, and identical texts in flight are computed once; `Cache-Control: no-cache` bypasses it. a sentence-embedding row takes ~2.4 KB, a question-topic row ~0.4 KB',
+      'bytes of answer rows the result cache may hold, least recently used evicted first (0: off); keyed by model version and exact input (after the model’s text transform), so a repeated text skips the queue and the engine, and identical texts in flight are computed once; `Cache-Control: no-cache` bypasses it; a sentence-embedding row takes ~2.4 KB, a question-topic row ~0.4 KB',
     ),
-  HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers'),
+  HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers (408 beyond)'),
+  MAX_HEADER_BYTES: positiveInt().default(16_384).describe('largest request header section (431 beyond)'),
   REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),
   KEEP_ALIVE_TIMEOUT_MS: positiveInt().default(65_000).describe('idle keep-alive connection lifetime (longer than the gateway’s)'),
   DRAIN_TIMEOUT_MS: positiveInt().default(30_000).describe('how long SIGTERM waits for in-flight requests'),
@@ -100,16 +132,31 @@ export function variableName(prefix: string, key: string): string {
 }
 
 /**
- * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`, `QT_PORT`), applies the app's defaults,
- * validates with zod and returns a frozen object. Every problem is reported at once, named with
- * its prefixed variable, so a misconfigured container says what to fix.
+ * The raw value of a setting: `<prefix><KEY>`, else `<alias><KEY>` (question-topic's `QT_*`). Both set to
+ * different values is an error, so an old variable left behind cannot silently lose or win. Empty means unset
+ * (compose files often pass `VAR=${VAR:-}`).
  */
-export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}): ServerSettings {
+export function settingValue(key: string, env: NodeJS.ProcessEnv, prefix: string, alias?: string): string | undefined {
+  const present = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const value = present(variableName(prefix, key));
+  const aliased = alias === undefined ? undefined : present(variableName(alias, key));
+  if (value !== undefined && aliased !== undefined && value !== aliased) {
+    throw new Error(`invalid configuration: ${variableName(prefix, key)} and ${variableName(alias as string, key)} differ; set one (${alias}* is an alias)`);
+  }
+  return value ?? aliased;
+}
+
+/**
+ * Reads `<prefix><SETTING>` variables (e.g. `MODEL_PORT`; with `alias` `QT_`, `QT_PORT` too), applies the
+ * defaults (the app's, then the model's `model-settings.json`), validates with zod and returns a frozen object.
+ * Every problem is reported at once, named with its prefixed variable, so a misconfigured container says what
+ * to fix.
+ */
+export function loadServerSettings(prefix: string, env: NodeJS.ProcessEnv, defaults: SettingDefaults = {}, alias?: string): ServerSettings {
   const values: Record<string, string> = { ...defaults };
   for (const key of Object.keys(serverSettingsSchema.shape)) {
-    const value = env[variableName(prefix, key)];
-    // Empty strings mean "unset": compose files often pass `VAR=${VAR:-}`.
-    if (value !== undefined && value !== '') values[key] = value;
+    const value = settingValue(key, env, prefix, alias);
+    if (value !== undefined) values[key] = value;
   }
   const parsed = serverSettingsSchema.safeParse(values);
   if (!parsed.success) {
@@ -126,11 +173,19 @@ export interface SettingReference {
   meaning: string;
 }
 
+/** A setting's default as its variable would spell it (`a,b` for a list, `k=v,...` for labels); none when empty. */
+function defaultText(value: unknown): string | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value !== 'object' || value === null) return undefined;
+  const parts = Array.isArray(value) ? value.map(String) : Object.entries(value).map(([key, item]) => `${key}=${String(item)}`);
+  return parts.length === 0 ? undefined : parts.join(',');
+}
+
 /** The configuration reference of a prefix, from the schema itself (docs cannot drift from it). */
 export function settingsReference(prefix: string, defaults: SettingDefaults = {}): SettingReference[] {
   return Object.entries(serverSettingsSchema.shape).map(([key, schema]) => {
     const parsed = schema.safeParse(undefined);
-    const fallback = parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined;
+    const fallback = parsed.success ? defaultText(parsed.data) : undefined;
     return {
       variable: variableName(prefix, key),
       default: defaults[key as keyof SettingDefaults] ?? fallback,
@@ -140,54 +195,9 @@ export function settingsReference(prefix: string, defaults: SettingDefaults = {}
 }
 
 /**
- * The versions to serve, oldest first, from the version policy and the versions found on disk;
- * throws naming what is missing.
+ * The serving defaults `<model dir>/model-settings.json` gives (none without the file), as settings: they sit
+ * between the app's defaults and the environment. One schema reads the file everywhere (@modeldock/model-settings).
  */
-export function selectVersions(policy: string, available: readonly string[]): string[] {
-  const sorted = [...available].sort((a, b) => Number(a) - Number(b));
-  if (sorted.length === 0) throw new Error('no model versions found');
-  if (policy === 'all') return sorted;
-  if (policy === 'latest') return sorted.slice(-1);
-  const wanted = [...new Set(policy.split(','))].sort((a, b) => Number(a) - Number(b));
-  const missing = wanted.filter((version) => !sorted.includes(version));
-  if (missing.length > 0) throw new Error(`model versions ${missing.join(', ')} not found (found: ${sorted.join(', ')})`);
-  return wanted;
-}
-
-/**
- * `<model dir>/model-settings.json`, optional (MLServer's file of the same name): how a model is
- * served wherever it runs. The server reads `versions` and `defaultVersion`; the start script and
- * deployment tooling read `app`, `port` and `aliases`. Unknown fields are an error, so a typo
- * cannot silently change nothing.
- */
-export const modelSettingsSchema = z.strictObject({
-  /** The app that serves it when it has its own routes (question-topic); default: the generic model server. */
-  app: z.string().regex(/^[a-z0-9-]+$/).optional(),
-  /** Its port under `pnpm start`. */
-  port: z.number().int().min(1).max(65535).optional(),
-  /** Extra gateway routes to this model, e.g. `{"method": "POST", "path": "/predict_topic"}`. */
-  aliases: z.array(z.strictObject({ method: z.enum(['GET', 'POST']), path: z.string().regex(/^\/[\w./-]*$/) })).optional(),
-  /** Versions to serve (as MODEL_VERSIONS): `latest`, `all` or a list like `1,2`. */
-  versions: z.string().regex(/^(latest|all|\d+(,\d+)*)$/).optional(),
-  /** The version unversioned requests get (as DEFAULT_VERSION). */
-  defaultVersion: z.string().regex(/^\d+$/).optional(),
-});
-
-export type ModelSettings = z.output<typeof modelSettingsSchema>;
-
-/** The serving defaults a model directory's `model-settings.json` gives, as settings (none when absent). */
-export async function readModelSettings(modelDir: string): Promise<SettingDefaults> {
-  const file = path.join(modelDir, 'model-settings.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return {};
-  }
-  const parsed = modelSettingsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return {
-    ...(parsed.data.versions === undefined ? {} : { MODEL_VERSIONS: parsed.data.versions }),
-    ...(parsed.data.defaultVersion === undefined ? {} : { DEFAULT_VERSION: parsed.data.defaultVersion }),
-  };
+export async function readServingDefaults(modelDir: string): Promise<SettingDefaults> {
+  return servingSettings(await readModelSettings(modelDir));
 }

@@ -11,7 +11,7 @@ import {
   type ModelRuntime,
   type RowCodec,
 } from '@modeldock/model-runtime';
-import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, TIMEOUT_CAUSE_HEADER, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, clipInput, type Registry } from '@modeldock/service-kit';
 import { createCachedInference } from './coalescing.js';
 import { ResultCache, rowKeys } from './result-cache.js';
 import { SIZE_HINT, decodeTensors, type DecodedTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
@@ -36,6 +36,19 @@ export interface InferenceContext {
   extend?(): void;
   /** Neither cached rows nor rows other requests are computing may answer it (`Cache-Control: no-cache`). */
   noCache?: boolean;
+  /** Told once per inference how long its rows waited in the queue, and whether the queue is why it failed. */
+  queued?(report: QueueReport): void;
+}
+
+/**
+ * How an inference fared in the queue: `waitedMs` until its first rows reached the engine (or until
+ * it failed), and `cause: 'queue'` when it was refused or ran out of time because of queued work
+ * (its own or other clients'), not because of the engine: a healthy replica, which a gateway must
+ * not eject for it.
+ */
+export interface QueueReport {
+  waitedMs: number;
+  cause?: 'queue';
 }
 
 /** A request validated by {@link DataPlane.decode}, ready for {@link DataPlane.infer}. */
@@ -71,6 +84,8 @@ export interface DataPlaneOptions {
   runtimes: readonly ModelRuntime[];
   /** The version unversioned requests get (TF Serving's "latest" policy by default: the highest). */
   defaultVersion?: string;
+  /** Version labels (`{stable: '1', canary: '2'}`), each naming a served version. */
+  versionLabels?: Readonly<Record<string, string>>;
   limits: RequestLimits;
   /** Counts the sentence encoder's pieces, for kinds fed by it; absent when no served kind is. */
   textBudget?: TextBudget;
@@ -98,15 +113,21 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   /** The served model's name. */
   readonly name: string;
+  /** When this server took the model up (Unix seconds): OpenAI's `created`. */
+  readonly created: number;
   /** The version unversioned requests get. */
   readonly model: ModelRuntime;
   /** Every served version, oldest first. */
   readonly versions: readonly ModelRuntime[];
+  /** Version labels and the versions they name. */
+  readonly versionLabels: Readonly<Record<string, string>>;
   readonly limits: RequestLimits;
   /** Server readiness: every served version is warm and the server is not draining. */
   ready(): boolean;
   /** The runtime for `name` at `version` (the default version when absent); 404 otherwise. */
   resolve(name: string, version?: string): ModelRuntime;
+  /** The runtime for `name` at the version `label` names (TF Serving's version labels); 404 otherwise. */
+  resolveLabel(name: string, label: string): ModelRuntime;
   /**
    * Validates tensors from a request against `runtime`'s signature and the work limits, and
    * returns them as one batch with their work; a 400 names what is wrong. `pieces` counts the
@@ -125,6 +146,12 @@ export interface DataPlane {
   /** Waits for queued work, then refuses more. */
   close(): Promise<void>;
 }
+
+/**
+ * The gauges whose sum is a model's load for an autoscaler: rows accepted and not answered yet (deploy/k8s scales
+ * each model on it; `pnpm deploy:gen` writes these names into its query).
+ */
+export const LOAD_METRICS = Object.freeze({ queuedRows: 'modeldock_batch_queue_length', engineRows: 'modeldock_engine_rows_in_flight' });
 
 /** Rows of one request part when batching is off or small: about where USE-lite's throughput peaks. */
 const ENGINE_PART_ROWS = 32;
@@ -160,6 +187,13 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const byVersion = new Map(runtimes.map((runtime) => [runtime.version, runtime]));
   const model = options.defaultVersion === undefined ? latest : byVersion.get(options.defaultVersion);
   if (model === undefined) throw new Error(`default version ${String(options.defaultVersion)} is not served`);
+  const versionLabels = Object.freeze({ ...options.versionLabels });
+  const unserved = Object.entries(versionLabels).filter(([, version]) => !byVersion.has(version));
+  if (unserved.length > 0) {
+    throw new Error(
+      `version labels name versions that are not served: ${unserved.map(([label, version]) => `${label}=${version}`).join(', ')} (serving ${[...byVersion.keys()].join(', ')})`,
+    );
+  }
   if (runtimes.some((runtime) => runtime.textInput !== undefined) && textBudget === undefined) {
     throw new Error('a text model needs a text budget (the encoder’s piece counter)');
   }
@@ -193,8 +227,14 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     [1, 5, 10, 15, 30, 45, 60, 90, 120, 180],
   );
   const queueLength = new Gauge({
-    name: 'modeldock_batch_queue_length',
+    name: LOAD_METRICS.queuedRows,
     help: 'Rows waiting for an engine call.',
+    labelNames: ['model', 'version'] as const,
+    registers: [registry],
+  });
+  const engineRows = new Gauge({
+    name: LOAD_METRICS.engineRows,
+    help: 'Rows in the engine call running now.',
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
@@ -236,12 +276,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const batchers = new Map(
     runtimes.map((runtime) => {
       const labels = { model: runtime.name, version: runtime.version };
+      // Both exist from the start, at 0: an autoscaler's query over an idle replica gets 0, not "no data".
+      queueLength.set(labels, 0);
+      engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
         async (inputs, control) => {
           const stop = engineSeconds.startTimer(labels);
+          engineRows.inc(labels, inputs.rows);
           try {
             return await runtime.predict(inputs, control);
           } finally {
+            engineRows.dec(labels, inputs.rows);
             stop();
           }
         },
@@ -288,8 +333,10 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
 
   return {
     name,
+    created: Math.floor(Date.now() / 1000),
     model,
     versions: runtimes,
+    versionLabels,
     limits,
     reject,
     ready: () => !draining && runtimes.every((runtime) => runtime.ready()),
@@ -298,6 +345,21 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       if (version === undefined) return model;
       const runtime = byVersion.get(version);
       if (runtime === undefined) throw reject('unknown_version', HttpError.modelNotFound(requested, version));
+      return runtime;
+    },
+    resolveLabel(requested, label) {
+      if (requested !== name) throw reject('unknown_model', HttpError.modelNotFound(requested));
+      const version = Object.hasOwn(versionLabels, label) ? versionLabels[label] : undefined;
+      const runtime = version === undefined ? undefined : byVersion.get(version);
+      if (runtime === undefined) {
+        const known = Object.keys(versionLabels);
+        throw reject(
+          'unknown_version',
+          HttpError.notFound(
+            `version label '${clipInput(label)}' of model '${name}' not found; ${known.length === 0 ? 'it has no labels' : `its labels are ${known.join(', ')}`}`,
+          ),
+        );
+      }
       return runtime;
     },
     decode(runtime, tensors, decodeOptions = {}) {
@@ -331,15 +393,26 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const timeout = AbortSignal.timeout(Math.max(0, Math.floor(deadline.ms - (performance.now() - arrivedAt))));
       const signal = context.signal === undefined ? timeout : AbortSignal.any([context.signal, timeout]);
       const { inputs, work } = request;
+      const submitted = performance.now();
+      let firstWaitMs: number | undefined;
+      /** Rows this request sent to the batcher itself (the others: cached, or computed for another request). */
+      let submittedRows = 0;
+      let startedRows = 0;
+      const onDequeue = (started: number, waitedMs: number) => {
+        firstWaitMs ??= waitedMs;
+        startedRows += started;
+      };
       /** Rows `rows` of the request through the batcher; a request of several parts goes in sorted by length, so each part pads little. */
       const compute = async (rows: readonly number[] | undefined, computeSignal: AbortSignal): Promise<Batch> => {
         const subset = rows === undefined ? inputs : selectRows(inputs, rows);
         const rowWork = work === undefined ? undefined : rows === undefined ? work.rows : rows.map((row) => work.rows[row] as number);
         const order = rowWork !== undefined && isMultiPart(rowWork) ? sortedOrder(rowWork) : undefined;
+        submittedRows += subset.rows;
         const outputs = await batcher.submit(order === undefined ? subset : selectRows(subset, order), {
           signal: computeSignal,
           client: context.client,
           work: rowWork === undefined || order === undefined ? rowWork : order.map((row) => rowWork[row] as number),
+          onDequeue,
         });
         return order === undefined ? outputs : selectRows(outputs, inversePermutation(order));
       };
@@ -355,18 +428,27 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
               compute,
             });
       } catch (error) {
-        // The replica is healthy: the request waited behind other work, so the gateway must not count it against us.
-        const queued = { [TIMEOUT_CAUSE_HEADER]: 'queue' };
+        const waitedMs = firstWaitMs ?? performance.now() - submitted;
         if (error instanceof QueueFullError) {
+          context.queued?.({ waitedMs: 0, cause: 'queue' });
           throw error.scope === 'server'
-            ? reject('overloaded', HttpError.overloaded(error.message).withHeaders(queued))
-            : reject('client_share', HttpError.tooManyRequests(error.message).withHeaders(queued));
+            ? reject('overloaded', HttpError.overloaded(error.message))
+            : reject('client_share', HttpError.tooManyRequests(error.message));
         }
+        if (error instanceof Error && error.name === 'TimeoutError') {
+          // Rows still waiting when the deadline passed (its own, or another request's it waited
+          // for): the queue is the cause. All of them in the engine: the engine was too slow,
+          // which may be the replica's fault.
+          const waiting = startedRows < submittedRows || submittedRows < inputs.rows;
+          context.queued?.(waiting ? { waitedMs, cause: 'queue' } : { waitedMs });
+          throw reject('deadline', HttpError.deadlineExceeded());
+        }
+        context.queued?.({ waitedMs });
         if (error instanceof BatcherClosedError) throw reject('not_ready', HttpError.modelNotReady(runtime.name));
         if (context.signal?.aborted === true) throw reject('cancelled', HttpError.clientClosedRequest());
-        if (error instanceof Error && error.name === 'TimeoutError') throw reject('deadline', HttpError.deadlineExceeded().withHeaders(queued));
         throw error;
       }
+      context.queued?.({ waitedMs: firstWaitMs ?? 0 });
       rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
       return outputs;
     },

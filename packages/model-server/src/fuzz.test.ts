@@ -56,7 +56,20 @@ const body = fc.oneof(
   }, { requiredKeys: [] }),
   fc.string({ maxLength: 200 }),
 );
-const request = fc.record({ method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), path, body });
+/** Nesting of arrays and objects up to 300 levels (the limit is 32), as raw text around a leaf. */
+const deep = fc
+  .tuple(fc.array(fc.constantFrom('[', '{"k":'), { minLength: 1, maxLength: 300 }), fc.constantFrom('1', '"x"', 'null', '[]', '{}'))
+  .map(([opens, leaf]) => `${opens.join('')}${leaf}${opens.map((open) => (open === '[' ? ']' : '}')).reverse().join('')}`);
+/** Arrays and objects thousands of members wide (some past the 64 KiB body limit of these apps). */
+const wide = fc
+  .tuple(fc.integer({ min: 100, max: 20_000 }), fc.constantFrom('0', '1.5e38', '1e999', '"a"', 'null', '[1,2,3]', '{"a":1}'), fc.boolean())
+  .map(([count, item, asObject]) =>
+    asObject ? `{${Array.from({ length: count }, (_, i) => `"k${i}":${item}`).join(',')}}` : `[${Array(count).fill(item).join(',')}]`,
+  );
+/** Deep or wide JSON alone, or where each protocol puts client data. */
+const heavyBody = fc.tuple(fc.oneof(deep, wide), fc.constantFrom('$', '{"inputs":[{"name":"x","datatype":"FP32","shape":[2,3],"data":$}]}', '{"inputs":[{"name":$,"datatype":"BYTES","shape":[1],"data":["a"]}]}', '{"instances":$}', '{"inputs":{"x":$,"k":[1]}}', '{"model":"sentence-embedding","input":$}', '{"rawtext_list":$}')).map(([value, at]) => at.replace('$', value));
+
+const request = fc.record({ method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'), path, body: fc.oneof({ weight: 3, arbitrary: body }, { weight: 1, arbitrary: heavyBody }) });
 
 const OPENAI_PATHS = new Set(['/v1/embeddings', '/v1/models']);
 

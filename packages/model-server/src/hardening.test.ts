@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import type { Express } from 'express';
 import supertest from 'supertest';
-import { createTestApp, FakeClassifier } from './testing.js';
+import { createTestApp, FakeClassifier, rawRequest } from './testing.js';
 
 const infer = (texts: unknown[], extra: Record<string, unknown> = {}) => ({
   inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }],
@@ -129,6 +129,65 @@ describe('deadlines and cancellation', () => {
   });
 });
 
+describe('queue time and cause, for the gateway (x-modeldock-queue-ms, x-modeldock-timeout-cause)', () => {
+  const waitForEngine = async (runtime: FakeClassifier) => {
+    for (let i = 0; i < 100 && runtime.calls.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it('answers 504 with cause queue when the deadline passes while the rows wait, and every answer says how long they waited', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1 });
+    runtime.hold();
+    // then() sends it now (supertest sends lazily).
+    const first = supertest(app).post('/v2/models/question-topic/infer').send(infer(['first'])).then((res) => res);
+    await waitForEngine(runtime);
+    const late = await supertest(app).post('/v2/models/question-topic/infer').set('x-modeldock-deadline-ms', '40').send(infer(['late']));
+    assert.equal(late.status, 504);
+    assert.equal(late.headers['x-modeldock-timeout-cause'], 'queue');
+    assert.ok(Number(late.headers['x-modeldock-queue-ms']) >= 30, late.headers['x-modeldock-queue-ms']);
+    runtime.release();
+    const ok = await first;
+    assert.equal(ok.status, 200);
+    assert.match(ok.headers['x-modeldock-queue-ms'] ?? '', /^\d+$/);
+    assert.equal(ok.headers['x-modeldock-timeout-cause'], undefined);
+  });
+
+  it('answers 504 without a cause when the rows were all in the engine (the replica may be at fault)', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime] });
+    runtime.hold();
+    const slow = await supertest(app).post('/v2/models/question-topic/infer').set('x-modeldock-deadline-ms', '40').send(infer(['slow']));
+    runtime.release();
+    assert.equal(slow.status, 504);
+    assert.equal(slow.headers['x-modeldock-timeout-cause'], undefined);
+    assert.match(slow.headers['x-modeldock-queue-ms'] ?? '', /^\d+$/);
+  });
+
+  it('marks the full-queue 503 and the fair-share 429 as caused by the queue (OIP and TF Serving)', async () => {
+    const runtime = new FakeClassifier();
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 2, maxQueuePerClient: 1 });
+    runtime.hold();
+    const send = (client: string, text: string) =>
+      supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', client).send(infer([text])).then((res) => res.status);
+    const held = [send('10.0.0.1', 'a')];
+    await waitForEngine(runtime);
+    held.push(send('10.0.0.1', 'b'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const share = await supertest(app).post('/v1/models/question-topic:predict').set('x-forwarded-for', '10.0.0.1').send({ instances: ['c'] });
+    assert.equal(share.status, 429);
+    assert.equal(share.headers['x-modeldock-timeout-cause'], 'queue');
+    const other = send('10.0.0.2', 'd');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const full = await supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', '10.0.0.3').send(infer(['e']));
+    assert.equal(full.status, 503);
+    assert.equal(full.headers['x-modeldock-timeout-cause'], 'queue');
+    assert.equal(full.headers['x-modeldock-queue-ms'], '0');
+    runtime.release();
+    assert.deepEqual(await Promise.all(held), [200, 200]);
+    assert.equal(await other, 200);
+  });
+});
+
 describe('fair sharing of the queue', () => {
   it('answers 429 to a client over its share while another client is still served', async () => {
     const runtime = new FakeClassifier();
@@ -194,10 +253,14 @@ describe('logs under a flood', () => {
       },
     });
     const runtime = new FakeClassifier();
-    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 1, logger: pino({ level: 'info' }, sink) });
+    const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 1, logger: pino({ level: 'info' }, sink) });
     runtime.hold();
     const responses = Array.from({ length: 120 }, () => supertest(app).post('/v2/models/question-topic/infer').send(infer(['q'])).then((res) => res.status));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Release the engine once the flood has been refused (bounded wait), not after a fixed time.
+    for (let i = 0; i < 200; i += 1) {
+      if (metricValue(await registry.metrics(), /modeldock_inference_rejected_total\{[^}]*reason="overloaded"[^}]*\} (\d+)/) >= 110) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     runtime.release();
     const statuses = await Promise.all(responses);
     const shed = statuses.filter((status) => status === 503).length;
@@ -225,5 +288,78 @@ describe('client identity for the fair share', () => {
     runtime.release();
     const statuses = await Promise.all(requests);
     assert.ok(statuses.filter((status) => status === 429).length >= 3, statuses.join(','));
+  });
+});
+
+describe('request targets a hop in front could read differently', () => {
+  const targets: [string, RegExp][] = [
+    ['/v2/models/question-topic/versions/1\\..\\..\\..\\..\\metrics', /a backslash in the request path/],
+    ['/v2/models/question-topic%2fversions%2f7/ready', /an encoded '\/' or '.' in the request path/],
+    ['/v2/models/question-topic/versions/7%5c..%5cready', /an encoded/],
+    ['/v2/models/question-topic/versions/7/../../../../metrics', /a dot segment in the request path/],
+    ['/v2/models/question-topic/%2e%2e/question-topic/ready', /a dot segment/],
+    ['/v2/models/question-topic/./ready', /a dot segment/],
+    ['/v2/models/question-topic/ready#x', /a fragment/],
+  ];
+  it('answers 400 {error} before routing (404, or 200 for a fragment, before)', async () => {
+    await listening(createTestApp().app, async (base) => {
+      for (const [target, message] of targets) {
+        const answer = await rawRequest(Number(new URL(base).port), `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 /, target);
+        const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string };
+        assert.match(body.error, message, target);
+      }
+    });
+  });
+});
+
+describe('forwarded addresses from untrusted peers', () => {
+  it('gives a direct client rotating X-Forwarded-For one share of the queue', async () => {
+    const runtime = new FakeClassifier();
+    // Loopback (where supertest connects from) is not a trusted proxy here.
+    const { app } = createTestApp({ runtimes: [runtime], maxBatchSize: 1, maxQueue: 64, maxQueuePerClient: 2, trustedProxies: ['10.0.0.0/8'] });
+    runtime.hold();
+    const requests = Array.from({ length: 6 }, (_, i) =>
+      supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', `198.51.100.${i}`).send(infer(['q'])).then((res) => res.status),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    runtime.release();
+    const statuses = await Promise.all(requests);
+    assert.ok(statuses.filter((status) => status === 429).length >= 3, statuses.join(','));
+  });
+});
+
+describe('small surface findings', () => {
+  it('echoes at most a short prefix of a long model name', async () => {
+    const res = await supertest(createTestApp().app).get(`/v2/models/${'m'.repeat(8000)}`);
+    assert.equal(res.status, 404);
+    assert.ok(res.text.length < 200, `${res.text.length} bytes`);
+    const tfs = await supertest(createTestApp().app).get(`/v1/models/${'m'.repeat(8000)}/metadata`);
+    assert.equal(tfs.status, 404);
+    assert.ok(tfs.text.length < 200, `${tfs.text.length} bytes`);
+  });
+
+  it('resolves versions the same way on OIP and TF Serving: digits as written, %31 is not 1', async () => {
+    const { app } = createTestApp();
+    assert.equal((await supertest(app).get('/v2/models/question-topic/versions/7/ready')).status, 200);
+    assert.equal((await supertest(app).get('/v1/models/question-topic/versions/7')).status, 200);
+    for (const path of ['/v2/models/question-topic/versions/%37/ready', '/v1/models/question-topic/versions/%37', '/v2/models/question-topic/versions/seven', '/v1/models/question-topic/versions/seven/metadata']) {
+      const res = await supertest(app).get(path);
+      assert.equal(res.status, 404, path);
+      assert.match(res.body.error, /^version '(%37|seven)' of model 'question-topic' not found$/, path);
+    }
+  });
+
+  it('answers 400 for a signature_name other than serving_default (ignored before)', async () => {
+    const { app } = createTestApp();
+    const bad = await supertest(app).post('/v1/models/question-topic:predict').send({ signature_name: 'nope', instances: ['Who?'] });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /signature_name 'nope' not found; the model's only signature is 'serving_default'/);
+    const classify = await supertest(app).post('/v1/models/question-topic:classify').send({ signature_name: 'nope', examples: [{ text: 'Who?' }] });
+    assert.equal(classify.status, 400);
+    for (const name of ['serving_default', '']) {
+      const res = await supertest(app).post('/v1/models/question-topic:predict').send({ signature_name: name, instances: ['Who?'] });
+      assert.equal(res.status, 200, name);
+    }
   });
 });

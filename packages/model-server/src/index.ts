@@ -1,18 +1,17 @@
 export { createApp, type AppDependencies } from './app.js';
 export {
   loadServerSettings,
-  modelSettingsSchema,
-  readModelSettings,
-  selectVersions,
+  readServingDefaults,
   serverSettingsSchema,
+  settingValue,
   settingsReference,
   variableName,
-  type ModelSettings,
   type ServerSettings,
   type SettingDefaults,
   type SettingReference,
 } from './config.js';
 export {
+  LOAD_METRICS,
   WORK_DEADLINE_FACTOR,
   createDataPlane,
   type DataPlane,
@@ -21,6 +20,7 @@ export {
   type DecodeOptions,
   type DecodedRequest,
   type InferenceContext,
+  type QueueReport,
 } from './data-plane.js';
 export {
   BUILT_IN_PLUGINS,
@@ -30,7 +30,7 @@ export {
   type ModelServerPlugin,
 } from './plugins.js';
 export { OPENAI_BATCH_HINT, embeddingOutput } from './routes/openai.js';
-export { DEADLINE_HEADER, DEADLINE_MAX_HEADER, clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
+export { clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
 export type { RouteOptions, ServerInfo } from './routes/options.js';
 export * as schemas from './schemas.js';
 export { SIZE_HINT, checkTexts, decodeTensors, describeValue, textTensor, type DecodedTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';

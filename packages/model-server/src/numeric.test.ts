@@ -119,4 +119,38 @@ describe('a numeric model with two inputs and two outputs', () => {
     const seed = await supertest(app).post('/predict_topic').send({ rawtext_list: ['a'] });
     assert.equal(seed.status, 404, 'the seed route belongs to question-topic only');
   });
+
+  describe('values and nesting the tensor cannot hold (each answered 200 or a vague 400 before)', () => {
+    const k = (rows: number) => ({ name: 'k', datatype: 'INT32', shape: [rows], data: Array<number>(rows).fill(1) });
+    const x = (data: unknown, shape = [2, 3]) => ({ name: 'x', datatype: 'FP32', shape, data });
+    const cases: [string, string, RegExp][] = [
+      ['an FP32 value beyond the float32 range', JSON.stringify({ inputs: [x([[1, 2, 3], [4, 5, 4e38]]), k(2)] }), /^input 'x': element \[1, 2\] is outside the FP32 range/],
+      ['a negative one, in flat data', JSON.stringify({ inputs: [x([1, 2, 3, -4e38, 5, 6]), k(2)] }), /^input 'x': element \[1, 0\] is outside the FP32 range/],
+      ['1e999 (Infinity once parsed)', `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[0,1e999,0]},${JSON.stringify(k(1))}]}`, /^input 'x': element \[0, 1\] is outside the FP32 range/],
+      ['ragged rows with the right total', JSON.stringify({ inputs: [x([[1, 2], [3, 4, 5, 6]]), k(2)] }), /^input 'x': element \[0\] has 2 values where shape \[2, 3\] needs 3/],
+      ['more rows than the shape says, nested', JSON.stringify({ inputs: [x([[1, 2, 3], [4, 5, 6], []], [2, 3]), k(2)] }), /'inputs\[0\]\.data' has 3 values where shape \[2, 3\] needs 2/],
+      ['a value where a row belongs', JSON.stringify({ inputs: [x([[1, 2, 3], 4]), k(2)] }), /^input 'x': element \[1\] must be an array of 3 values/],
+      ['an INT32 value beyond 32 bits', JSON.stringify({ inputs: [x([1, 2, 3], [1, 3]), { name: 'k', datatype: 'INT32', shape: [1], data: [3e9] }] }), /^input 'k': element \[0\] must be a 32-bit integer, got 3000000000/],
+    ];
+    for (const [what, body, message] of cases) {
+      it(`OIP infer answers 400 naming the input and the first bad index for ${what}`, async () => {
+        const res = await supertest(numeric().app).post('/v2/models/numeric/infer').set('content-type', 'application/json').send(body);
+        assert.equal(res.status, 400, res.text);
+        assert.match(res.body.error, message);
+      });
+    }
+
+    it('accepts the largest float32 values', async () => {
+      const res = await supertest(numeric().app)
+        .post('/v2/models/numeric/infer')
+        .send({ inputs: [x([3.4028234e38, -3.4028234e38, 0], [1, 3]), k(1)] });
+      assert.equal(res.status, 200, res.text);
+    });
+
+    it('TF Serving :predict names a ragged instance', async () => {
+      const res = await supertest(numeric().app).post('/v1/models/numeric:predict').send({ instances: [{ x: [1, 2, 3], k: 1 }, { x: [1, 2, 3, 4], k: 1 }] });
+      assert.equal(res.status, 400);
+      assert.match(res.body.error, /^input 'x': element \[1\] has 4 values where shape \[2, 3\] needs 3/);
+    });
+  });
 });

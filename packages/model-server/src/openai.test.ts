@@ -63,11 +63,17 @@ describe('POST /v1/embeddings', () => {
     });
   }
 
-  it('is not served by a classifier (no embedding output)', async () => {
-    const res = await supertest(createTestApp({ runtimes: [new FakeClassifier()] }).app)
-      .post('/v1/embeddings')
-      .send({ model: 'question-topic', input: 'a' });
-    assert.equal(res.status, 404);
+  it('answers 400 with param "model" for a model that does not embed, saying what can (404 "no route" before)', async () => {
+    const { app } = createTestApp({ runtimes: [new FakeClassifier()] });
+    const res = await supertest(app).post('/v1/embeddings').send({ model: 'question-topic', input: 'a' });
+    assert.equal(res.status, 400);
+    schemas.openAiError.parse(res.body);
+    assert.equal(res.body.error.param, 'model');
+    assert.equal(res.body.error.type, 'invalid_request_error');
+    assert.match(res.body.error.message, /model 'question-topic' \(text-classifier\) does not produce embeddings: embedding models take text and have one FP32 \[n, d\] output/);
+    const get = await supertest(app).get('/v1/embeddings');
+    assert.equal(get.status, 405, 'GET /v1/embeddings is a 405 on every model server, as the README says');
+    schemas.openAiError.parse(get.body);
   });
 });
 
@@ -79,11 +85,22 @@ describe('GET /v1/models', () => {
     assert.deepEqual(res.body.data.map((m: { id: string }) => m.id), ['sentence-embedding']);
   });
 
-  it('leaves TF Serving paths under /v1/models/<name> to TF Serving, with plain {error} bodies', async () => {
+  it('answers GET /v1/models/<name> for both APIs: TF Serving status and OpenAI model in one body (status only before)', async () => {
     const { app } = embedder();
     const status = await supertest(app).get('/v1/models/sentence-embedding');
     assert.equal(status.status, 200);
-    assert.ok(Array.isArray(status.body.model_version_status));
+    schemas.modelStatusResponse.parse(status.body);
+    const listed = (await supertest(app).get('/v1/models')).body.data[0];
+    assert.deepEqual(
+      { id: status.body.id, object: status.body.object, created: status.body.created, owned_by: status.body.owned_by },
+      listed,
+      'the same model object as in the list',
+    );
+    assert.deepEqual(status.body.model_version_status, [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }]);
+  });
+
+  it('leaves the rest of /v1/models/<name>... to TF Serving, with plain {error} bodies', async () => {
+    const { app } = embedder();
     const missing = await supertest(app).get('/v1/models/other');
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body, { error: "model 'other' not found" });

@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { ModelDescription } from '@modeldock/model-runtime';
 import type { DataPlane } from './data-plane.js';
 import { openInferenceRoutes } from './routes/open-inference.js';
-import { embeddingOutput, openAiRoutes } from './routes/openai.js';
+import { openAiRoutes } from './routes/openai.js';
 import type { RouteOptions } from './routes/options.js';
 import { tfServingRoutes } from './routes/tf-serving.js';
 
@@ -24,12 +24,8 @@ export const openInferencePlugin: ModelServerPlugin = { name: 'open-inference', 
 /** TensorFlow Serving REST: every model (`:classify` answers only for classifiers). */
 export const tfServingPlugin: ModelServerPlugin = { name: 'tf-serving', routes: tfServingRoutes };
 
-/** OpenAI-compatible embeddings: text models with one embedding output. */
-export const openAiEmbeddingsPlugin: ModelServerPlugin = {
-  name: 'openai-embeddings',
-  appliesTo: (model) => embeddingOutput(model) !== undefined,
-  routes: openAiRoutes,
-};
+/** OpenAI-compatible embeddings and model list: every model (a model without an embedding output answers 400). */
+export const openAiEmbeddingsPlugin: ModelServerPlugin = { name: 'openai-embeddings', routes: openAiRoutes };
 
 /** The protocols the model server speaks for every model it can. */
 export const BUILT_IN_PLUGINS: readonly ModelServerPlugin[] = [openAiEmbeddingsPlugin, openInferencePlugin, tfServingPlugin];

@@ -94,10 +94,24 @@ export const embeddingsResponse = z.object({
   usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
 });
 
+/** OpenAI's model object (`GET /v1/models` lists them, `GET /v1/models/<id>` answers one). */
+export const openAiModel = z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() });
+
 /** OpenAI `GET /v1/models` response. */
-export const modelListResponse = z.object({
-  object: z.literal('list'),
-  data: z.array(z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() })),
+export const modelListResponse = z.object({ object: z.literal('list'), data: z.array(openAiModel) });
+
+/**
+ * `GET /v1/models/<name>`, claimed by two APIs: TF Serving's model status (`model_version_status`)
+ * and OpenAI's model object, in one answer; each API's clients ignore the other's fields.
+ */
+export const modelStatusResponse = openAiModel.extend({
+  model_version_status: z.array(
+    z.object({
+      version: z.string(),
+      state: z.enum(['START', 'LOADING', 'AVAILABLE', 'UNLOADING', 'END']),
+      status: z.object({ error_code: z.string(), error_message: z.string() }),
+    }),
+  ),
 });
 
 /** OpenAI error body (only on the OpenAI-compatible routes; everything else answers `{"error": string}`). */

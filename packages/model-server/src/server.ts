@@ -11,9 +11,10 @@ import {
   type BackendChoice,
   type ModelRuntime,
 } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
+import { selectVersions } from '@modeldock/model-settings';
+import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
 import { createApp } from './app.js';
-import { loadServerSettings, readModelSettings, selectVersions, variableName, type ServerSettings, type SettingDefaults } from './config.js';
+import { loadServerSettings, readServingDefaults, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
 import type { ModelServerPlugin } from './plugins.js';
 
@@ -23,8 +24,10 @@ export interface ModelServerOptions {
   service: string;
   /** Reported by `GET /v2`. */
   serviceVersion: string;
-  /** Environment prefix of every setting (`QT_`, `MODEL_`). */
+  /** Environment prefix of every setting (`MODEL_`). */
   envPrefix: string;
+  /** A second prefix read where the first is unset (question-topic's `QT_`). */
+  envAlias?: string;
   /** The app's defaults (question-topic's model folder and port). */
   defaults?: SettingDefaults;
   /** The model's own routes, besides the built-in protocols. */
@@ -93,10 +96,10 @@ async function createRuntimes(
 export async function runModelServer(options: ModelServerOptions): Promise<void> {
   const startedAt = performance.now();
   const env = options.env ?? process.env;
-  const modelDir = env[variableName(options.envPrefix, 'MODEL_DIR')] ?? options.defaults?.MODEL_DIR;
-  // The model directory's own serving policy sits between the app's defaults and the environment.
-  const fromModel = modelDir === undefined || modelDir === '' ? {} : await readModelSettings(modelDir);
-  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel });
+  const modelDir = settingValue('MODEL_DIR', env, options.envPrefix, options.envAlias) ?? options.defaults?.MODEL_DIR;
+  // The model directory's own serving settings sit between the app's defaults and the environment.
+  const fromModel: SettingDefaults = modelDir === undefined ? {} : await readServingDefaults(modelDir);
+  const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel }, options.envAlias);
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
   const versions = selectVersions(settings.MODEL_VERSIONS, await listModelVersions(settings.MODEL_DIR));
@@ -112,6 +115,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const plane = createDataPlane({
     runtimes,
     defaultVersion: settings.DEFAULT_VERSION,
+    versionLabels: settings.VERSION_LABELS,
     limits: {
       maxRows: settings.MAX_TEXTS,
       maxTextLength: settings.MAX_TEXT_LENGTH,
@@ -140,16 +144,25 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     server: { name: `modeldock-${options.service}`, version: options.serviceVersion },
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxJsonDepth: settings.MAX_JSON_DEPTH,
+    trustedProxies: createTrustedProxies(settings.TRUSTED_PROXIES),
     plugins: options.plugins,
   });
 
-  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm.
-  const server = app.listen(settings.PORT, settings.HOST);
+  // Listen before the model is warm: liveness answers at once, readiness says 503 until warm. Slow
+  // or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s), and
+  // Node's own answers (a malformed request, a missing Host, a bad Expect) are JSON too.
+  const server = createHttpServer(
+    app,
+    {
+      headersTimeoutMs: settings.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: settings.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: settings.KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderBytes: settings.MAX_HEADER_BYTES,
+    },
+    logger,
+  );
+  server.listen(settings.PORT, settings.HOST);
   await once(server, 'listening');
-  // Slow or stalled clients cannot hold a connection forever (Node's defaults are 60 s / 300 s).
-  server.headersTimeout = settings.HEADERS_TIMEOUT_MS;
-  server.requestTimeout = settings.REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = settings.KEEP_ALIVE_TIMEOUT_MS;
   const { port } = server.address() as AddressInfo;
   logger.info({ host: settings.HOST, port, engineThread: settings.ENGINE_THREAD, model: plane.name, versions }, 'listening');
   installGracefulShutdown(server, {

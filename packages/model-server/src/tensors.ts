@@ -47,69 +47,106 @@ const invalid = (message: string) => HttpError.invalidInput(message);
 /** What a client does about a request over a size limit, unless its protocol has better advice. */
 export const SIZE_HINT = 'send fewer or shorter texts per request';
 
-/** A short, safe description of a client value for an error message (never its contents). */
+/** A short, safe description of a client value for an error message (never more than a short prefix of it). */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return value.length <= 40 && /^[\w .:/-]*$/.test(value) ? `'${value}'` : 'a string';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return typeof value === 'object' ? 'an object' : typeof value;
 }
 
+/** `[1, 500]`: where flat element `index` sits in a tensor of `shape` (row-major). */
+function positionOf(index: number, shape: readonly number[]): string {
+  const position: number[] = [];
+  let rest = index;
+  for (let dim = shape.length - 1; dim >= 0; dim -= 1) {
+    const size = Math.max(1, shape[dim] as number);
+    position.unshift(rest % size);
+    rest = Math.floor(rest / size);
+  }
+  return `[${position.join(', ')}]`;
+}
+
 /**
- * Flattens nested arrays (OIP allows tensor data nested by shape or flat) without recursion,
- * stopping once more than `limit` elements have been seen.
+ * A tensor's values in row-major order. OIP allows `data` flat or nested by the shape; nested data
+ * must follow the shape at every level (rows of 500 and 524 values are not a [2, 512] tensor even
+ * though they hold 1,024), and the first place where it does not is named. Walks without
+ * recursion, and never past `count` elements (the shape's element count, already bounded).
  */
-function flatten(data: unknown, limit: number, field: string): unknown[] {
+function tensorValues(data: unknown, shape: readonly number[], count: number, name: string, field: string): unknown[] {
   if (!Array.isArray(data)) throw invalid(`'${field}.data' must be an array`);
+  const shown = `[${shape.join(', ')}]`;
+  if (!data.some((item) => Array.isArray(item))) {
+    if (data.length !== count) throw invalid(`input '${name}' has shape ${shown} (${count} elements) but ${data.length} elements`);
+    return data;
+  }
   const out: unknown[] = [];
-  const stack: unknown[][] = [data];
-  const positions: number[] = [0];
+  const rank = shape.length;
+  // One frame per open level: the array, where we are in it, and its position in the tensor.
+  const stack: { array: unknown[]; next: number; at: number[] }[] = [];
+  const open = (array: unknown[], at: number[]) => {
+    const wanted = shape[at.length] as number;
+    if (array.length !== wanted) {
+      const where = at.length === 0 ? `'${field}.data'` : `input '${name}': element [${at.join(', ')}]`;
+      throw invalid(`${where} has ${array.length} values where shape ${shown} needs ${wanted}`);
+    }
+    stack.push({ array, next: 0, at });
+  };
+  if (rank === 0) throw invalid(`input '${name}' has shape [] but nested data`);
+  open(data, []);
   while (stack.length > 0) {
-    const top = stack.length - 1;
-    const array = stack[top] as unknown[];
-    const position = positions[top] as number;
-    if (position >= array.length) {
+    const frame = stack[stack.length - 1] as (typeof stack)[number];
+    if (frame.next >= frame.array.length) {
       stack.pop();
-      positions.pop();
       continue;
     }
-    positions[top] = position + 1;
-    const item = array[position];
-    if (Array.isArray(item)) {
-      stack.push(item);
-      positions.push(0);
-    } else {
-      out.push(item);
-      if (out.length > limit) throw invalid(`'${field}.data' has more than ${limit} elements; the limit is ${limit}`);
+    const index = frame.next;
+    frame.next += 1;
+    const item = frame.array[index];
+    const inner = frame.at.length + 1 < rank;
+    if (inner !== Array.isArray(item)) {
+      const at = [...frame.at, index].join(', ');
+      throw invalid(`input '${name}': element [${at}] must be ${inner ? `an array of ${shape[frame.at.length + 1] as number} values` : 'a value, not an array'} for shape ${shown}`);
     }
+    if (inner) open(item as unknown[], [...frame.at, index]);
+    else out.push(item);
   }
   return out;
 }
 
-function shapeOf(value: unknown, spec: TensorSpec, field: string, textInput: boolean): number[] {
+function shapeOf(value: unknown, spec: TensorSpec, field: string, textInput: boolean): { shape: number[]; given: number[] } {
   if (!Array.isArray(value) || value.length === 0 || value.length > 8 || !value.every((dim) => Number.isInteger(dim) && (dim as number) >= 0)) {
     throw invalid(`'${field}.shape' must be an array of non-negative integers`);
   }
-  const shape = value as number[];
+  const given = value as number[];
   // A text input [n] also comes as [n, 1] (one text per row, as TF Serving and Triton write it).
-  const accepted = textInput && shape.length === 2 && shape[1] === 1 ? [shape[0] as number] : shape;
+  const accepted = textInput && given.length === 2 && given[1] === 1 ? [given[0] as number] : given;
   const matches =
     accepted.length === spec.shape.length && spec.shape.every((dim, i) => i === 0 || dim === -1 || dim === accepted[i]);
   if (!matches) {
-    throw invalid(`input '${spec.name}' must have shape [${spec.shape.map((dim) => (dim === -1 ? 'n' : dim)).join(', ')}], got [${shape.join(', ')}]`);
+    throw invalid(`input '${spec.name}' must have shape [${spec.shape.map((dim) => (dim === -1 ? 'n' : dim)).join(', ')}], got [${given.join(', ')}]`);
   }
-  return accepted;
+  return { shape: accepted, given };
 }
 
-function typedValues(datatype: Datatype, values: unknown[], name: string): TensorValues {
+/** FP32's largest finite magnitude; JSON numbers beyond it (and `1e999`, which parses as Infinity) have no FP32 value. */
+const FP32_MAX = 3.4028234663852886e38;
+
+function typedValues(datatype: Datatype, values: unknown[], name: string, shape: readonly number[]): TensorValues {
   const bad = (index: number, expected: string) =>
-    invalid(`input '${name}' element ${index} must be ${expected}, got ${describeValue(values[index])}`);
+    invalid(`input '${name}': element ${positionOf(index, shape)} must be ${expected}, got ${describeValue(values[index])}`);
   switch (datatype) {
     case 'FP32': {
       const out = new Float32Array(values.length);
       values.forEach((value, i) => {
-        if (typeof value !== 'number' || !Number.isFinite(value)) throw bad(i, 'a number');
-        out[i] = value;
+        if (typeof value !== 'number') throw bad(i, 'a number');
+        // Math.fround rounds to the nearest FP32: anything past the largest finite one becomes ±Infinity.
+        const rounded = Math.fround(value);
+        if (!Number.isFinite(rounded)) {
+          throw invalid(`input '${name}': element ${positionOf(i, shape)} is outside the FP32 range (±${FP32_MAX.toPrecision(8)})`);
+        }
+        out[i] = rounded;
       });
       return out;
     }
@@ -206,16 +243,7 @@ export function decodeTensors(
       throw invalid(`input '${spec.name}' must have datatype ${spec.datatype}, got ${describeValue(tensor.datatype)}`);
     }
     const isText = model.textInput === spec.name;
-    const shape = shapeOf(tensor.shape, spec, tensor.field, isText);
-    const count = elementCount(shape);
-    elements += count;
-    if (elements > limits.maxTensorElements) {
-      throw invalid(`the request has more than ${limits.maxTensorElements} tensor elements; the limit is ${limits.maxTensorElements}`);
-    }
-    const values = flatten(tensor.data, Math.min(count, limits.maxTensorElements), tensor.field);
-    if (values.length !== count) {
-      throw invalid(`input '${spec.name}' has shape [${shape.join(', ')}] (${count} elements) but ${values.length} elements`);
-    }
+    const { shape, given } = shapeOf(tensor.shape, spec, tensor.field, isText);
     const rowCount = shape[0] as number;
     if (rowCount === 0) throw invalid(`input '${spec.name}' has no rows`);
     if (rowCount > limits.maxRows) {
@@ -223,7 +251,13 @@ export function decodeTensors(
     }
     if (rows !== undefined && rows !== rowCount) throw invalid(`every input must have the same number of rows (${rows} and ${rowCount})`);
     rows = rowCount;
-    const data = typedValues(spec.datatype, values, spec.name);
+    const count = elementCount(shape);
+    elements += count;
+    if (elements > limits.maxTensorElements) {
+      throw invalid(`the request has more than ${limits.maxTensorElements} tensor elements; the limit is ${limits.maxTensorElements}`);
+    }
+    const values = tensorValues(tensor.data, given, count, spec.name, tensor.field);
+    const data = typedValues(spec.datatype, values, spec.name, given);
     if (isText && budget !== undefined) textPieces = checkTexts(data as string[], tensor.dataField ?? `${tensor.field}.data`, limits, budget);
     tensors[spec.name] = { datatype: spec.datatype, shape, data };
   }

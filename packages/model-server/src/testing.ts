@@ -4,9 +4,11 @@
  * caller gets its own rows back, and an app over them driven with supertest, never listening.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { planEngineWork, textPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
-import { createLogger, createRegistry, type Logger, type Registry } from '@modeldock/service-kit';
+import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createDataPlane, type DataPlane } from './data-plane.js';
@@ -202,7 +204,10 @@ export interface TestAppOptions {
   maxDeadlineMs?: number;
   /** Result cache size (default 0: off). */
   cacheBytes?: number;
+  /** CIDR blocks whose `X-Forwarded-For` is believed (default: loopback, as the server's). */
+  trustedProxies?: readonly string[];
   defaultVersion?: string;
+  versionLabels?: Readonly<Record<string, string>>;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -214,6 +219,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
   const plane = createDataPlane({
     runtimes,
     defaultVersion: options.defaultVersion,
+    versionLabels: options.versionLabels,
     limits: {
       maxRows: 8,
       maxTextLength: 50,
@@ -242,6 +248,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     logger: options.logger ?? createLogger({ service: 'test', level: 'silent' }),
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
+    trustedProxies: options.trustedProxies === undefined ? undefined : createTrustedProxies(options.trustedProxies),
     plugins: options.plugins,
   });
   return { app, plane, runtimes, registry };
@@ -306,4 +313,23 @@ export function startServerProcess(main: string, env: Record<string, string>, ti
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Sends raw bytes on a new loopback connection to `port` (any request target or header, even one
+ * no HTTP client would send) and returns what came back, as text, once the server closes the
+ * connection or after `timeoutMs`.
+ */
+export async function rawRequest(port: number, head: string, timeoutMs = 3000): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(head);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString('latin1');
+  });
+  await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+  socket.destroy();
+  return answer;
 }

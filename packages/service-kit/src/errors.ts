@@ -51,6 +51,11 @@ export class HttpError extends Error {
     return new HttpError(404, `${what} not found`, 'model_not_found');
   }
 
+  /** 400: the model exists but does not do what the request asks (OpenAI's `param: "model"`). */
+  static modelNotSupported(message: string): HttpError {
+    return new HttpError(400, message, 'model_not_supported');
+  }
+
   /** 405: the route exists but not for this method. */
   static methodNotAllowed(method: string, path: string): HttpError {
     return new HttpError(405, `method ${clipInput(method)} not allowed on ${clipInput(path)}`, 'method_not_allowed');

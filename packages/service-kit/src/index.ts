@@ -13,7 +13,8 @@ export {
   type Logger,
   type LoggerOptions,
 } from './logger.js';
-export { jsonDepthExceeds, limitJsonDepth } from './json-depth.js';
+export { checkRequestTarget, refuseAmbiguousTargets } from './request-target.js';
+export { jsonBody, JsonDepthScanner, type JsonBodyOptions } from './json-body.js';
 export {
   Counter,
   Gauge,

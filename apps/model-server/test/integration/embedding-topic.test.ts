@@ -186,8 +186,8 @@ describe('embedding-topic on the generic model server (real model, wasm, real so
       ['INT32 for an FP32 input', () => [{ ...oipTensor([[...Array(512).keys()]]), datatype: 'INT32' }], /must have datatype FP32, got 'INT32'/],
       ['a shape [n, 511]', () => [oipTensor(clearRows.map((row) => row.slice(0, 511)))], /input 'embedding' must have shape \[n, 512\], got \[6, 511\]/],
       ['fewer elements than the shape', () => [{ ...oipTensor(clearRows), data: clearRows.flat().slice(1) }], /has shape \[6, 512\] \(3072 elements\) but 3071 elements/],
-      ['non-numbers', () => [{ ...oipTensor(clearRows), data: ['0.1', ...clearRows.flat().slice(1)] }], /input 'embedding' element 0 must be a number, got '0.1'/],
-      ['null among the numbers', () => [{ ...oipTensor(clearRows), data: [...clearRows.flat().slice(1), null] }], /element 3071 must be a number, got null/],
+      ['non-numbers', () => [{ ...oipTensor(clearRows), data: ['0.1', ...clearRows.flat().slice(1)] }], /input 'embedding': element \[0, 0\] must be a number, got '0.1'/],
+      ['null among the numbers', () => [{ ...oipTensor(clearRows), data: [...clearRows.flat().slice(1), null] }], /input 'embedding': element \[5, 511\] must be a number, got null/],
       ['too many elements', () => [{ name: 'embedding', datatype: 'FP32', shape: [40, 512], data: new Array(40 * 512).fill(0) }], /more than 20000 tensor elements/],
       ['an unknown input', () => [{ ...oipTensor(clearRows), name: 'text' }], /unknown input 'text'; inputs are 'embedding'/],
     ];

@@ -79,6 +79,9 @@ describe('sentence-embedding served by the generic model server (real model, was
   it('lists the model, refuses other dimensions, and maps errors to the client’s exceptions', async () => {
     const models = await client.models.list();
     assert.deepEqual(models.data.map((model) => model.id), ['sentence-embedding']);
+    // GET /v1/models/<id> is TF Serving's status route too; the answer carries both APIs' fields.
+    const model = await client.models.retrieve('sentence-embedding');
+    assert.deepEqual([model.id, model.object, model.owned_by, model.created], ['sentence-embedding', 'model', 'modeldock', models.data[0]?.created]);
     await assert.rejects(
       client.embeddings.create({ model: 'sentence-embedding', input: 'a', dimensions: 256 }),
       (error: unknown) => error instanceof OpenAI.BadRequestError && /512 dimensions/.test(error.message),

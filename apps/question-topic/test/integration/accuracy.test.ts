@@ -19,11 +19,11 @@ function readTrecTest(): [string, string][] {
 
 describe('TREC_10 accuracy through the HTTP API (every committed version, OIP infer)', () => {
   const server = startServerProcess(MAIN, {
-    QT_PORT: '0',
-    QT_HOST: '127.0.0.1',
-    QT_BACKEND: 'wasm',
-    QT_MODEL_DIR: MODEL_DIR,
-    QT_MODEL_VERSIONS: 'all',
+    MODEL_PORT: '0',
+    MODEL_HOST: '127.0.0.1',
+    MODEL_BACKEND: 'wasm',
+    MODEL_DIR: MODEL_DIR,
+    MODEL_VERSIONS: 'all',
   });
   let base = '';
 

@@ -5,14 +5,14 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { startServerProcess, type LogLine } from '@modeldock/model-server/testing';
+import { rawRequest, startServerProcess, type LogLine } from '@modeldock/model-server/testing';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const START_TIMEOUT_MS = 180_000;
 
 /** Starts the built service on a free port; `ready` resolves once it logs that it is warm. */
 function startService(env: Record<string, string>) {
-  return startServerProcess(MAIN, { QT_PORT: '0', QT_HOST: '127.0.0.1', QT_BACKEND: 'wasm', ...env }, START_TIMEOUT_MS);
+  return startServerProcess(MAIN, { MODEL_PORT: '0', MODEL_HOST: '127.0.0.1', MODEL_BACKEND: 'wasm', ...env }, START_TIMEOUT_MS);
 }
 
 describe('question-topic service process (real model, wasm, real sockets)', () => {
@@ -22,7 +22,7 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
   let logs: LogLine[];
 
   before(async () => {
-    const service = startService({ QT_LOG_LEVEL: 'info' });
+    const service = startService({ MODEL_LOG_LEVEL: 'info' });
     child = service.child;
     exited = service.exited;
     const { port } = await service.ready;
@@ -75,6 +75,31 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
     assert.deepEqual(labels, ['LOC', 'LOC', 'LOC']);
   });
 
+  it('serves the version labels of its model-settings.json (stable → 1, canary → 2)', async () => {
+    for (const [label, version] of [['stable', '1'], ['canary', '2']]) {
+      const metadata = (await (await fetch(`${base}/v1/models/question-topic/labels/${label}/metadata`)).json()) as { model_spec: { version: string } };
+      assert.equal(metadata.model_spec.version, version);
+      const res = await fetch(`${base}/v1/models/question-topic/labels/${label}:predict`, { method: 'POST', body: JSON.stringify({ instances: ['Where is Rome?'] }) });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { predictions: { label: string }[] }).predictions[0]?.label, 'LOC');
+    }
+    assert.equal((await fetch(`${base}/v1/models/question-topic/labels/beta:predict`, { method: 'POST', body: '{"instances":["a"]}' })).status, 404);
+  });
+
+  it("answers Node's own refusals with JSON bodies: a missing Host, an Expect other than 100-continue, a malformed request", async () => {
+    const cases: [string, number, RegExp][] = [
+      ['GET /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n', 400, /missing Host header/],
+      ['POST /predict_topic HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}', 417, /100-continue/],
+      ['GET /v2/health/live HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, /malformed HTTP request/],
+    ];
+    for (const [head, status, message] of cases) {
+      const answer = await rawRequest(Number(new URL(base).port), head);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), head);
+      assert.match(answer, /content-type: application\/json/i, head);
+      assert.match(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error, message, head);
+    }
+  });
+
   it('drains on SIGTERM: in-flight requests complete, then the process exits 0', async () => {
     const questions = Array.from({ length: 32 }, (_, i) => `How many people lived in city number ${i}?`);
     // Open the connections first: a connection still in the listen backlog when the server closes
@@ -95,9 +120,9 @@ describe('question-topic service process (real model, wasm, real sockets)', () =
   });
 });
 
-describe('question-topic service process with the engine on the main thread (QT_ENGINE_THREAD=main)', () => {
+describe('question-topic service process with the engine on the main thread (MODEL_ENGINE_THREAD=main)', () => {
   it('serves the seed example, reports its engine, and exits 0 on SIGTERM', async () => {
-    const service = startService({ QT_ENGINE_THREAD: 'main' });
+    const service = startService({ MODEL_ENGINE_THREAD: 'main' });
     try {
       const { port, logs } = await service.ready;
       assert.equal(logs.find((line) => line.msg === 'listening')?.engineThread, 'main');
@@ -119,7 +144,7 @@ describe('question-topic service process with the engine on the main thread (QT_
   });
 });
 
-describe('question-topic service process serving two versions (QT_MODEL_VERSIONS=all)', () => {
+describe('question-topic service process serving two versions (MODEL_VERSIONS=all)', () => {
   it('loads both, lists them, and answers on each versioned path', async () => {
     const modelDir = await mkdtemp(path.join(tmpdir(), 'modeldock-versions-'));
     const source = fileURLToPath(new URL('../../../../models/question-topic/1', import.meta.url));
@@ -128,7 +153,7 @@ describe('question-topic service process serving two versions (QT_MODEL_VERSIONS
     const metadataFile = path.join(modelDir, '2', 'metadata.json');
     const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as { version: string };
     await writeFile(metadataFile, JSON.stringify({ ...metadata, version: '2' }));
-    const service = startService({ QT_MODEL_DIR: modelDir, QT_MODEL_VERSIONS: 'all' });
+    const service = startService({ MODEL_DIR: modelDir, MODEL_VERSIONS: 'all' });
     try {
       const { port } = await service.ready;
       const base = `http://127.0.0.1:${port}`;

@@ -1,9 +1,8 @@
 import type { Request, Response } from 'express';
-import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, QUEUE_TIME_HEADER, TIMEOUT_CAUSE_HEADER, forwardedClient, type TrustedProxies } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { InferenceContext } from '../data-plane.js';
-
-export { DEADLINE_HEADER, DEADLINE_MAX_HEADER };
+import type { RouteOptions } from './options.js';
 
 /** The parsed JSON body as an object, or a 400 saying what it was instead. */
 export function jsonObjectBody(body: unknown): Record<string, unknown> {
@@ -26,22 +25,25 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
   throw HttpError.invalidInput(`${field}: ${issue?.message ?? 'invalid'}`);
 }
 
-/** `:name` and the optional `:version` of a model path. */
-export function modelParams(params: Record<string, string | string[] | undefined>): [string, string | undefined] {
-  const { name, version } = params as { name: string; version?: string };
-  return [name, version];
+/**
+ * `:name` and the optional `:version` of a model path, the version as written in the path: Express
+ * decodes parameters, which would make `versions/%31` version 1 here while TF Serving's routes
+ * (matched on the raw path) answer 404. A version is digits; both protocols answer 404 otherwise.
+ */
+export function modelParams(req: Request): [string, string | undefined] {
+  const { name, version } = req.params as { name: string; version?: string };
+  if (version === undefined) return [name, undefined];
+  return [name, /\/versions\/([^/]*)/i.exec(req.path)?.[1] ?? version];
 }
 
 /**
- * Who asked, for the fair share of the queue: the last `x-forwarded-for` entry, which the proxy in
- * front (the gateway) appends with the address it saw (entries before it are whatever the client
- * sent, so they are never trusted), else the peer's address.
+ * Who asked, for the fair share of the queue: the TCP peer, unless it is a trusted proxy (the
+ * gateway), in which case `X-Forwarded-For` read from the right names the client (each proxy appends
+ * the peer it saw; entries a client wrote itself are never reached). A direct client rotating the
+ * header is still one client.
  */
-export function clientOf(req: Request): string {
-  const forwarded = req.headers['x-forwarded-for'];
-  const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim();
-  if (last !== undefined && last !== '' && last.length <= 64) return last;
-  return req.socket.remoteAddress ?? '';
+export function clientOf(req: Request, trusted: TrustedProxies): string {
+  return forwardedClient(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], trusted);
 }
 
 /** A deadline header's milliseconds, or undefined when absent; a 400 when malformed. */
@@ -64,9 +66,11 @@ function noCache(req: Request): boolean {
  * the answer, so queued work is dropped instead of computed for nobody. The deadline is the data
  * plane's, from the request's work; the gateway's `x-modeldock-deadline-ms` shortens it, and when
  * the gateway offers to wait longer (`x-modeldock-deadline-max-ms`) for work that needs it, the
- * server says so at once with `102 Processing`. `Cache-Control: no-cache` keeps the result cache out of it.
+ * server says so at once with `102 Processing`. `Cache-Control: no-cache` keeps the result cache
+ * out of it. Every answer says how long the request waited in the queue (`x-modeldock-queue-ms`),
+ * and a 503, 429 or 504 caused by the queue says so (`x-modeldock-timeout-cause: queue`), for the gateway.
  */
-export function inferenceContext(req: Request, res: Response, protocol: string): InferenceContext {
+export function inferenceContext(req: Request, res: Response, protocol: string, options: RouteOptions): InferenceContext {
   const arrivedAt = performance.now();
   const ms = deadlineHeader(req, DEADLINE_HEADER);
   const maxMs = deadlineHeader(req, DEADLINE_MAX_HEADER);
@@ -76,13 +80,18 @@ export function inferenceContext(req: Request, res: Response, protocol: string):
   });
   return {
     protocol,
-    client: clientOf(req),
+    client: clientOf(req, options.trustedProxies),
     signal: gone.signal,
     arrivedAt,
     ...(ms === undefined ? {} : { deadline: { ms, ...(maxMs === undefined ? {} : { maxMs }) } }),
     noCache: noCache(req),
     extend: () => {
       if (!res.headersSent) res.writeProcessing();
+    },
+    queued: ({ waitedMs, cause }) => {
+      if (res.headersSent) return;
+      res.setHeader(QUEUE_TIME_HEADER, String(Math.round(waitedMs)));
+      if (cause !== undefined) res.setHeader(TIMEOUT_CAUSE_HEADER, cause);
     },
   };
 }

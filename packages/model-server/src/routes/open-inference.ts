@@ -29,17 +29,17 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
   });
 
   router.get(model, (req, res) => {
-    res.json(modelMetadata(plane, plane.resolve(...modelParams(req.params))));
+    res.json(modelMetadata(plane, plane.resolve(...modelParams(req))));
   });
 
   router.get(`${model}/ready`, (req, res) => {
-    const runtime = plane.resolve(...modelParams(req.params));
+    const runtime = plane.resolve(...modelParams(req));
     const ready = plane.ready() && runtime.ready();
     res.status(ready ? 200 : 503).json({ name: runtime.name, ready });
   });
 
   router.post(`${model}/infer`, async (req, res) => {
-    const runtime = plane.resolve(...modelParams(req.params));
+    const runtime = plane.resolve(...modelParams(req));
     const request = parseBody(inferenceRequest, req.body);
     const selected = selectOutputs(runtime, request.outputs);
     const raw: RawTensor[] = request.inputs.map((input, i) => {
@@ -48,7 +48,7 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
       }
       return { ...input, field: `inputs[${i}]` };
     });
-    const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'open-inference'));
+    const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'open-inference', options));
     const body: z.input<typeof inferenceResponse> = {
       model_name: runtime.name,
       model_version: runtime.version,
@@ -74,7 +74,13 @@ export function modelMetadata(plane: DataPlane, runtime: ModelRuntime): z.input<
     platform: 'tfjs',
     inputs: runtime.signature.inputs.map(tensor),
     outputs: runtime.signature.outputs.map(tensor),
-    parameters: { ...(runtime.labels === undefined ? {} : { labels: [...runtime.labels] }), ...runtime.info, version: runtime.version },
+    parameters: {
+      ...(runtime.labels === undefined ? {} : { labels: [...runtime.labels] }),
+      ...runtime.info,
+      version: runtime.version,
+      // TF Serving's version labels (`/v1/models/<m>/labels/<label>`), when the model has any.
+      ...(Object.keys(plane.versionLabels).length === 0 ? {} : { version_labels: { ...plane.versionLabels } }),
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
 import { HttpError, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
-import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError } from '../schemas.js';
+import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError, type openAiModel } from '../schemas.js';
 import { textTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
@@ -20,6 +20,11 @@ export function embeddingOutput(
   return { name: output.name, dimension };
 }
 
+/** The served model as OpenAI describes one (`created`: when this server loaded it). */
+export function openAiModelObject(plane: DataPlane): z.input<typeof openAiModel> {
+  return { id: plane.name, object: 'model', created: plane.created, owned_by: 'modeldock' };
+}
+
 /** OpenAI's error `type` for an HTTP status (as its API answers). */
 function errorType(status: number): string {
   if (status === 401) return 'authentication_error';
@@ -31,6 +36,9 @@ function errorType(status: number): string {
 
 /** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
 const OPENAI_PATHS = new Set(['/v1/models', '/v1/embeddings']);
+
+/** Errors about the request's `model`, which OpenAI's body names as the `param`. */
+const MODEL_ERRORS = new Set(['model_not_found', 'model_not_supported']);
 
 /**
  * OpenAI's error body on the OpenAI-compatible routes (its clients read `error.message`), with
@@ -44,7 +52,7 @@ export function openAiErrorHandler(): ErrorRequestHandler {
     }
     const httpError = toHttpError(err);
     if (httpError.status >= 500 && !(err instanceof HttpError)) req.log?.error({ err }, 'unhandled error');
-    const param = httpError.code === 'model_not_found' ? 'model' : null;
+    const param = MODEL_ERRORS.has(httpError.code) ? 'model' : null;
     const body: z.input<typeof openAiError> = {
       error: { message: httpError.message, type: errorType(httpError.status), param, code: httpError.code },
     };
@@ -127,30 +135,32 @@ async function sendEmbeddings(
 }
 
 /**
- * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models` for an embedding model. `input` is
- * a string or a list of up to 2,048 strings, as OpenAI accepts (token ids get a 400 that says
+ * OpenAI-compatible `POST /v1/embeddings` and `GET /v1/models`, on every model server (a model that
+ * does not embed answers embeddings with a 400 saying so, and the wrong method with a 405). `input`
+ * is a string or a list of up to 2,048 strings, as OpenAI accepts (token ids get a 400 that says
  * why); `encoding_format` is `float` or `base64` (the official client asks for base64 by default
  * and decodes it); `dimensions` is accepted only when it is the model's; `usage` counts the
  * encoder's pieces.
  */
-export function openAiRoutes(plane: DataPlane, _options: RouteOptions): Router {
+export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
-  const created = Math.floor(Date.now() / 1000);
 
   router.get('/v1/models', (_req, res) => {
-    const body: z.input<typeof modelListResponse> = {
-      object: 'list',
-      data: [{ id: plane.name, object: 'model', created, owned_by: 'modeldock' }],
-    };
+    const body: z.input<typeof modelListResponse> = { object: 'list', data: [openAiModelObject(plane)] };
     res.json(body);
   });
 
   router.post('/v1/embeddings', async (req, res) => {
-    const context = inferenceContext(req, res, 'openai');
+    const context = inferenceContext(req, res, 'openai', options);
     const request = parseBody(embeddingsRequest, req.body);
     const runtime = plane.resolve(request.model);
     const output = embeddingOutput(runtime);
-    if (output === undefined) throw HttpError.invalidInput(`model '${runtime.name}' does not produce embeddings`);
+    if (output === undefined) {
+      throw HttpError.modelNotSupported(
+        `model '${runtime.name}' (${runtime.kind}) does not produce embeddings: embedding models take text and have one FP32 [n, d] output, ` +
+          "such as the 'sentence-embedding' kind; GET /v1/models lists the served models",
+      );
+    }
     if (request.dimensions !== undefined && request.dimensions !== output.dimension) {
       throw HttpError.invalidInput(`model '${runtime.name}' has ${output.dimension} dimensions; 'dimensions' must be ${output.dimension} or absent`);
     }

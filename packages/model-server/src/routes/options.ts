@@ -1,3 +1,5 @@
+import type { TrustedProxies } from '@modeldock/service-kit';
+
 /** Fields of the OIP server metadata response. */
 export interface ServerInfo {
   name: string;
@@ -7,4 +9,6 @@ export interface ServerInfo {
 /** What every protocol's routes share besides the data plane. */
 export interface RouteOptions {
   server: ServerInfo;
+  /** Peers whose `X-Forwarded-For` names the client (for the fair share of the queue). */
+  trustedProxies: TrustedProxies;
 }

@@ -1,19 +1,23 @@
 import { Router, type Request } from 'express';
+import type { z } from 'zod';
 import { rowSize, type Batch, type ModelRuntime, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
-import { HttpError } from '@modeldock/service-kit';
+import { HttpError, clipInput } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
-import { classifyRequest, predictRequest } from '../schemas.js';
+import { classifyRequest, predictRequest, type modelStatusResponse } from '../schemas.js';
 import type { RawTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
+import { openAiModelObject } from './openai.js';
 import type { RouteOptions } from './options.js';
 
 /**
- * `/v1/models/<name>[/versions/<digits>|/labels/<label>][/metadata|:predict|:classify|:regress]`.
+ * `/v1/models/<name>[/versions/<version>|/labels/<label>][/metadata|:predict|:classify|:regress]`.
  * TF Serving matches these case-insensitively and a `:verb` suffix is not something Express's
- * path syntax can express, so the path is parsed here.
+ * path syntax can express, so the path is parsed here. A version is taken as written (digits; any
+ * other is a 404 from the data plane, as on the OIP routes); a label names a version
+ * (`model-settings.json` `labels`).
  */
 const TF_SERVING_PATH =
-  /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(?:\/(metadata)|:(predict|classify|regress))?$/i;
+  /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(?:\/(metadata)|:(predict|classify|regress))?$/i;
 
 interface TfServingTarget {
   name: string;
@@ -22,18 +26,36 @@ interface TfServingTarget {
   action: 'status' | 'metadata' | 'predict' | 'classify' | 'regress';
 }
 
+/** A percent-decoded path segment; malformed encoding is the client's mistake. */
+function decodeSegment(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw HttpError.invalidInput(`malformed percent-encoding in the ${what}`);
+  }
+}
+
 function parseTarget(req: Request): TfServingTarget | undefined {
   const match = TF_SERVING_PATH.exec(req.path);
   if (match === null) return undefined;
   const [, name, version, label, metadata, verb] = match;
   const action = (verb?.toLowerCase() ?? (metadata === undefined ? 'status' : 'metadata')) as TfServingTarget['action'];
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(name as string);
-  } catch {
-    throw HttpError.invalidInput('malformed percent-encoding in the model name');
+  return {
+    name: decodeSegment(name as string, 'model name'),
+    version,
+    label: label === undefined ? undefined : decodeSegment(label, 'version label'),
+    action,
+  };
+}
+
+/** The one signature every served model has, as TF Serving names a SavedModel's default. */
+const SIGNATURE_NAME = 'serving_default';
+
+/** TF Serving's `signature_name`: absent, empty or `serving_default`; any other is a 400, never silently ignored. */
+function checkSignatureName(name: string | undefined): void {
+  if (name !== undefined && name !== '' && name !== SIGNATURE_NAME) {
+    throw HttpError.invalidInput(`signature_name '${clipInput(name)}' not found; the model's only signature is '${SIGNATURE_NAME}'`);
   }
-  return { name: decoded, version, label, action };
 }
 
 const TF_DTYPE = { FP32: 'DT_FLOAT', INT32: 'DT_INT32', BOOL: 'DT_BOOL', BYTES: 'DT_STRING' } as const;
@@ -52,7 +74,7 @@ function signatureDef(runtime: ModelRuntime) {
 }
 
 /** TensorFlow Serving's REST API: model status, metadata, `:predict` (row and columnar) and, for classifiers, `:classify`. */
-export function tfServingRoutes(plane: DataPlane, _options: RouteOptions): Router {
+export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
   router.use(async (req, res, next) => {
     const target = parseTarget(req);
@@ -62,31 +84,41 @@ export function tfServingRoutes(plane: DataPlane, _options: RouteOptions): Route
     }
     const expected = target.action === 'status' || target.action === 'metadata' ? 'GET' : 'POST';
     if (req.method !== expected) throw HttpError.methodNotAllowed(req.method, req.path);
-    if (target.label !== undefined) throw HttpError.notFound(`version label '${target.label}' not found`);
-    const runtime = plane.resolve(target.name, target.version);
+    const runtime = target.label === undefined ? plane.resolve(target.name, target.version) : plane.resolveLabel(target.name, target.label);
 
     switch (target.action) {
-      case 'status':
-        // Unversioned: every served version, newest first, as TF Serving lists them.
-        res.json({
-          model_version_status: (target.version === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
+      case 'status': {
+        // Unversioned: every served version, newest first, as TF Serving lists them; a version or a
+        // label: that one. The unversioned path is OpenAI's `GET /v1/models/<id>`: its fields are
+        // in the answer too.
+        const body: z.input<typeof modelStatusResponse> = {
+          ...openAiModelObject(plane),
+          model_version_status: (target.version === undefined && target.label === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
             version: served.version,
             state: served.ready() ? 'AVAILABLE' : 'LOADING',
             status: { error_code: 'OK', error_message: '' },
           })),
-        });
+        };
+        res.json(body);
         return;
+      }
       case 'metadata':
         res.json({
-          model_spec: { name: runtime.name, signature_name: '', version: runtime.version },
-          metadata: { signature_def: { signature_def: { serving_default: signatureDef(runtime) } } },
+          model_spec: {
+            name: runtime.name,
+            signature_name: '',
+            version: runtime.version,
+            ...(target.label === undefined ? {} : { version_label: target.label }),
+          },
+          metadata: { signature_def: { signature_def: { [SIGNATURE_NAME]: signatureDef(runtime) } } },
         });
         return;
       case 'predict': {
         const body = parseBody(predictRequest, req.body);
+        checkSignatureName(body.signature_name);
         const columnar = body.instances === undefined;
         const raw = columnar ? columnarTensors(runtime, body.inputs) : rowTensors(runtime, body.instances);
-        const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'tf-serving'));
+        const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'tf-serving', options));
         res.json(columnar ? { outputs: columnarOutputs(runtime, outputs) } : { predictions: rowOutputs(runtime, outputs) });
         return;
       }
@@ -97,8 +129,9 @@ export function tfServingRoutes(plane: DataPlane, _options: RouteOptions): Route
           throw HttpError.invalidInput(`model '${runtime.name}' is not a classifier; use :predict`);
         }
         const body = parseBody(classifyRequest, req.body);
+        checkSignatureName(body.signature_name);
         const decoded = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
-        const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'tf-serving'));
+        const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'tf-serving', options));
         const rows = rowValues(outputs.tensors[scores] as Tensor) as number[][];
         res.json({ results: rows.map((row) => labels.map((label, i) => [label, row[i]])) });
         return;

@@ -1,0 +1,21 @@
+export {
+  ALIAS_METHODS,
+  DEPLOYMENT_DEFAULTS,
+  MODEL_NAME,
+  MODEL_NAME_RULE,
+  MODEL_VERSION,
+  ModelSettingsError,
+  SERVING_SETTINGS,
+  VERSION_LABEL,
+  VERSION_POLICY,
+  defaultModelSettings,
+  modelName,
+  modelSettingsSchema,
+  parseModelSettings,
+  selectVersions,
+  servingSettings,
+  targetRowsInFlight,
+  type ModelSettings,
+  type ServingSettingKey,
+} from './model-settings.js';
+export { SETTINGS_FILE, readModelDirectory, readModelSettings, readModels, type ModelDirectory } from './model-directory.js';
