@@ -218,6 +218,24 @@ describe('coalescing identical rows', () => {
     });
   });
 
+  it('says the queue caused the 504 of a request waiting on a row another request had queued', async () => {
+    const { app, runtime } = cachedApp({ maxBatchSize: 1 });
+    runtime.hold();
+    const blocker = supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', '10.0.0.9').send(infer(['blocker'])).then((res) => res.status);
+    await waitFor(() => computed(runtime).includes('blocker'));
+    const first = supertest(app).post('/v2/models/question-topic/infer').set('x-forwarded-for', '10.0.0.1').send(infer(['shared'])).then((res) => res.status);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const late = await supertest(app)
+      .post('/v2/models/question-topic/infer')
+      .set('x-forwarded-for', '10.0.0.2')
+      .set('x-modeldock-deadline-ms', '30')
+      .send(infer(['shared']));
+    assert.equal(late.status, 504);
+    assert.equal(late.headers['x-modeldock-timeout-cause'], 'queue');
+    runtime.release();
+    assert.deepEqual(await Promise.all([blocker, first]), [200, 200]);
+  });
+
   it('drops a row when every request waiting for it has gone', async () => {
     const { app, runtime, registry } = cachedApp({ maxBatchSize: 1 });
     await listening(app, async (base) => {

@@ -37,6 +37,8 @@ export interface CachedRequest {
   signal: AbortSignal;
   /** Computes the request's rows `rows` (a batcher submission), abandoned when `signal` aborts. */
   compute: (rows: readonly number[], signal: AbortSignal) => Promise<Batch>;
+  /** Told how many of its rows wait on computations other requests started. */
+  joined?: (rows: number) => void;
 }
 
 /** A promise that rejects with `signal`'s reason when it aborts first. */
@@ -64,7 +66,7 @@ export function createCachedInference(cache: ResultCache, observer: CachedInfere
     submission.controller.abort(reason);
   };
 
-  return async ({ scope, keys, bypass, signal, compute }) => {
+  return async ({ scope, keys, bypass, signal, compute, joined }) => {
     const rows = new Array<Batch | Promise<Batch>>(keys.length);
     const submission: Submission = { controller: new AbortController(), waiting: 0, ids: [] };
     const waitedOn = new Set<Submission>();
@@ -72,6 +74,7 @@ export function createCachedInference(cache: ResultCache, observer: CachedInfere
     const computed: number[] = [];
     let hits = 0;
     let coalesced = 0;
+    let fromOthers = 0;
     keys.forEach((key, i) => {
       const id = `${scope}\u0000${key}`;
       const cached = bypass ? undefined : cache.get(scope, key);
@@ -86,6 +89,7 @@ export function createCachedInference(cache: ResultCache, observer: CachedInfere
         rows[i] = flight.row;
         waitedOn.add(flight.submission);
         coalesced += 1;
+        if (flight.submission !== submission) fromOthers += 1;
         return;
       }
       let settle: Pick<Flight, 'resolve' | 'reject'> = { resolve: () => {}, reject: () => {} };
@@ -102,6 +106,7 @@ export function createCachedInference(cache: ResultCache, observer: CachedInfere
     observer.hits(scope, hits);
     observer.misses(scope, computed.length);
     observer.coalesced(scope, coalesced);
+    joined?.(fromOthers);
 
     if (computed.length > 0) {
       waitedOn.add(submission);

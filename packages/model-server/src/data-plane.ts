@@ -395,8 +395,9 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const { inputs, work } = request;
       const submitted = performance.now();
       let firstWaitMs: number | undefined;
-      /** Rows this request sent to the batcher itself (the others: cached, or computed for another request). */
+      /** Rows this request sent to the batcher itself, and rows it waits on another request to compute. */
       let submittedRows = 0;
+      let joinedRows = 0;
       let startedRows = 0;
       const onDequeue = (started: number, waitedMs: number) => {
         firstWaitMs ??= waitedMs;
@@ -426,6 +427,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
               bypass: context.noCache === true,
               signal,
               compute,
+              joined: (rows) => (joinedRows = rows),
             });
       } catch (error) {
         const waitedMs = firstWaitMs ?? performance.now() - submitted;
@@ -439,7 +441,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
           // Rows still waiting when the deadline passed (its own, or another request's it waited
           // for): the queue is the cause. All of them in the engine: the engine was too slow,
           // which may be the replica's fault.
-          const waiting = startedRows < submittedRows || submittedRows < inputs.rows;
+          const waiting = startedRows < submittedRows || joinedRows > 0;
           context.queued?.(waiting ? { waitedMs, cause: 'queue' } : { waitedMs });
           throw reject('deadline', HttpError.deadlineExceeded());
         }

@@ -30,11 +30,6 @@ export class HttpError extends Error {
     super(message);
   }
 
-  /** The same error with more response headers (e.g. why a replica could not answer in time). */
-  withHeaders(headers: Readonly<Record<string, string>>): HttpError {
-    return new HttpError(this.status, this.message, this.code, { ...this.headers, ...headers });
-  }
-
   /** 400: the request is well-formed HTTP but its content is not acceptable. */
   static invalidInput(message: string): HttpError {
     return new HttpError(400, message, 'invalid_input');
