@@ -2,6 +2,7 @@ import { renderBulkMarkdown } from './bulk-report.js';
 import type { LoadResult } from './load.js';
 import { renderModelsMarkdown } from './models-report.js';
 import { fmt, pct } from './stats.js';
+import { targetsTable } from './targets-table.js';
 import { renderTrafficMarkdown } from './traffic-report.js';
 import {
   isBulkResults,
@@ -144,9 +145,7 @@ export function renderMarkdown(res: BenchResults): string {
     '',
     '## Targets',
     '',
-    '| Target | Goal | Measured | |',
-    '|---|---|---|---|',
-    ...res.targets.map((t) => `| ${t.name} | ${t.target} | ${t.value} | ${t.pass ? 'pass' : '**miss**'} |`),
+    ...targetsTable(res.targets),
     '',
     '## 1. Engine in-process (runtime.predict, no HTTP)',
     '',

@@ -1,3 +1,4 @@
+import { targetsTable } from './targets-table.js';
 import type { TrafficPoint, TrafficResults } from './results.js';
 import { fmt, pct } from './stats.js';
 
@@ -17,9 +18,7 @@ export function renderTrafficMarkdown(res: TrafficResults): string {
     '',
     '## Targets',
     '',
-    '| Target | Goal | Measured | |',
-    '|---|---|---|---|',
-    ...res.targets.map((t) => `| ${t.name} | ${t.target} | ${t.value} | ${t.pass ? 'pass' : '**miss**'} |`),
+    ...targetsTable(res.targets),
     '',
     '## Scenarios',
     '',

@@ -2,14 +2,11 @@
 // time, runs as parts in the fair queue, and gets a deadline that grows with its work, told to the
 // gateway with 102 Processing when the gateway offers to wait for it.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Express } from 'express';
 import supertest from 'supertest';
 import { schemas } from './index.js';
-import { createTestApp, fakeEmbedding, FakeEmbedder, type TestAppOptions } from './testing.js';
+import { createTestApp, FakeEmbedder, fakeEmbedding, listening, type TestAppOptions } from './testing.js';
 
 /** Texts of varied lengths (1 to 30 fake pieces), each distinct. */
 const texts = (count: number, offset = 0) => Array.from({ length: count }, (_, i) => `${i + offset} ${'w'.repeat((i * 7) % 110)}`);
@@ -32,17 +29,6 @@ function bulkApp(options: TestAppOptions = {}) {
 
 const embed = (input: unknown, extra: Record<string, unknown> = {}) => ({ model: 'sentence-embedding', input, ...extra });
 
-/** Serves an app on a loopback port for the duration of `body`. */
-async function listening<T>(app: Express, body: (port: number) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    return await body((server.address() as AddressInfo).port);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
-}
 
 /** A POST over a real socket that records interim (1xx) responses. */
 function post(port: number, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -163,7 +149,7 @@ describe('deadlines that grow with the work', () => {
 
   it('answers 102 Processing at once when the gateway offers to wait longer for work that needs it', async () => {
     const { app, runtime } = bulkApp({ maxBatchPositions: 2000 });
-    await listening(app, async (port) => {
+    await listening(app, async ({ port }) => {
       runtime.hold();
       setTimeout(() => runtime.release(), 300);
       const offered = post(port, '/v1/embeddings', embed(heavy), { 'x-modeldock-deadline-ms': '100', 'x-modeldock-deadline-max-ms': '5000' });
@@ -185,7 +171,7 @@ describe('deadlines that grow with the work', () => {
 
   it('never waits past what the gateway offered', async () => {
     const { app, runtime } = bulkApp({ maxBatchPositions: 2000 });
-    await listening(app, async (port) => {
+    await listening(app, async ({ port }) => {
       runtime.hold();
       setTimeout(() => runtime.release(), 1000);
       const res = await post(port, '/v1/embeddings', embed(heavy), { 'x-modeldock-deadline-ms': '50', 'x-modeldock-deadline-max-ms': '200' });

@@ -1,14 +1,11 @@
 // The result cache and the coalescing of identical rows (issue 15.5): rows answered from the cache
 // skip the queue and the engine, never validation or limits, and answer exactly what the engine did.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { Batch } from '@modeldock/model-runtime';
-import type { Express } from 'express';
 import supertest from 'supertest';
 import { ResultCache, rowKeys } from './result-cache.js';
-import { createTestApp, fakeLabel, FakeClassifier, FakeEmbedder, FakeNumeric, type TestAppOptions } from './testing.js';
+import { createTestApp, FakeClassifier, FakeEmbedder, fakeLabel, FakeNumeric, listening, type TestAppOptions } from './testing.js';
 
 const infer = (texts: unknown[]) => ({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }] });
 const metric = (text: string, name: string, labels = '') => Number(new RegExp(`^${name}\\{${labels}[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -20,17 +17,6 @@ function cachedApp(options: TestAppOptions = {}) {
   return { runtime, ...createTestApp({ runtimes: [runtime], cacheBytes: 1 << 20, ...options }) };
 }
 
-/** Serves an app on a loopback port for the duration of `body`. */
-async function listening<T>(app: Express, body: (base: string) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    return await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
-}
 
 const waitFor = async (condition: () => boolean) => {
   for (let i = 0; i < 200 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -188,7 +174,7 @@ describe('coalescing identical rows', () => {
 
   it('keeps computing a row others wait for when the request that started it goes away', async () => {
     const { app, runtime } = cachedApp({ maxBatchSize: 1 });
-    await listening(app, async (base) => {
+    await listening(app, async ({ base }) => {
       runtime.hold();
       const blocker = fetch(`${base}/v2/models/question-topic/infer`, { method: 'POST', body: JSON.stringify(infer(['blocker'])) });
       await waitFor(() => computed(runtime).includes('blocker'));
@@ -238,7 +224,7 @@ describe('coalescing identical rows', () => {
 
   it('drops a row when every request waiting for it has gone', async () => {
     const { app, runtime, registry } = cachedApp({ maxBatchSize: 1 });
-    await listening(app, async (base) => {
+    await listening(app, async ({ base }) => {
       runtime.hold();
       const blocker = fetch(`${base}/v2/models/question-topic/infer`, { method: 'POST', body: JSON.stringify(infer(['blocker'])) });
       await waitFor(() => computed(runtime).includes('blocker'));

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { planEngineWork, textPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
@@ -332,4 +332,20 @@ export async function rawRequest(port: number, head: string, timeoutMs = 3000): 
   await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   socket.destroy();
   return answer;
+}
+
+/**
+ * Serves `app` on a loopback port chosen by the OS for the duration of `body` (for tests that need
+ * a real socket: a client leaving, interim responses), then closes every connection.
+ */
+export async function listening<T>(app: Express, body: (origin: { base: string; port: number }) => Promise<T>): Promise<T> {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await body({ base: `http://127.0.0.1:${port}`, port });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cleanText } from '@modeldock/text-preprocessing';
-import { textClassifierKind, textClassifierMetadataSchema } from './text-classifier.js';
+import { textClassifierKind, textClassifierMetadataSchema } from './kinds/text-classifier.js';
 
 const metadata = (textTransform: string, inputs: { name: string; size: number; featurizer?: string }[]) =>
   textClassifierMetadataSchema.parse({
