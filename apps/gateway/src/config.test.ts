@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { loadConfig } from './config.js';
 
 describe('loadConfig', () => {
-  it('defaults to the models file in the checkout: every model pnpm start runs, with their aliases', () => {
+  it('defaults to the models file in the checkout: every model pnpm start runs (by name, as deploy:gen writes them), with their aliases', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);
     // Safe by default: nothing outside this machine reaches a gateway started without settings.

@@ -6,11 +6,19 @@ export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Latency buckets (seconds) that resolve both sub-millisecond proxy hops and slow batches. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/**
+ * prom-client's gauges that end in `_total`, which Prometheus reserves for counters (`promtool check metrics`:
+ * "non-counter metrics should not have _total suffix"). Each is the sum of the same name without `_total`, which
+ * stays, by type: `sum(nodejs_active_handles)` is `nodejs_active_handles_total`.
+ */
+const GAUGES_NAMED_AS_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /** A registry with the process metrics (CPU, RSS, event-loop lag, GC) already registered. */
 export function createRegistry(labels: Record<string, string> = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels(labels);
   collectDefaultMetrics({ register: registry });
+  for (const name of GAUGES_NAMED_AS_COUNTERS) registry.removeSingleMetric(name);
   return registry;
 }
 

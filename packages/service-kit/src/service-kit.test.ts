@@ -102,6 +102,14 @@ describe('metrics', () => {
     const res = await supertest(app).get('/metrics');
     assert.match(res.text, /http_requests_total\{method="POST",route="\/echo",status="200"\} 1/);
   });
+
+  it('names no gauge or histogram with a counter\'s _total suffix, and keeps the process metrics by type', async () => {
+    const text = await createRegistry().metrics();
+    const misnamed = [...text.matchAll(/^# TYPE (\S+_total) (\w+)$/gm)].filter((m) => m[2] !== 'counter').map((m) => m[1]);
+    assert.deepEqual(misnamed, []);
+    assert.match(text, /^# TYPE nodejs_active_handles gauge$/m);
+    assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m);
+  });
 });
 
 describe('toHttpError', () => {
