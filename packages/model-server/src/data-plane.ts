@@ -262,7 +262,11 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
   const cacheCoalesced = cacheCounter('modeldock_cache_coalesced_rows_total', 'Rows answered by a computation another request (or an earlier row of the same request) had started.');
   const cacheEvictions = cacheCounter('modeldock_cache_evictions_total', 'Rows evicted from the result cache to make room (least recently used first).');
   const cacheBytes = new Gauge({ name: 'modeldock_cache_bytes', help: 'Bytes the result cache holds.', labelNames: ['model'] as const, registers: [registry] });
+  // Every series exists from the start, at 0 (the cache off included): a dashboard's query reads 0, not "no data".
   cacheBytes.set({ model: name }, 0);
+  for (const runtime of runtimes) {
+    for (const counter of [cacheHits, cacheMisses, cacheCoalesced, cacheEvictions]) counter.inc({ model: runtime.name, version: runtime.version }, 0);
+  }
   const cache = new ResultCache(options.cacheBytes ?? 0, {
     bytes: (bytes) => cacheBytes.set({ model: name }, bytes),
     evicted: (scope) => cacheEvictions.inc(cacheLabels(scope)),
