@@ -6,7 +6,7 @@ import path from 'node:path';
 import { embedReport, MEMORY_REGION, MODELS_REGION, RUN_REGION, type DocsRegion } from './docs.js';
 import { renderMemoryTable } from './models-report.js';
 import { renderResults } from './report.js';
-import { isBulkResults, isModelsResults, isTrafficResults, type AnyResults } from './results.js';
+import { isBulkResults, isGatewayResults, isModelsResults, isTrafficResults, type AnyResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
@@ -32,6 +32,7 @@ async function report(file: string, docs: boolean): Promise<number> {
   const md = json.replace(/\.json$/, '.md');
   await writeFile(md, markdown);
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
+  if (docs && isGatewayResults(results)) throw new UsageError('a gateway run has no section in docs/benchmarks.md; see apps/gateway/PERF.md');
   if (docs && (isBulkResults(results) || isTrafficResults(results))) {
     throw new UsageError('a bulk or traffic run has no generated section in docs/benchmarks.md: its section there cites the run');
   }
@@ -55,6 +56,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     console.error(`bench: ${err.message}; see --help`);
     return 2;
+  }
+  if (command.kind === 'gateway') {
+    const { runGatewayBench } = await import('./gateway-run.js');
+    return runGatewayBench(command.settings);
   }
   if (command.kind === 'models') {
     const { runModels } = await import('./models-run.js');

@@ -1,11 +1,13 @@
 import { renderBulkMarkdown } from './bulk-report.js';
 import type { LoadResult } from './load.js';
+import { renderGatewayMarkdown } from './gateway-report.js';
 import { renderModelsMarkdown } from './models-report.js';
 import { fmt, pct } from './stats.js';
 import { targetsTable } from './targets-table.js';
 import { renderTrafficMarkdown } from './traffic-report.js';
 import {
   isBulkResults,
+  isGatewayResults,
   isModelsResults,
   isTrafficResults,
   type AnyResults,
@@ -198,8 +200,9 @@ export function renderMarkdown(res: BenchResults): string {
   return lines.join('\n');
 }
 
-/** The markdown of any results file: a load run's tables, or a `bench models`, `bench bulk` or `bench traffic` run's. */
+/** The markdown of any results file: a load run's tables, or a `bench models`, `bench gateway`, `bench bulk` or `bench traffic` run's. */
 export function renderResults(res: AnyResults): string {
+  if (isGatewayResults(res)) return renderGatewayMarkdown(res);
   if (isBulkResults(res)) return renderBulkMarkdown(res);
   if (isTrafficResults(res)) return renderTrafficMarkdown(res);
   return isModelsResults(res) ? renderModelsMarkdown(res) : renderMarkdown(res);
