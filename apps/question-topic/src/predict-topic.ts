@@ -18,12 +18,12 @@ export const predictTopicPlugin: ModelServerPlugin = {
       const body = jsonObjectBody(req.body);
       if (!('rawtext_list' in body)) throw HttpError.invalidInput("body must have 'rawtext_list'");
       const runtime = plane.model;
-      const { inputs } = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
-      const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'seed', options));
+      const decoded = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
+      const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'seed', options));
       const labels = runtime.labels ?? [];
       const scores = outputs.tensors[runtime.scoresOutput as string] as Tensor;
       const values = scores.data as Float32Array;
-      const texts = inputs.tensors[runtime.textInput as string]?.data as string[];
+      const texts = decoded.inputs.tensors[runtime.textInput as string]?.data as string[];
       const rows = texts.map((_, row) => Array.from(values.subarray(row * labels.length, (row + 1) * labels.length)));
       res.json({
         input: texts,

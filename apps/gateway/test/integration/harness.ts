@@ -30,6 +30,7 @@ export interface ModelEntry {
   upstream: string;
   timeoutMs?: number;
   attemptTimeoutMs?: number;
+  maxTimeoutMs?: number;
   readyPath?: string;
   aliases?: AliasConfig[];
 }
