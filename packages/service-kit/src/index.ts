@@ -32,3 +32,15 @@ export {
 } from './metrics.js';
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';
+export {
+  extractTraceContext,
+  injectTraceContext,
+  loadTracingSettings,
+  startTracing,
+  tracingExport,
+  tracingSettingsReference,
+  tracingSettingsSchema,
+  type TracedService,
+  type Tracing,
+  type TracingSettings,
+} from './tracing.js';
