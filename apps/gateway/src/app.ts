@@ -11,6 +11,7 @@ import {
   type Logger,
   type Registry,
 } from '@modeldock/service-kit';
+import type { Tracer } from '@opentelemetry/api';
 import express, { type Express, type RequestHandler } from 'express';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
@@ -26,6 +27,7 @@ import { pipeline } from './stages/pipeline.js';
 import { gatewayAnswers, local } from './stages/local/index.js';
 import { OPENAI_PATHS, createRouter, route, routePath } from './stages/route/index.js';
 import { selectBackend } from './stages/select-backend/index.js';
+import { trace } from './stages/trace/index.js';
 import type { Upstreams } from './upstream-pool.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
@@ -44,6 +46,8 @@ export interface AppDeps {
   /** Defaults to a fresh registry with process metrics. */
   registry?: Registry;
   lifecycle?: Lifecycle;
+  /** Tracing on (`OTEL_*`): the request's and each attempt's spans; undefined: no tracing work at all. */
+  tracer?: Tracer;
 }
 
 /** The public app (clients) and the admin app (operators: metrics, replica detail). */
@@ -60,7 +64,7 @@ export interface GatewayApps {
 const MAX_JSON_DEPTH = 32;
 
 /** The gateway's own version, from its package.json when it ships beside `dist/`. */
-function readVersion(): string {
+export function readVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
@@ -95,6 +99,7 @@ export function createApps({
   keys,
   registry = createRegistry({ service: 'gateway' }),
   lifecycle = { draining: false },
+  tracer,
 }: AppDeps): GatewayApps {
   const trustedProxies = createTrustedProxies(config.trustedProxies);
   const budget = new BodyBudget(config.maxInflightBodyBytes, config.clientLimits.maxBodyBytes);
@@ -112,6 +117,7 @@ export function createApps({
       ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'],
       record: httpRequestRecorder(registry),
     }),
+    ...(tracer === undefined ? [] : [trace({ tracer })]),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
     route({
       router: createRouter(config.models),
