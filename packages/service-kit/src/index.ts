@@ -29,6 +29,7 @@ export {
   type HttpMetricsOptions,
   type HttpRequestRecorder,
   metricsHandler,
+  routeTemplate,
 } from './metrics.js';
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';
@@ -36,6 +37,7 @@ export {
   extractTraceContext,
   injectTraceContext,
   loadTracingSettings,
+  spanTime,
   startTracing,
   tracingExport,
   tracingSettingsReference,

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { DiagLogLevel, ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, diag, type Context, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -87,7 +88,7 @@ export function tracingExport(settings: TracingSettings): { url: string; protoco
   // The specification's rule: the per-signal URL as given, the base URL with the signal's path appended.
   const url =
     settings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? new URL(TRACES_PATH, `${(settings.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_OTLP_ENDPOINT).replace(/\/*$/, '')}/`).href;
-  const protocol = (settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? settings.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf') as 'http/protobuf' | 'http/json';
+  const protocol = settings.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? settings.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
   return { url, protocol };
 }
 
@@ -171,6 +172,17 @@ export function startTracing(settings: TracingSettings, service: TracedService, 
         new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_FLUSH_MS).unref()),
       ]).catch((err: unknown) => logger?.warn({ err }, 'tracing: the last spans could not be exported'))),
   };
+}
+
+/**
+ * A span timestamp for a `performance.now()` reading: epoch milliseconds on the process's monotonic
+ * clock (`performance.timeOrigin` + the reading, as a worker thread computes it too). Every span
+ * modeldock makes is timed with it, start and end: the SDK's own conversion of readings re-anchors
+ * each span to the wall clock when it is created, which shifts the spans of one request against each
+ * other by up to a millisecond, more than a short queue wait lasts.
+ */
+export function spanTime(reading: number = performance.now()): number {
+  return performance.timeOrigin + reading;
 }
 
 /** W3C Trace Context (`traceparent`, `tracestate`), the only propagation format modeldock speaks. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { SpanKind, SpanStatusCode, trace as traceApi, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
-import { extractTraceContext, injectTraceContext } from '@modeldock/service-kit';
+import { extractTraceContext, injectTraceContext, spanTime } from '@modeldock/service-kit';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -62,7 +62,7 @@ function attemptTracing(tracer: Tracer, parent: Context, method: string, state: 
         [TRACE_ATTRIBUTES.requestId]: state.requestId,
       };
       if (retry > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = retry;
-      const span = tracer.startSpan('attempt', { kind: SpanKind.CLIENT, attributes }, parent);
+      const span = tracer.startSpan('attempt', { kind: SpanKind.CLIENT, attributes, startTime: spanTime() }, parent);
       // W3C Trace Context: a `tracestate` travels only with the `traceparent` it belongs to, now the attempt's.
       delete headers.tracestate;
       injectTraceContext(traceApi.setSpan(parent, span), headers);
@@ -76,7 +76,7 @@ function attemptTracing(tracer: Tracer, parent: Context, method: string, state: 
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         }
         // The replica's connection closes just after the client's response has: its body was over by then.
-        span.end(state.closedAt > 0 ? Math.min(state.closedAt, performance.now()) : undefined);
+        span.end(spanTime(state.closedAt > 0 ? Math.min(state.closedAt, performance.now()) : performance.now()));
       };
     },
   };
@@ -102,7 +102,7 @@ export function trace({ tracer }: TraceOptions): RequestHandler {
       method,
       {
         kind: SpanKind.SERVER,
-        startTime: state.startedAt,
+        startTime: spanTime(state.startedAt),
         attributes: {
           [ATTR_HTTP_REQUEST_METHOD]: method,
           [ATTR_URL_PATH]: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}…` : path,
@@ -133,7 +133,7 @@ export function trace({ tracer }: TraceOptions): RequestHandler {
           span.setStatus({ code: SpanStatusCode.ERROR });
         }
       }
-      span.end(state.closedAt);
+      span.end(spanTime(state.closedAt));
     });
     next();
   };
