@@ -192,7 +192,9 @@ export function traceEngineCall(parts: readonly BatchPart[], labels: VersionLabe
         [SPAN_ATTRIBUTES.batchRows]: rows,
         [SPAN_ATTRIBUTES.batchParts]: parts.length,
       };
-      if (engine !== undefined) attributes[SPAN_ATTRIBUTES.handoffMs] = Math.max(0, endedAt - startedAt - (engine.endedAt - engine.startedAt));
+      if (engine !== undefined) {
+        attributes[SPAN_ATTRIBUTES.handoffMs] = Math.max(0, Math.round((endedAt - startedAt - (engine.endedAt - engine.startedAt)) * 1000) / 1000);
+      }
       for (const { trace: owner, part, queue } of traced) {
         const links: Link[] = traced
           .filter((other) => other.queue !== queue)
