@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'gateway', level: config.logLevel });
   // OpenTelemetry's own variables (OTEL_*), read as the specification says; off unless asked for.
-  const tracing = startTracing(loadTracingSettings(), { name: 'modeldock-gateway', version: readVersion(), scope: '@modeldock/gateway' }, logger);
+  const tracing = await startTracing(loadTracingSettings(), { name: 'modeldock-gateway', version: readVersion(), scope: '@modeldock/gateway' }, logger);
   const upstreams = createUpstreams(config, { logger });
   upstreams.start();
   // Not awaited: /healthz must answer while a slow DNS or replica is still being found.

@@ -11,12 +11,12 @@ import {
   type ModelRuntime,
   type RowCodec,
 } from '@modeldock/model-runtime';
-import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, clipInput, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, SPAN_ATTRIBUTES, clipInput, type Registry } from '@modeldock/service-kit';
 import { trace, type Context, type Tracer } from '@opentelemetry/api';
 import { createCachedInference } from './coalescing.js';
 import { ResultCache, rowKeys } from './result-cache.js';
 import { SIZE_HINT, decodeTensors, type DecodedTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
-import { InferenceTrace, SPAN_ATTRIBUTES, traceEngineCall } from './tracing.js';
+import { InferenceTrace, traceEngineCall } from './tracing.js';
 
 /** The context of one inference request, from its HTTP exchange. */
 export interface InferenceContext {

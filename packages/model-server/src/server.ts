@@ -124,7 +124,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const textMeasure = await loadTextMeasure(runtimes, { encoderDir: settings.ENCODER_DIR });
 
   const registry = createRegistry({ service: options.service });
-  const tracing = startTracing(
+  const tracing = await startTracing(
     tracingSettings,
     { name: `modeldock-${runtimes[0]?.name ?? options.service}`, version: options.serviceVersion, scope: '@modeldock/model-server' },
     logger,

@@ -1,44 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { BatchPart, EngineTiming } from '@modeldock/model-runtime';
-import { extractTraceContext, routeTemplate, spanTime } from '@modeldock/service-kit';
-import {
-  ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
-  ATTR_URL_PATH,
-} from '@opentelemetry/semantic-conventions';
+import { SPAN_ATTRIBUTES, endServerSpan, routeTemplate, spanTime, startServerSpan } from '@modeldock/service-kit';
+import { ATTR_ERROR_TYPE } from '@opentelemetry/semantic-conventions';
 import type { Request, RequestHandler, Response } from 'express';
-
-/** Span attributes of modeldock's own (OpenTelemetry's semantic conventions name the HTTP ones). */
-export const SPAN_ATTRIBUTES = Object.freeze({
-  requestId: 'modeldock.request_id',
-  model: 'modeldock.model',
-  version: 'modeldock.model.version',
-  /** The request's rows (texts). */
-  rows: 'modeldock.rows',
-  deadlineMs: 'modeldock.deadline_ms',
-  /** Until its first rows reached the engine. */
-  queueWaitMs: 'modeldock.queue.wait_ms',
-  /** Rows it waited for another request (or the result cache's coalescing) to compute. */
-  joinedRows: 'modeldock.cache.joined_rows',
-  /** Queue span: which part of its request, and its rows. */
-  part: 'modeldock.queue.part',
-  partRows: 'modeldock.queue.rows',
-  /** Engine span: rows and request parts in the whole engine call, and this request's rows among them. */
-  batchRows: 'modeldock.batch.size',
-  batchParts: 'modeldock.batch.parts',
-  engineRows: 'modeldock.engine.rows',
-  /** Main-thread time of the call beyond the engine's own (handing rows to the worker thread and back). */
-  handoffMs: 'modeldock.engine.handoff_ms',
-});
 
 const SPAN = Symbol('modeldock.model-server.span');
 
-/** Longest URL path or error message written into a span. */
-const MAX_PATH = 256;
+/** Longest error message written into a span. */
 const MAX_MESSAGE = 256;
 
 /** Options of {@link traceRequests}. */
@@ -59,31 +29,12 @@ export function traceRequests(tracer: Tracer, { ignorePaths = [] }: TraceRequest
       next();
       return;
     }
-    const parent = extractTraceContext(req.headers);
-    const method = req.method;
-    const path = req.path;
     const requestId = req.headers['x-request-id'];
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}…` : path };
-    if (typeof requestId === 'string') attributes[SPAN_ATTRIBUTES.requestId] = requestId;
-    const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes, startTime: spanTime() }, parent);
-    (res.locals as { [SPAN]?: Context })[SPAN] = trace.setSpan(parent, span);
+    const { span, context } = startServerSpan(tracer, req, spanTime(), typeof requestId === 'string' ? requestId : undefined);
+    (res.locals as { [SPAN]?: Context })[SPAN] = context;
     res.once('close', () => {
       const route = routeTemplate(req);
-      if (route !== 'unmatched') {
-        span.updateName(`${method} ${route}`);
-        span.setAttribute(ATTR_HTTP_ROUTE, route);
-      }
-      if (!res.headersSent) {
-        span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
-        span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before an answer' });
-      } else {
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-        if (res.statusCode >= 500) {
-          span.setAttribute(ATTR_ERROR_TYPE, String(res.statusCode));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-      }
-      span.end(spanTime());
+      endServerSpan(span, req, res, route === 'unmatched' ? undefined : route, spanTime());
     });
     next();
   };

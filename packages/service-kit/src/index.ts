@@ -34,10 +34,13 @@ export {
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';
 export {
+  SPAN_ATTRIBUTES,
+  endServerSpan,
   extractTraceContext,
   injectTraceContext,
   loadTracingSettings,
   spanTime,
+  startServerSpan,
   startTracing,
   tracingExport,
   tracingSettingsReference,

@@ -77,7 +77,7 @@ describe('trace context propagation', () => {
 
 describe('startTracing', () => {
   it('is off without settings: no tracer', async () => {
-    const tracing = startTracing(loadTracingSettings({}), { name: 'svc', version: '1', scope: 'test' });
+    const tracing = await startTracing(loadTracingSettings({}), { name: 'svc', version: '1', scope: 'test' });
     assert.equal(tracing.tracer, undefined);
     await tracing.shutdown();
   });
@@ -95,7 +95,7 @@ describe('startTracing', () => {
     await once(receiver.listen(0, '127.0.0.1'), 'listening');
     try {
       const { port } = receiver.address() as AddressInfo;
-      const tracing = startTracing(
+      const tracing = await startTracing(
         loadTracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }),
         { name: 'modeldock-test', version: '1.2.3', scope: '@modeldock/test' },
         pino({ level: 'silent' }),

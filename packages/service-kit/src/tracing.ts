@@ -1,20 +1,29 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { DiagLogLevel, ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, diag, type Context, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-} from '@opentelemetry/sdk-trace-base';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+  DiagLogLevel,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  diag,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type * as SdkTraceBase from '@opentelemetry/sdk-trace-base';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_URL_PATH,
+} from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { parseEnv } from './config.js';
@@ -64,7 +73,10 @@ export const tracingSettingsSchema = z.object({
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl().optional().describe('the full URL traces are posted to, used as is (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`); setting it turns tracing on'),
   OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol().optional().describe('`http/protobuf` (the default) or `http/json`; `grpc` is refused'),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol().optional().describe('the same for traces alone (wins over `OTEL_EXPORTER_OTLP_PROTOCOL`)'),
-  OTEL_SERVICE_NAME: z.string().optional().describe('`service.name` of the spans (default: `modeldock-gateway`, or `modeldock-<model>` for a model server)'),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .optional()
+    .describe('`service.name` of the spans (default: `modeldock-gateway`, or `modeldock-<model>` for a model server); set it per process or container, not for all of `pnpm start`'),
   OTEL_TRACES_SAMPLER: z
     .enum(SAMPLERS)
     .default('parentbased_always_on')
@@ -100,7 +112,10 @@ export function tracingSettingsReference(): { variable: string; default: string 
   });
 }
 
-function samplerOf(settings: TracingSettings): Sampler {
+/** The SDK's module, loaded only once tracing is on. */
+type Sdk = typeof SdkTraceBase;
+
+function samplerOf(settings: TracingSettings, { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler }: Sdk): SdkTraceBase.Sampler {
   const ratio = () => new TraceIdRatioBasedSampler(settings.OTEL_TRACES_SAMPLER_ARG);
   switch (settings.OTEL_TRACES_SAMPLER) {
     case 'always_on':
@@ -141,27 +156,32 @@ export interface TracedService {
 
 /**
  * Starts exporting spans over OTLP/HTTP as `settings` say (see {@link tracingExport}), or returns a
- * tracing that is off. The tracer is handed to the code that makes spans rather than registered
+ * tracing that is off: then the SDK and the exporters are not even loaded. The tracer is handed to the code that makes spans rather than registered
  * globally, so nothing traces by accident and tests can run several processes' tracers side by
  * side. The SDK itself reads the remaining standard variables: `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`,
  * `_TIMEOUT`, `_COMPRESSION` and certificates, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`, `OTEL_SPAN_*_LIMIT`.
  * Export failures are logged (at most once per failed batch) and never affect a request.
  */
-export function startTracing(settings: TracingSettings, service: TracedService, logger?: Logger): Tracing {
+export async function startTracing(settings: TracingSettings, service: TracedService, logger?: Logger): Promise<Tracing> {
   const target = tracingExport(settings);
   if (target === undefined) return { tracer: undefined, shutdown: async () => {} };
+  const [sdk, { defaultResource, detectResources, envDetector, resourceFromAttributes }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+    target.protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
   if (logger !== undefined) {
     const log = logger.child({ component: 'opentelemetry' });
     const write = (level: 'warn' | 'error') => (message: string, ...args: unknown[]) => log[level]({ detail: args.map(String).join(' ') || undefined }, message);
     const quiet = () => {};
     diag.setLogger({ error: write('error'), warn: write('warn'), info: quiet, debug: quiet, verbose: quiet }, DiagLogLevel.WARN);
   }
-  const exporter = target.protocol === 'http/json' ? new OtlpJsonExporter({ url: target.url }) : new OtlpProtobufExporter({ url: target.url });
+  const exporter = new OTLPTraceExporter({ url: target.url });
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over the defaults.
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: service.name, [ATTR_SERVICE_VERSION]: service.version }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new BasicTracerProvider({ resource, sampler: samplerOf(settings), spanProcessors: [new BatchSpanProcessor(exporter)] });
+  const provider = new sdk.BasicTracerProvider({ resource, sampler: samplerOf(settings, sdk), spanProcessors: [new sdk.BatchSpanProcessor(exporter)] });
   logger?.info({ endpoint: target.url, protocol: target.protocol, sampler: settings.OTEL_TRACES_SAMPLER }, 'tracing on: exporting spans over OTLP/HTTP');
   let stopped: Promise<void> | undefined;
   return {
@@ -199,4 +219,87 @@ export function extractTraceContext(headers: IncomingHttpHeaders): Context {
 /** Writes `context`'s span as `traceparent` (and its `tracestate`) into outgoing request headers. */
 export function injectTraceContext(context: Context, headers: OutgoingHttpHeaders): void {
   propagator.inject(context, headers, defaultTextMapSetter);
+}
+
+/**
+ * Span attributes of modeldock's own, defined once for the gateway and the model servers
+ * (OpenTelemetry's semantic conventions name the HTTP and network ones).
+ */
+export const SPAN_ATTRIBUTES = Object.freeze({
+  /** The request id (`x-request-id`), to go from a trace to the logs. */
+  requestId: 'modeldock.request_id',
+  model: 'modeldock.model',
+  version: 'modeldock.model.version',
+  /** Gateway: the API key's id (never the key). */
+  apiKey: 'modeldock.api_key.id',
+  /** Gateway attempt: the replica's opaque id, its `x-served-by`. */
+  replica: 'modeldock.replica.id',
+  /** Model server: the request's rows (texts), its deadline, its wait until its first rows reached the engine. */
+  rows: 'modeldock.rows',
+  deadlineMs: 'modeldock.deadline_ms',
+  queueWaitMs: 'modeldock.queue.wait_ms',
+  /** Rows it waited on another request (or an earlier row of its own) to compute: the result cache's coalescing. */
+  joinedRows: 'modeldock.cache.joined_rows',
+  /** Queue span: which part of its request, and the part's rows. */
+  part: 'modeldock.queue.part',
+  partRows: 'modeldock.queue.rows',
+  /** Engine span: rows and request parts in the whole engine call, and this request's rows among them. */
+  batchRows: 'modeldock.batch.size',
+  batchParts: 'modeldock.batch.parts',
+  engineRows: 'modeldock.engine.rows',
+  /** Main-thread time of the call beyond the engine's own: handing the rows to the worker thread and back. */
+  handoffMs: 'modeldock.engine.handoff_ms',
+});
+
+/** Longest URL path written into a span: a client's path costs the trace backend no more than this. */
+const MAX_SPAN_PATH = 256;
+
+/**
+ * Starts the server span of an HTTP request, child of the caller's W3C `traceparent` (a new trace
+ * without one), named by its method until {@link endServerSpan} knows the route. Returns the span
+ * and the context its children (attempts, queue waits) start in.
+ */
+export function startServerSpan(tracer: Tracer, req: IncomingMessage, startTime: number, requestId: string | undefined): { span: Span; context: Context } {
+  const parent = extractTraceContext(req.headers);
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.SERVER,
+      startTime,
+      attributes: {
+        [ATTR_HTTP_REQUEST_METHOD]: method,
+        [ATTR_URL_PATH]: path.length > MAX_SPAN_PATH ? `${path.slice(0, MAX_SPAN_PATH)}…` : path,
+        ...(requestId === undefined ? {} : { [SPAN_ATTRIBUTES.requestId]: requestId }),
+      },
+    },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/**
+ * Ends a server span once its response closed: named `<METHOD> <route template>` when a route
+ * matched, with the status; as OpenTelemetry's HTTP conventions say, only a 5xx is an error on a
+ * server span (a 4xx is the client's), and so is a client gone before any answer.
+ */
+export function endServerSpan(span: Span, req: IncomingMessage, res: ServerResponse, route: string | undefined, endTime: number): void {
+  if (route !== undefined) {
+    span.updateName(`${req.method ?? 'GET'} ${route}`);
+    span.setAttribute(ATTR_HTTP_ROUTE, route);
+  }
+  if (!res.headersSent) {
+    span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before an answer' });
+  } else {
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
+    if (res.statusCode >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(res.statusCode));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  }
+  span.end(endTime);
 }

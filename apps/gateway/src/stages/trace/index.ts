@@ -1,16 +1,14 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { SpanKind, SpanStatusCode, trace as traceApi, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
-import { extractTraceContext, injectTraceContext, spanTime } from '@modeldock/service-kit';
+import { SPAN_ATTRIBUTES, endServerSpan, injectTraceContext, spanTime, startServerSpan } from '@modeldock/service-kit';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_RESEND_COUNT,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_HTTP_ROUTE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
-  ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
 import type { RequestHandler } from 'express';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
@@ -20,17 +18,6 @@ import { stateOf, type AttemptTracing, type RequestState } from '../state.js';
 export interface TraceOptions {
   tracer: Tracer;
 }
-
-/** Span attributes of modeldock's own (OpenTelemetry's semantic conventions name the rest). */
-export const TRACE_ATTRIBUTES = Object.freeze({
-  requestId: 'modeldock.request_id',
-  model: 'modeldock.model',
-  apiKey: 'modeldock.api_key.id',
-  replica: 'modeldock.replica.id',
-});
-
-/** Longest URL path written into a span: a client's path costs the trace backend no more than this. */
-const MAX_PATH = 256;
 
 /** `10.0.0.5:8501` / `[fd00::5]:8501` → host and port. */
 function hostAndPort(id: string): [string, number] {
@@ -57,9 +44,9 @@ function attemptTracing(tracer: Tracer, parent: Context, method: string, state: 
         [ATTR_HTTP_REQUEST_METHOD]: method,
         [ATTR_SERVER_ADDRESS]: address,
         [ATTR_SERVER_PORT]: port,
-        [TRACE_ATTRIBUTES.model]: pool.name,
-        [TRACE_ATTRIBUTES.replica]: endpoint.publicId,
-        [TRACE_ATTRIBUTES.requestId]: state.requestId,
+        [SPAN_ATTRIBUTES.model]: pool.name,
+        [SPAN_ATTRIBUTES.replica]: endpoint.publicId,
+        [SPAN_ATTRIBUTES.requestId]: state.requestId,
       };
       if (retry > 0) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = retry;
       const span = tracer.startSpan('attempt', { kind: SpanKind.CLIENT, attributes, startTime: spanTime() }, parent);
@@ -93,47 +80,14 @@ function attemptTracing(tracer: Tracer, parent: Context, method: string, state: 
 export function trace({ tracer }: TraceOptions): RequestHandler {
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
-    const method = req.method ?? 'GET';
-    const parent = extractTraceContext(req.headers);
-    const url = req.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    const span = tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.SERVER,
-        startTime: spanTime(state.startedAt),
-        attributes: {
-          [ATTR_HTTP_REQUEST_METHOD]: method,
-          [ATTR_URL_PATH]: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}…` : path,
-          [TRACE_ATTRIBUTES.requestId]: state.requestId,
-        },
-      },
-      parent,
-    );
+    const { span, context } = startServerSpan(tracer, req, spanTime(state.startedAt), state.requestId);
     // An unsampled request passes its trace on as unsampled too, so that the replica agrees not to record it.
-    state.trace = attemptTracing(tracer, traceApi.setSpan(parent, span), method, state);
+    state.trace = attemptTracing(tracer, context, req.method ?? 'GET', state);
     state.onClose(() => {
-      const route = state.route;
-      if (route.kind !== 'none') {
-        span.updateName(`${method} ${route.template}`);
-        span.setAttribute(ATTR_HTTP_ROUTE, route.template);
-      }
-      if (state.model !== undefined) span.setAttribute(TRACE_ATTRIBUTES.model, state.model);
+      if (state.model !== undefined) span.setAttribute(SPAN_ATTRIBUTES.model, state.model);
       const key = state.client?.key?.id;
-      if (key !== undefined) span.setAttribute(TRACE_ATTRIBUTES.apiKey, key);
-      if (!res.headersSent) {
-        span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
-        span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client went away before an answer' });
-      } else {
-        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
-        // OpenTelemetry's HTTP conventions: on a server span only 5xx is an error, 4xx is the client's.
-        if (res.statusCode >= 500) {
-          span.setAttribute(ATTR_ERROR_TYPE, String(res.statusCode));
-          span.setStatus({ code: SpanStatusCode.ERROR });
-        }
-      }
-      span.end(spanTime(state.closedAt));
+      if (key !== undefined) span.setAttribute(SPAN_ATTRIBUTES.apiKey, key);
+      endServerSpan(span, req, res, state.route.kind === 'none' ? undefined : state.route.template, spanTime(state.closedAt));
     });
     next();
   };
