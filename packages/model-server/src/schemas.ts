@@ -13,6 +13,15 @@ const tensorMetadata = z.object({ name: z.string(), datatype: z.enum(DATATYPES),
 /** OIP `$metadata_server_response`. */
 export const serverMetadataResponse = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
 
+/** OIP `GET /v2/health/live` (the status code is the answer; the body says the same). */
+export const liveResponse = z.object({ live: z.boolean() });
+
+/** OIP `GET /v2/health/ready`: 200 ready, 503 not. */
+export const readyResponse = z.object({ ready: z.boolean() });
+
+/** OIP `GET /v2/models/<m>[/versions/<v>]/ready`: 200 ready, 503 not. */
+export const modelReadyResponse = z.object({ name: z.string(), ready: z.boolean() });
+
 /** OIP `$metadata_model_response`. */
 export const modelMetadataResponse = z.object({
   name: z.string(),
@@ -65,6 +74,30 @@ export const inferenceResponse = z.object({
 export const predictRequest = z
   .object({ signature_name: z.string().optional(), instances: z.unknown().optional(), inputs: z.unknown().optional() })
   .refine((body) => (body.instances === undefined) !== (body.inputs === undefined), "request must have exactly one of 'instances' or 'inputs'");
+
+/** TF Serving `GET /v1/models/<m>[/versions/<v>|/labels/<l>]/metadata`: the model's one signature. */
+export const tfTensorInfo = z.object({
+  name: z.string(),
+  dtype: z.string(),
+  tensor_shape: z.object({ dim: z.array(z.object({ size: z.string(), name: z.string() })), unknown_rank: z.boolean() }),
+});
+export const tfMetadataResponse = z.object({
+  model_spec: z.object({ name: z.string(), signature_name: z.string(), version: z.string(), version_label: z.string().optional() }),
+  metadata: z.object({
+    signature_def: z.object({
+      signature_def: z.record(
+        z.string(),
+        z.object({ inputs: z.record(z.string(), tfTensorInfo), outputs: z.record(z.string(), tfTensorInfo), method_name: z.string() }),
+      ),
+    }),
+  }),
+});
+
+/** TF Serving `:predict` answers: `predictions` (row format) or `outputs` (columnar), as the request was. */
+export const predictResponse = z.union([z.object({ predictions: z.array(z.unknown()) }), z.object({ outputs: z.unknown() })]);
+
+/** TF Serving `:classify` answer: per example, `[label, score]` for every class. */
+export const classifyResponse = z.object({ results: z.array(z.array(z.tuple([z.string(), z.number()]))) });
 
 /** TF Serving `:classify` / `:regress`: tf.Example-like feature maps, optionally with shared `context`. */
 export const classifyRequest = z.object({

@@ -1,5 +1,5 @@
 import { Router, type ErrorRequestHandler } from 'express';
-import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
+import type { Batch, ModelDescription, ModelRuntime, Tensor } from '@modeldock/model-runtime';
 import { HttpError, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
@@ -59,6 +59,31 @@ export function openAiErrorHandler(): ErrorRequestHandler {
   };
 }
 
+/** OpenAI's model list: the one model this server serves. */
+export function modelListBody(plane: DataPlane): z.input<typeof modelListResponse> {
+  return { object: 'list', data: [openAiModelObject(plane)] };
+}
+
+/** The embeddings answer for `rows` texts: each row of the embedding output, as floats or base64; `usage` counts the encoder's pieces. */
+export function embeddingsBody(
+  runtime: ModelRuntime,
+  outputs: Batch,
+  request: { rows: number; pieces: number; encoding: 'float' | 'base64' },
+): z.input<typeof embeddingsResponse> {
+  const output = embeddingOutput(runtime);
+  if (output === undefined) throw new Error(`model '${runtime.name}' has no embedding output`);
+  const values = (outputs.tensors[output.name] as Tensor).data as Float32Array;
+  return {
+    object: 'list',
+    data: Array.from({ length: request.rows }, (_, index) => {
+      const row = values.subarray(index * output.dimension, (index + 1) * output.dimension);
+      return { object: 'embedding', index, embedding: request.encoding === 'base64' ? base64Floats(row) : Array.from(row) };
+    }),
+    model: runtime.name,
+    usage: { prompt_tokens: request.pieces, total_tokens: request.pieces },
+  };
+}
+
 /** Float32 little-endian bytes, base64: what OpenAI's `encoding_format: "base64"` carries (and its clients decode). */
 function base64Floats(values: Float32Array): string {
   const bytes = Buffer.alloc(values.length * 4);
@@ -77,8 +102,7 @@ export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
 
   router.get('/v1/models', (_req, res) => {
-    const body: z.input<typeof modelListResponse> = { object: 'list', data: [openAiModelObject(plane)] };
-    res.json(body);
+    res.json(modelListBody(plane));
   });
 
   router.post('/v1/embeddings', async (req, res) => {
@@ -97,18 +121,7 @@ export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
     const texts = typeof request.input === 'string' ? [request.input] : request.input;
     const { inputs, pieces } = plane.decode(runtime, [textTensor(runtime, texts, 'input')]);
     const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'openai', options));
-    const tensor = outputs.tensors[output.name] as Tensor;
-    const values = tensor.data as Float32Array;
-    const body: z.input<typeof embeddingsResponse> = {
-      object: 'list',
-      data: texts.map((_, index) => {
-        const row = values.subarray(index * output.dimension, (index + 1) * output.dimension);
-        return { object: 'embedding', index, embedding: request.encoding_format === 'base64' ? base64Floats(row) : Array.from(row) };
-      }),
-      model: runtime.name,
-      usage: { prompt_tokens: pieces, total_tokens: pieces },
-    };
-    res.json(body);
+    res.json(embeddingsBody(runtime, outputs, { rows: texts.length, pieces, encoding: request.encoding_format }));
   });
 
   router.all(['/v1/models', '/v1/embeddings'], (req) => {

@@ -1,0 +1,1 @@
+export { checkDocument, deref, matchPath, resolveRef, responseChecker, type Document, type PathMatch, type ResponseChecker } from './openapi.js';
