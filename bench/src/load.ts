@@ -18,6 +18,8 @@ export interface LoadSpec {
   maxRequests: number;
   /** The JSON body of the next request (called once per request, so requests vary). */
   nextBody: () => string;
+  /** Extra request headers (e.g. an API key). */
+  headers?: Readonly<Record<string, string>>;
   /** Processes whose CPU share and peak RSS to record while the load runs. */
   watch?: Readonly<Record<string, number>>;
   /** Called when the measured window opens (e.g. to scrape metrics); awaited before this returns. */
@@ -106,7 +108,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
             {
               method: 'POST',
               path: spec.path,
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', ...spec.headers },
               setupRequest: (req) => ({ ...req, body: spec.nextBody() }),
             },
           ],

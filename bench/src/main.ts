@@ -6,7 +6,7 @@ import path from 'node:path';
 import { embedReport, MEMORY_REGION, MODELS_REGION, RUN_REGION, type DocsRegion } from './docs.js';
 import { renderMemoryTable } from './models-report.js';
 import { renderResults } from './report.js';
-import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
+import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
@@ -27,11 +27,12 @@ async function embedIn(file: string, md: string, markdown: string, region: DocsR
 async function report(file: string, docs: boolean): Promise<number> {
   const json = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
   if (!json.endsWith('.json') || !existsSync(json)) throw new UsageError(`no results file ${file} (expected bench/results/<name>.json)`);
-  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults;
+  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults | GatewayResults;
   const markdown = renderResults(results);
   const md = json.replace(/\.json$/, '.md');
   await writeFile(md, markdown);
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
+  if (docs && isGatewayResults(results)) throw new UsageError('a gateway run has no section in docs/benchmarks.md; see apps/gateway/PERF.md');
   if (docs) {
     await embedIn(DOCS_FILE, md, markdown, isModelsResults(results) ? MODELS_REGION : RUN_REGION);
     if (isModelsResults(results)) await embedIn(DEPLOY_FILE, md, renderMemoryTable(results), MEMORY_REGION);
@@ -52,6 +53,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!(err instanceof UsageError)) throw err;
     console.error(`bench: ${err.message}; see --help`);
     return 2;
+  }
+  if (command.kind === 'gateway') {
+    const { runGatewayBench } = await import('./gateway-run.js');
+    return runGatewayBench(command.settings);
   }
   if (command.kind === 'models') {
     const { runModels } = await import('./models-run.js');

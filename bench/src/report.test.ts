@@ -3,12 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { markdownTables, renderResults, tableCells } from './report.js';
-import { isModelsResults, type BenchResults, type ModelsResults } from './results.js';
+import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
 import { REPO_ROOT } from './settings.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 const runs = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
-const load = (file: string): BenchResults | ModelsResults => JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults | ModelsResults;
+const load = (file: string): BenchResults | ModelsResults | GatewayResults =>
+  JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults | ModelsResults | GatewayResults;
 
 describe('tableCells', () => {
   it('splits a row on its pipes, keeping empty cells', () => {
@@ -20,7 +21,7 @@ describe('tableCells', () => {
 
 describe('renderResults', () => {
   it('has committed runs to render, load runs and models runs', () => {
-    assert.ok(runs.some((file) => !isModelsResults(load(file))));
+    assert.ok(runs.some((file) => !isModelsResults(load(file)) && !isGatewayResults(load(file))));
     assert.ok(runs.some((file) => isModelsResults(load(file))));
   });
 
@@ -28,8 +29,9 @@ describe('renderResults', () => {
     it(`renders every table of ${file} with as many cells in each row as in its header`, () => {
       const results = load(file);
       const tables = markdownTables(renderResults(results));
-      // A load run: targets and six scenarios; a models run: summary, start-up, in-process, gateway.
-      const expected = isModelsResults(results) ? 4 : 7;
+      // A load run: targets and six scenarios; a models run: summary, start-up, in-process, gateway;
+      // a gateway run: the comparison and every round.
+      const expected = isGatewayResults(results) ? 2 : isModelsResults(results) ? 4 : 7;
       assert.ok(tables.length >= expected, `only ${tables.length} tables`);
       for (const rows of tables) {
         const [header, separator, ...data] = rows;

@@ -1,7 +1,17 @@
 import type { LoadResult } from './load.js';
+import { renderGatewayMarkdown } from './gateway-report.js';
 import { renderModelsMarkdown } from './models-report.js';
 import { fmt, pct } from './stats.js';
-import { isModelsResults, type BenchResults, type LoadPoint, type ModelsResults, type Overhead, type TargetCheck } from './results.js';
+import {
+  isGatewayResults,
+  isModelsResults,
+  type BenchResults,
+  type GatewayResults,
+  type LoadPoint,
+  type ModelsResults,
+  type Overhead,
+  type TargetCheck,
+} from './results.js';
 import type { BenchSettings } from './settings.js';
 
 type Measured = Omit<BenchResults, 'meta' | 'targets' | 'anomalies'>;
@@ -189,7 +199,8 @@ export function renderMarkdown(res: BenchResults): string {
 }
 
 /** The markdown of any results file: a load run's tables or a `bench models` run's. */
-export function renderResults(res: BenchResults | ModelsResults): string {
+export function renderResults(res: BenchResults | ModelsResults | GatewayResults): string {
+  if (isGatewayResults(res)) return renderGatewayMarkdown(res);
   return isModelsResults(res) ? renderModelsMarkdown(res) : renderMarkdown(res);
 }
 

@@ -133,7 +133,66 @@ export interface ModelsResults {
   anomalies: string[];
 }
 
+/** One proxy measured by `bench gateway`, over every round. */
+export interface ProxyFigures {
+  /** e.g. `gateway (every stage on)`, `Express 5 + http-proxy-middleware`. */
+  name: string;
+  /** One load point per round, in round order. */
+  rounds: LoadResult[];
+  /** Medians over the rounds. */
+  requestsPerS: number;
+  p50: number;
+  p99: number;
+  /** The proxy's CPU time per answered request, µs (median over the rounds): what other load on the machine skews least. */
+  cpuMicrosPerRequest: number | null;
+}
+
+/** Where a CPU profile spent its samples: the top functions by self time, and by origin. */
+export interface ProfileSummary {
+  totalMs: number;
+  /** `function (file:line)` and its share of self time, in %. */
+  functions: { name: string; selfMs: number; percent: number }[];
+  /** Self time by origin: a package under node_modules, `node:` internals, the gateway's own code, GC, idle. */
+  origins: { name: string; selfMs: number; percent: number }[];
+}
+
+/** Everything `bench gateway` writes to `bench/results/gateway-<timestamp>.json`. */
+export interface GatewayResults {
+  meta: {
+    suite: 'gateway';
+    startedAt: string;
+    finishedAt: string;
+    mode: 'quick' | 'full';
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    /** The gateway build measured (`apps/gateway/dist/main.js` unless given). */
+    gatewayEntry: string;
+    /** What was on in the gateway. */
+    gatewaySetup: string;
+    machine: MachineDescription;
+    git: string;
+    loadGenerator: string;
+    loadAverage: { start: number; end: number };
+  };
+  proxies: ProxyFigures[];
+  /** Gateway req/s over the Express + http-proxy-middleware proxy's (medians). */
+  ratio: number;
+  /** The Express proxy's CPU per request over the gateway's: the same comparison in CPU time. */
+  cpuRatio: number | null;
+  /** Gateway p50 minus the Express proxy's and the bare Node proxy's, ms. */
+  overheadP50: { vsExpress: number; vsNode: number };
+  profile: ProfileSummary | null;
+  anomalies: string[];
+}
+
 /** Whether a parsed results file is a `bench models` run (its meta says so; a load run's does not). */
-export function isModelsResults(results: BenchResults | ModelsResults): results is ModelsResults {
+export function isModelsResults(results: BenchResults | ModelsResults | GatewayResults): results is ModelsResults {
   return 'suite' in results.meta && results.meta.suite === 'models';
+}
+
+/** Whether a parsed results file is a `bench gateway` run. */
+export function isGatewayResults(results: BenchResults | ModelsResults | GatewayResults): results is GatewayResults {
+  return 'suite' in results.meta && results.meta.suite === 'gateway';
 }

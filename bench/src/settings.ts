@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, from this file's location (bench/src/). */
@@ -41,6 +42,22 @@ const COMMON = {
   readyTimeoutMs: 120_000,
 } as const;
 
+/** How `bench gateway` compares the gateway with a bare Express + http-proxy-middleware and a node:http proxy. */
+export interface GatewaySettings {
+  mode: 'quick' | 'full';
+  connections: number;
+  warmupS: number;
+  durationS: number;
+  /** Interleaved rounds over the three proxies; each proxy's figures are medians over them. */
+  rounds: number;
+  /** The gateway's main.js (another build, e.g. main's, for a before/after). */
+  gatewayEntry: string;
+  /** Run the gateway under `node --cpu-prof` and summarise where its time went. */
+  cpuProfile: boolean;
+  /** Write to bench/results/ (to commit) rather than the ignored local folder. */
+  record: boolean;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** How `bench models` measures every model under models/: start-up, memory and throughput per model. */
@@ -65,6 +82,7 @@ export interface ModelsSettings {
 
 export const USAGE = `Usage: pnpm bench [options]
        pnpm bench models [options]
+       pnpm bench gateway [--quick] [--record] [--cpu-prof] [--gateway=<main.js>]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
@@ -83,6 +101,12 @@ models                 start-up, memory and throughput of every model under
                        models-<timestamp>.json and .md (--quick, --record and
                        --log-level apply; full ~3 min, quick ~1 min)
 
+gateway                the gateway (every stage on) against a bare Express 5 +
+                       http-proxy-middleware proxy and a bare node:http proxy
+                       on a trivial upstream, 32 connections, interleaved
+                       rounds; --cpu-prof profiles the gateway, --gateway=
+                       measures another build; writes
+                       bench/results/gateway-<timestamp>.json and .md
 report <results.json>  re-render the markdown tables of a committed run into
                        the .md next to it, without running anything
   --docs               also replace its generated section in docs/benchmarks.md
@@ -98,6 +122,7 @@ export type BenchCommand =
   | { kind: 'help' }
   | { kind: 'run'; settings: BenchSettings }
   | { kind: 'models'; settings: ModelsSettings }
+  | { kind: 'gateway'; settings: GatewaySettings }
   | { kind: 'report'; file: string; docs: boolean };
 
 /**
@@ -118,6 +143,7 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
     return { kind: 'report', file: files[0], docs: flags.includes('--docs') };
   }
   if (args[0] === 'models') return { kind: 'models', settings: parseModelsSettings(args.slice(1)) };
+  if (args[0] === 'gateway') return { kind: 'gateway', settings: parseGatewaySettings(args.slice(1)) };
   return { kind: 'run', settings: parseSettings(args) };
 }
 
@@ -183,4 +209,22 @@ export function parseModelsSettings(argv: readonly string[]): ModelsSettings {
   const common = { batchSizes: [1, 32], clients: 4, logLevel, record, maxRequestsPerPoint: COMMON.maxRequestsPerPoint, readyTimeoutMs: COMMON.readyTimeoutMs };
   if (quick) return { ...common, mode: 'quick', startups: 1, engineDurationS: 2, engineWarmupS: 0.5, durationS: 3, warmupS: 1 };
   return { ...common, mode: 'full', startups: 3, engineDurationS: 8, engineWarmupS: 1, durationS: 10, warmupS: 2 };
+}
+
+/** Parses the options of `bench gateway`: `--quick`, `--record`, `--cpu-prof`, `--gateway=<main.js>`. */
+export function parseGatewaySettings(argv: readonly string[]): GatewaySettings {
+  let quick = false;
+  let record = false;
+  let cpuProfile = false;
+  let gatewayEntry = path.join(REPO_ROOT, 'apps/gateway/dist/main.js');
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else if (arg === '--record') record = true;
+    else if (arg === '--cpu-prof') cpuProfile = true;
+    else if (arg.startsWith('--gateway=') && arg.length > '--gateway='.length) {
+      gatewayEntry = path.resolve(process.env.INIT_CWD ?? process.cwd(), arg.slice('--gateway='.length));
+    } else throw new UsageError(`unknown argument for gateway: ${arg} (options: --quick, --record, --cpu-prof, --gateway=<main.js>)`);
+  }
+  const common = { connections: 32, gatewayEntry, cpuProfile, record };
+  return quick ? { ...common, mode: 'quick', warmupS: 1, durationS: 4, rounds: 2 } : { ...common, mode: 'full', warmupS: 2, durationS: 10, rounds: 3 };
 }

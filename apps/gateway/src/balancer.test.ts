@@ -57,4 +57,20 @@ describe('LeastOutstandingBalancer', () => {
     assert.equal(balancer.pick([a, b], new Set([a])), undefined);
     assert.equal(balancer.pick([]), undefined);
   });
+
+  it('counts a suspect replica as busier until its suspicion lapses', () => {
+    const balancer = new LeastOutstandingBalancer<Replica & { suspectUntil: number }>();
+    const [a, b] = replicas('a', 'b').map((r) => ({ ...r, suspectUntil: 0 })) as [Replica & { suspectUntil: number }, Replica & { suspectUntil: number }];
+    a.suspectUntil = 1000;
+    assert.deepEqual(
+      [balancer.pick([a, b], undefined, 500), balancer.pick([a, b], undefined, 500)].map((r) => r?.name),
+      ['b', 'b'],
+      'an idle replica is preferred to a suspect one',
+    );
+    b.outstanding = 4;
+    assert.equal(balancer.pick([a, b], undefined, 500)?.name, 'a', 'the suspect one still takes its share when the other is busy');
+    b.outstanding = 1;
+    assert.equal(balancer.pick([a, b], undefined, 1500)?.name, 'a', 'no longer suspect');
+  });
 });
+

@@ -156,4 +156,20 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' }).trustedProxies, ['10.0.0.0/8', 'fd00::/8']);
     assert.throws(() => loadConfig({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8,ingress' }), /GATEWAY_TRUSTED_PROXIES: 'ingress' is not an IP address or CIDR block/);
   });
+
+  it('requires an admin key when the admin listener is not on loopback', () => {
+    assert.throws(() => loadConfig({ GATEWAY_ADMIN_HOST: '0.0.0.0' }), /GATEWAY_ADMIN_HOST: 0\.0\.0\.0 is not loopback, so GATEWAY_ADMIN_API_KEY_SHA256 is required/);
+    const sha = 'a'.repeat(64);
+    assert.equal(loadConfig({ GATEWAY_ADMIN_HOST: '0.0.0.0', GATEWAY_ADMIN_API_KEY_SHA256: sha.toUpperCase() }).adminKeySha256, sha);
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) assert.equal(loadConfig({ GATEWAY_ADMIN_HOST: host }).adminKeySha256, undefined, host);
+    assert.throws(() => loadConfig({ GATEWAY_ADMIN_API_KEY_SHA256: 'nothex' }), /GATEWAY_ADMIN_API_KEY_SHA256/);
+  });
+
+  it('reads CORS origins, refusing what is not exactly an origin', () => {
+    assert.deepEqual(loadConfig({ GATEWAY_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins, ['https://app.example.com', 'http://localhost:5173']);
+    assert.deepEqual(loadConfig({}).corsOrigins, []);
+    for (const bad of ['https://app.example.com/', 'app.example.com', '*', 'ftp://x.example']) {
+      assert.throws(() => loadConfig({ GATEWAY_CORS_ORIGINS: bad }), /GATEWAY_CORS_ORIGINS/, bad);
+    }
+  });
 });

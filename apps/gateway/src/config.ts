@@ -83,6 +83,12 @@ export interface GatewayConfig {
   readonly maxHeaderBytes: number;
   /** Peers (CIDR blocks) whose `X-Forwarded-For` is believed; empty: the TCP peer is the client. */
   readonly trustedProxies: readonly string[];
+  /** The API keys file; undefined: access control off. */
+  readonly apiKeysFile: string | undefined;
+  /** Hex SHA-256 of the key the admin listener requires; required when it is not on loopback. */
+  readonly adminKeySha256: string | undefined;
+  /** Origins whose pages may call the public listener (CORS); empty: CORS off. */
+  readonly corsOrigins: readonly string[];
   readonly clientLimits: ClientLimitConfig;
   readonly drainTimeoutMs: number;
 }
@@ -107,6 +113,19 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_HOST: z.string().default('127.0.0.1').describe('public listener interface (loopback by default: this machine only; `0.0.0.0` for every interface, as the image sets)'),
   GATEWAY_ADMIN_PORT: port().default(9081).describe('admin listener port (`/metrics`, `/models` with replica addresses)'),
   GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1').describe('admin listener interface (loopback by default: not public)'),
+  GATEWAY_ADMIN_API_KEY_SHA256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be the hex SHA-256 of the admin key (64 hex digits)')
+    .optional()
+    .describe('hex SHA-256 of the key the admin listener requires (`Authorization: Bearer <key>`); required when `GATEWAY_ADMIN_HOST` is not loopback (`pnpm gateway:key --admin` makes one)'),
+  GATEWAY_API_KEYS_FILE: z
+    .string()
+    .optional()
+    .describe('a JSON file of API keys (`{"keys": [{"id", "sha256", "models", "ratePerSecond"?, "burst"?}]}`); set, every route but health needs a key; reloaded when it changes; unset: access control off'),
+  GATEWAY_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .describe('comma-separated origins (`https://app.example.com`) whose pages may call the public listener (CORS); unset: CORS off'),
   GATEWAY_LOG_LEVEL: logLevel().default('info').describe('pino log level'),
   GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100).describe('access-log lines per second; beyond it lines are counted and summarised once per second'),
   /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
@@ -118,7 +137,7 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
   GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
-  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if it answered nothing meanwhile or its readiness then fails too"),
+  GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if its readiness then fails too"),
   GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000).describe('a response body silent this long is cut off (the client sees an error, not a hang)'),
   GATEWAY_MAX_RETRIES: nonNegativeInt().default(2).describe('extra attempts on other replicas after a refused connection, reset or 503'),
   GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
@@ -244,6 +263,31 @@ function readModelsJson(
   }
 }
 
+/** True for addresses only this machine reaches: `localhost`, 127.0.0.0/8, `::1`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** `https://a.example, http://localhost:5173` → the origins, each checked to be exactly an origin. */
+function parseOrigins(text: string): string[] {
+  const origins = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw new Error(`invalid configuration: GATEWAY_CORS_ORIGINS: '${origin}' is not an origin like https://app.example.com (scheme, host, optional port; no path)`);
+    }
+  }
+  return origins;
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -288,6 +332,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (parsed.GATEWAY_CLIENT_MAX_CONNECTIONS > parsed.GATEWAY_MAX_CONNECTIONS) {
     throw new Error('invalid configuration: GATEWAY_CLIENT_MAX_CONNECTIONS: must not exceed GATEWAY_MAX_CONNECTIONS');
   }
+  // Admin surfaces off loopback only behind a key (lessons of TorchServe's and Ray's advisories).
+  if (!isLoopback(parsed.GATEWAY_ADMIN_HOST) && parsed.GATEWAY_ADMIN_API_KEY_SHA256 === undefined) {
+    throw new Error(
+      `invalid configuration: GATEWAY_ADMIN_HOST: ${parsed.GATEWAY_ADMIN_HOST} is not loopback, so GATEWAY_ADMIN_API_KEY_SHA256 is required (pnpm gateway:key --admin)`,
+    );
+  }
+  const corsOrigins = parseOrigins(parsed.GATEWAY_CORS_ORIGINS ?? '');
   const rate = parsed.GATEWAY_CLIENT_RATE_PER_SECOND;
   return deepFreeze({
     port: parsed.GATEWAY_PORT,
@@ -313,6 +364,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     maxConnections: parsed.GATEWAY_MAX_CONNECTIONS,
     maxHeaderBytes: parsed.GATEWAY_MAX_HEADER_BYTES,
     trustedProxies: parsed.GATEWAY_TRUSTED_PROXIES ?? [],
+    apiKeysFile: parsed.GATEWAY_API_KEYS_FILE,
+    adminKeySha256: parsed.GATEWAY_ADMIN_API_KEY_SHA256?.toLowerCase(),
+    corsOrigins,
     clientLimits: {
       maxConcurrency: parsed.GATEWAY_CLIENT_MAX_CONCURRENCY,
       maxBodyBytes: clientBodyBytes,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createLogger, createTrustedProxies, installGracefulShutdown } from '@modeldock/service-kit';
+import { watchKeysFile } from './api-keys.js';
 import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
 import { createLimitedServer } from './server.js';
@@ -15,8 +16,10 @@ async function main(): Promise<void> {
   // Not awaited: /healthz must answer while a slow DNS or replica is still being found.
   upstreams.refresh().catch((err: unknown) => logger.error({ err }, 'initial upstream refresh failed'));
 
+  // Read before listening: a keys file that cannot be used stops the start, it never opens the gateway.
+  const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
-  const { app, admin, registry } = createApps({ config, logger, upstreams, lifecycle });
+  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle });
   const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);
@@ -28,6 +31,8 @@ async function main(): Promise<void> {
       address: server.address(),
       admin: adminServer.address(),
       models: config.models.map((m) => ({ name: m.name, upstreams: m.upstreams.map((u) => u.url), aliases: m.aliases })),
+      accessControl: keys === undefined ? 'off' : `${keys.keys.length} API keys`,
+      cors: config.corsOrigins,
     },
     'gateway listening',
   );
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
       lifecycle.draining = true;
     },
     afterClose: () => {
+      keys?.close();
       upstreams.close();
       adminServer.closeAllConnections();
       adminServer.close();

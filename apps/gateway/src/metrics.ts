@@ -1,9 +1,24 @@
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, httpMetrics, type Registry } from '@modeldock/service-kit';
-import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, childCache, type Registry } from '@modeldock/service-kit';
 import type { Upstreams } from './upstream-pool.js';
+
+/** A labelled counter or histogram child, as the hot path uses them (see {@link GatewayMetrics.series}). */
+interface CounterChild {
+  inc(): void;
+}
+interface HistogramChild {
+  observe(value: number): void;
+}
 
 /** The gateway's own series, next to service-kit's per-route `http_*` ones. */
 export interface GatewayMetrics {
+  /** The per-request series by label values, children cached (prom-client hashes labels on every call otherwise). */
+  readonly series: {
+    request(model: string, status: string): CounterChild;
+    requestDuration(model: string): HistogramChild;
+    upstream(model: string, upstream: string, status: string): CounterChild;
+    upstreamDuration(model: string, upstream: string): HistogramChild;
+    key(key: string, model: string): CounterChild;
+  };
   /** Client-facing outcome per model, including the gateway's own 413/503/504 answers. */
   readonly requests: Counter<'model' | 'status'>;
   readonly requestDuration: Histogram<'model'>;
@@ -17,6 +32,10 @@ export interface GatewayMetrics {
   readonly clientLimited: Counter<'reason'>;
   /** Request bodies refused by the in-flight body budget: `full` (503) or the client's `client_share` (429). */
   readonly bodyBudgetRejections: Counter<'reason'>;
+  /** Proxied requests per API key id (`""` without access control) and model. */
+  readonly keyRequests: Counter<'key' | 'model'>;
+  /** Requests refused per API key id, model (when configured, else `""`) and reason. */
+  readonly keyRefusals: Counter<'key' | 'model' | 'reason'>;
 }
 
 /**
@@ -70,7 +89,7 @@ export function createGatewayMetrics(
       }
     },
   });
-  return {
+  const metrics = {
     requests: new Counter({
       name: 'gateway_requests_total',
       help: 'Proxied requests answered, by model and status.',
@@ -115,6 +134,18 @@ export function createGatewayMetrics(
       labelNames: ['reason'] as const,
       registers,
     }),
+    keyRequests: new Counter({
+      name: 'gateway_key_requests_total',
+      help: 'Requests proxied, by API key id (empty without access control; never the key) and model.',
+      labelNames: ['key', 'model'] as const,
+      registers,
+    }),
+    keyRefusals: new Counter({
+      name: 'gateway_key_refusals_total',
+      help: 'Requests refused, by API key id (empty when none was known), model (empty when not yet known) and reason (no_key, unknown_key, forbidden, concurrency, rate).',
+      labelNames: ['key', 'model', 'reason'] as const,
+      registers,
+    }),
     bodyBudgetRejections: new Counter({
       name: 'gateway_body_budget_rejections_total',
       help: "Requests refused by the in-flight request body budget: reason full (503) or client_share (429, the client's share spent).",
@@ -122,13 +153,15 @@ export function createGatewayMetrics(
       registers,
     }),
   };
-}
-
-/**
- * `http_requests_total` and `http_request_duration_seconds` as every modeldock service exports them.
- * The gateway routes by its own parser rather than Express templates, so the template comes from
- * `res.locals.route` (`unmatched` if none).
- */
-export function requestMetrics(registry: Registry): RequestHandler {
-  return httpMetrics(registry, { routeOf: (_req, res) => (res.locals as { route?: string }).route ?? 'unmatched' });
+  const { requests, requestDuration, upstreamRequests, upstreamDuration, keyRequests } = metrics;
+  return {
+    ...metrics,
+    series: {
+      request: childCache(([model = '', status = '']) => requests.labels(model, status)),
+      requestDuration: childCache(([model = '']) => requestDuration.labels(model)),
+      upstream: childCache(([model = '', upstream = '', status = '']) => upstreamRequests.labels(model, upstream, status)),
+      upstreamDuration: childCache(([model = '', upstream = '']) => upstreamDuration.labels(model, upstream)),
+      key: childCache(([key = '', model = '']) => keyRequests.labels(key, model)),
+    },
+  };
 }

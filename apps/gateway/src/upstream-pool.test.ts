@@ -242,27 +242,19 @@ describe('UpstreamPool', () => {
     );
   });
 
-  it('after an attempt timeout, ejects a replica that answered nothing meanwhile, or whose readiness fails too, with one probe per burst', async () => {
+  it('after an attempt timeout, ejects only a replica whose readiness fails too, with one probe per burst', async () => {
     const { fake, replicas, first: busy, second: broken } = await twoReady();
-    const attemptStartedAt = performance.now();
-    busy.lastAnswerAt = attemptStartedAt + 5;
-    broken.lastAnswerAt = attemptStartedAt + 5;
     fake.probed.length = 0;
-    for (let i = 0; i < 5; i++) replicas.checkAfterTimeout(busy, attemptStartedAt);
+    for (let i = 0; i < 5; i++) replicas.checkAfterTimeout(busy);
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(fake.probed.length, 1, 'one probe for the burst');
-    assert.deepEqual([busy.healthy, busy.ejections], [true, 0], 'still answering requests and readiness: its clients kept it busy');
+    assert.deepEqual([busy.healthy, busy.ejections], [true, 0], 'answers readiness: its clients kept it busy, not ejected');
+    assert.ok(busy.suspectUntil > performance.now(), 'but new requests prefer the other replica for a while');
+    replicas.recordSuccess(busy);
+    assert.equal(busy.suspectUntil, 0, 'until it answers');
     fake.healthyUrls.delete('http://10.0.0.2:8501/v2/health/ready');
-    replicas.checkAfterTimeout(broken, attemptStartedAt);
+    replicas.checkAfterTimeout(broken);
     await new Promise((resolve) => setTimeout(resolve, 10));
     assert.deepEqual([broken.healthy, broken.reason, broken.ejections], [false, 'timeout, then readiness: readiness answered 503', 1]);
-  });
-
-  it('ejects a replica that answered no request at all while the attempt waited, without waiting for a probe', async () => {
-    const { fake, replicas, first: hole } = await twoReady();
-    fake.probed.length = 0;
-    replicas.checkAfterTimeout(hole, performance.now());
-    assert.deepEqual([hole.healthy, hole.reason], [false, 'timeout, no answer to any request meanwhile']);
-    assert.equal(fake.probed.length, 0);
   });
 });

@@ -26,8 +26,8 @@ export interface Endpoint {
   ejections: number;
   /** An ejected outlier stays out until then (`performance.now()`), even if its readiness passes. */
   heldUntil: number;
-  /** When it last sent a response head to a proxied request (`performance.now()`; 0: never). */
-  lastAnswerAt: number;
+  /** Counted busier by the balancer until then: an attempt timed out though its readiness passed. */
+  suspectUntil: number;
 }
 
 /** Resolves a hostname to every address it has; `dns.promises.lookup(host, {all: true})` by default. */
@@ -143,8 +143,8 @@ export class UpstreamPool {
   }
 
   /**
-   * Outlier ejection: a replica that reset a fresh connection, stalled a response, or timed out
-   * while at fault (see {@link checkAfterTimeout}) leaves rotation like one failing
+   * Outlier ejection: a replica that reset a fresh connection, stalled a response, or timed out and
+   * then failed its readiness too (see {@link checkAfterTimeout}) leaves rotation like one failing
    * readiness, and is held out for a while even if its readiness passes (a replica whose inference
    * hangs may still answer probes). The hold doubles per ejection in a row, as Envoy's outlier
    * detection does, and {@link recordSuccess} resets it. Failures of requests that were in flight
@@ -166,34 +166,34 @@ export class UpstreamPool {
   }
 
   /**
-   * An attempt on `endpoint`, started at `attemptStartedAt`, got no answer in time. A modeldock
-   * replica is told its deadline before the gateway gives up and answers first when its queue is
-   * the cause, so silence past it is suspicious, but a client's own large requests can still be what
-   * kept the replica busy. It is ejected only when it is at fault: it answered no request at all
-   * while this one waited (a queue that moves answers something; a black hole or a hung engine does
-   * not), or, if it did, the readiness check sent to it at once fails or gets no answer either.
-   * Timeouts of requests that were in flight together share one check.
+   * An attempt on `endpoint` got no answer in time. A modeldock replica is told its deadline before
+   * the gateway gives up and answers first when its queue is the cause, but a client's own large
+   * requests can still be what kept it busy past the deadline (an engine call already under way
+   * when the deadline passed). Its readiness is probed at once, and it is ejected only if that
+   * probe fails or gets no answer either; otherwise the balancer counts it busier for a while
+   * (`suspectUntil`), so new requests prefer other replicas without the model losing its capacity.
+   * Timeouts of requests in flight together share one probe.
    */
-  checkAfterTimeout(endpoint: Endpoint, attemptStartedAt: number): void {
-    if (endpoint.lastAnswerAt < attemptStartedAt) {
-      this.eject(endpoint, 'timeout, no answer to any request meanwhile');
-      return;
-    }
+  checkAfterTimeout(endpoint: Endpoint): void {
     if (this.#confirming.has(endpoint)) return;
     this.#confirming.add(endpoint);
     const { logger, probe, healthTimeoutMs } = this.#options;
     probe(endpoint.origin + this.config.readyPath, healthTimeoutMs)
       .then((result) => {
-        if (result.healthy) logger.debug({ endpoint: endpoint.id }, 'attempt timed out but the replica answers; not ejected');
-        else this.eject(endpoint, `timeout, then readiness: ${result.reason ?? 'failed'}`);
+        if (result.healthy) {
+          // Not ejected: new requests prefer other replicas for a while, and it keeps its share when they are busy.
+          endpoint.suspectUntil = performance.now() + this.#options.ejectionBaseMs;
+          logger.debug({ endpoint: endpoint.id }, 'attempt timed out but the replica answers readiness; not ejected');
+        } else this.eject(endpoint, `timeout, then readiness: ${result.reason ?? 'failed'}`);
       })
       .catch((err: unknown) => logger.error({ err, endpoint: endpoint.id }, 'readiness check after a timeout failed'))
       .finally(() => this.#confirming.delete(endpoint));
   }
 
-  /** A replica answered (not a 5xx): its next ejection starts from the base hold again. */
+  /** A replica answered (not a 5xx): its next ejection starts from the base hold again, and it is no longer suspect. */
   recordSuccess(endpoint: Endpoint): void {
     endpoint.ejections = 0;
+    endpoint.suspectUntil = 0;
   }
 
   /** Re-resolves every upstream hostname; new endpoints are probed before this resolves. */
@@ -226,7 +226,7 @@ export class UpstreamPool {
               slowProbes: 0,
               ejections: 0,
               heldUntil: 0,
-              lastAnswerAt: 0,
+              suspectUntil: 0,
             };
             known.set(id, created);
             return created;

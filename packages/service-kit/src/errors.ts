@@ -35,6 +35,30 @@ export class HttpError extends Error {
     return new HttpError(400, message, 'invalid_input');
   }
 
+  /**
+   * 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3): no credentials, or ones that are not valid.
+   * The message never repeats what was presented.
+   */
+  static unauthorized(message: string, invalidToken = false): HttpError {
+    const challenge = invalidToken ? 'Bearer realm="modeldock", error="invalid_token"' : 'Bearer realm="modeldock"';
+    return new HttpError(401, message, invalidToken ? 'invalid_api_key' : 'missing_api_key', { 'www-authenticate': challenge });
+  }
+
+  /** 403: the credentials are valid but do not cover this request (a model outside the key's scope). */
+  static forbidden(message: string): HttpError {
+    return new HttpError(403, message, 'forbidden');
+  }
+
+  /** 400 with code `model_not_found`: a request routed by its body names no model (OpenAI's answer). */
+  static modelRequired(): HttpError {
+    return new HttpError(400, "you must provide a 'model' string", 'model_not_found');
+  }
+
+  /** 400: the client went away, or its body could not be read, before it arrived whole. */
+  static requestAborted(message = 'request aborted'): HttpError {
+    return new HttpError(400, message, 'request_aborted');
+  }
+
   /** 404: no such model, version or route. */
   static notFound(message: string): HttpError {
     return new HttpError(404, message, 'not_found');
@@ -163,7 +187,7 @@ export function toHttpError(err: unknown): HttpError {
       case 'encoding.unsupported':
         return HttpError.unsupportedMediaType('unsupported body encoding');
       case 'request.aborted':
-        return new HttpError(400, 'request aborted', 'request_aborted');
+        return HttpError.requestAborted();
       case undefined:
         // zlib failed on a body declared as gzip/deflate/br.
         return err.status === 400

@@ -1,5 +1,6 @@
 export { parseEnv, port, positiveInt, nonNegativeInt, flag, logLevel } from './config.js';
-export { errorHandler, notFoundHandler } from './error-handler.js';
+export { errorHandler, notFoundHandler, openAiErrorHandler, type ErrorHandlerOptions } from './error-handler.js';
+export { openAiErrorBody, type OpenAiErrorBody } from './openai-errors.js';
 export { ECHO_LIMIT, HttpError, clipInput, toHttpError } from './errors.js';
 export {
   ERROR_STATUSES,
@@ -46,9 +47,12 @@ export {
   Histogram,
   Registry,
   LATENCY_BUCKETS,
+  childCache,
   createRegistry,
   httpMetrics,
+  httpRequestRecorder,
   type HttpMetricsOptions,
+  type HttpRequestRecorder,
   metricsHandler,
 } from './metrics.js';
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';

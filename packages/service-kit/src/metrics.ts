@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Request, RequestHandler, Response } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -22,6 +23,36 @@ export function createRegistry(labels: Record<string, string> = {}): Registry {
   return registry;
 }
 
+/**
+ * A cache of a metric's labelled children: `make(values)` once per combination of label values,
+ * kept. prom-client hashes the label object on every `inc(labels)` / `observe(labels)`, which on a
+ * proxy's hot path costs more than the increment itself. The cache is bounded like the labels.
+ */
+export function childCache<T>(make: (values: readonly string[]) => T): (...values: string[]) => T {
+  // One level of maps per label, so a lookup builds no key string.
+  const root = new Map<string, unknown>();
+  return (...values) => {
+    let level = root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = values[i] as string;
+      let nextLevel = level.get(value) as Map<string, unknown> | undefined;
+      if (nextLevel === undefined) {
+        nextLevel = new Map();
+        level.set(value, nextLevel);
+      }
+      level = nextLevel;
+    }
+    const leaf = values[last] ?? '';
+    let child = level.get(leaf) as T | undefined;
+    if (child === undefined) {
+      child = make(values);
+      level.set(leaf, child);
+    }
+    return child;
+  };
+}
+
 /** The route template a request matched (`/v2/models/:name/infer`), never the raw URL, to bound label cardinality. */
 function routeLabel(req: Request): string {
   const route = (req.route as { path?: unknown } | undefined)?.path;
@@ -37,12 +68,15 @@ export interface HttpMetricsOptions {
   routeOf?: (req: Request, res: Response) => string;
 }
 
+/** Records one answered request in `http_requests_total` and `http_request_duration_seconds`. */
+export type HttpRequestRecorder = (method: string, route: string, status: number, seconds: number) => void;
+
 /**
- * Records `http_requests_total` and `http_request_duration_seconds` by method, route template and
- * status, as every modeldock process exports them; label values are bounded whatever clients send.
+ * `http_requests_total` and `http_request_duration_seconds` by method, route template and status, as
+ * every modeldock process exports them; label values are bounded whatever clients send. For a
+ * process that already has a hook at the end of each request (the gateway's access log).
  */
-export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
-  const routeOf = options.routeOf ?? routeLabel;
+export function httpRequestRecorder(registry: Registry): HttpRequestRecorder {
   const requests = new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by method, route and status.',
@@ -56,13 +90,25 @@ export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const series = childCache(([method = '', route = '', status = '']) => ({
+    count: requests.labels(method, route, status),
+    time: duration.labels(method, route, status),
+  }));
+  return (method, route, status, seconds) => {
+    const one = series(KNOWN_METHODS.has(method) ? method : 'OTHER', route, String(status));
+    one.count.inc();
+    one.time.observe(seconds);
+  };
+}
+
+/** The same as a middleware: each finished request is recorded with its route template. */
+export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
+  const routeOf = options.routeOf ?? routeLabel;
+  const record = httpRequestRecorder(registry);
   return (req: Request, res: Response, next) => {
-    const stop = duration.startTimer();
+    const started = performance.now();
     res.once('finish', () => {
-      const method = KNOWN_METHODS.has(req.method) ? req.method : 'OTHER';
-      const labels = { method, route: routeOf(req, res), status: String(res.statusCode) };
-      requests.inc(labels);
-      stop(labels);
+      record(req.method, routeOf(req, res), res.statusCode, (performance.now() - started) / 1000);
     });
     next();
   };

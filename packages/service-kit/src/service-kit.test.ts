@@ -9,9 +9,10 @@ import supertest from 'supertest';
 import { z } from 'zod';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { HttpError, toHttpError } from './errors.js';
+import { openAiErrorBody } from './openai-errors.js';
 import { httpLogger } from './logger.js';
 import { parseEnv, port, positiveInt } from './config.js';
-import { createRegistry, httpMetrics, metricsHandler } from './metrics.js';
+import { childCache, createRegistry, httpMetrics, metricsHandler } from './metrics.js';
 import { installGracefulShutdown } from './shutdown.js';
 
 const silent = pino({ level: 'silent' });
@@ -198,3 +199,32 @@ describe('installGracefulShutdown', () => {
     assert.deepEqual(events, ['not-ready', 'disposed', 'exit:0']);
   });
 });
+
+describe('childCache', () => {
+  it('makes one child per combination of label values and hands it back after', () => {
+    const made: string[] = [];
+    const child = childCache((values) => {
+      made.push(values.join('/'));
+      return { values };
+    });
+    const first = child('a', 'b');
+    assert.equal(child('a', 'b'), first);
+    assert.notEqual(child('a', 'c'), first);
+    assert.notEqual(child('ab', ''), first, 'values are kept apart, not joined');
+    assert.deepEqual(made, ['a/b', 'a/c', 'ab/']);
+  });
+});
+
+describe('openAiErrorBody', () => {
+  it('maps the catalogue to OpenAI’s error shape, the same for the gateway and the model servers', () => {
+    const body = (err: HttpError) => openAiErrorBody(err).error;
+    assert.deepEqual(body(HttpError.tooManyRequests('slow down')), { message: 'slow down', type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' });
+    assert.deepEqual(body(HttpError.unauthorized('no key')), { message: 'no key', type: 'authentication_error', param: null, code: 'missing_api_key' });
+    assert.deepEqual(body(HttpError.forbidden('not yours')), { message: 'not yours', type: 'permission_error', param: null, code: 'forbidden' });
+    assert.deepEqual(body(HttpError.modelNotFound('m')), { message: "model 'm' not found", type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
+    assert.deepEqual(body(HttpError.overloaded('busy')), { message: 'busy', type: 'service_unavailable', param: null, code: 'overloaded' });
+    assert.equal(body(HttpError.upstreamTimeout(5)).type, 'server_error');
+    assert.equal(openAiErrorBody(HttpError.invalidInput('bad'), 'input').error.param, 'input');
+  });
+});
+

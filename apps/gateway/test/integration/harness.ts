@@ -3,6 +3,7 @@ import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
+import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
 import { createLimitedServer } from '../../src/server.js';
@@ -40,7 +41,7 @@ export interface ModelEntry {
 export async function startGateway(
   models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false, logger: givenLogger }: { start?: boolean; logger?: Logger } = {},
+  { start = false, logger: givenLogger, keysPollMs = 200 }: { start?: boolean; logger?: Logger; keysPollMs?: number } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
@@ -48,7 +49,8 @@ export async function startGateway(
   await upstreams.refresh();
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
-  const apps = createApps({ config, logger, upstreams, lifecycle });
+  const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
+  const apps = createApps({ config, logger, upstreams, keys, lifecycle });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
@@ -64,6 +66,7 @@ export async function startGateway(
     lifecycle,
     servedBy: (address) => publicEndpointId(ID_KEY, address),
     close: async () => {
+      keys?.close();
       upstreams.close();
       for (const s of [server, admin]) s.closeAllConnections();
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

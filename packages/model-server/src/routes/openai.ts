@@ -1,6 +1,6 @@
 import { Router, type ErrorRequestHandler } from 'express';
 import type { Batch, ModelDescription, ModelRuntime, Tensor } from '@modeldock/model-runtime';
-import { HttpError, toHttpError } from '@modeldock/service-kit';
+import { HttpError, openAiErrorBody, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
 import { embeddingsRequest, type embeddingsResponse, type modelListResponse, type openAiError, type openAiModel } from '../schemas.js';
@@ -24,20 +24,8 @@ export function openAiModelObject(plane: DataPlane): z.input<typeof openAiModel>
   return { id: plane.name, object: 'model', created: plane.created, owned_by: 'modeldock' };
 }
 
-/** OpenAI's error `type` for an HTTP status (as its API answers). */
-function errorType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 404) return 'invalid_request_error';
-  if (status === 429) return 'rate_limit_exceeded';
-  if (status >= 500) return status === 503 ? 'service_unavailable' : 'server_error';
-  return 'invalid_request_error';
-}
-
 /** The OpenAI-compatible paths (exactly: TF Serving's `/v1/models/<name>...` is not one of them). */
 const OPENAI_PATHS = new Set(['/v1/models', '/v1/embeddings']);
-
-/** Errors about the request's `model`, which OpenAI's body names as the `param`. */
-const MODEL_ERRORS = new Set(['model_not_found', 'model_not_supported']);
 
 /**
  * OpenAI's error body on the OpenAI-compatible routes (its clients read `error.message`), with
@@ -51,10 +39,8 @@ export function openAiErrorHandler(): ErrorRequestHandler {
     }
     const httpError = toHttpError(err);
     if (httpError.status >= 500 && !(err instanceof HttpError)) req.log?.error({ err }, 'unhandled error');
-    const param = MODEL_ERRORS.has(httpError.code) ? 'model' : null;
-    const body: z.input<typeof openAiError> = {
-      error: { message: httpError.message, type: errorType(httpError.status), param, code: httpError.code },
-    };
+    // The one mapping every modeldock server uses for OpenAI's error shape (the gateway's too).
+    const body: z.input<typeof openAiError> = openAiErrorBody(httpError);
     res.status(httpError.status).set(httpError.headers).json(body);
   };
 }

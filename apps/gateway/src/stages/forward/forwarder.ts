@@ -1,10 +1,12 @@
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
-import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, type TrustedProxies } from '@modeldock/service-kit';
+import type { Readable } from 'node:stream';
+import { parse as parseUrl, type Url } from 'node:url';
+import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
-import type { GatewayMetrics } from './metrics.js';
-import type { Endpoint, UpstreamPool } from './upstream-pool.js';
+import type { GatewayMetrics } from '../../metrics.js';
+import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
+import type { Backend } from '../state.js';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -34,6 +36,9 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'upgrade',
   'x-request-id',
 ]);
+
+/** No replica to avoid (a first attempt). */
+const NONE: ReadonlySet<Endpoint> = new Set();
 
 /** The replica cannot be reached at all: take it out of rotation until a probe passes. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -86,35 +91,72 @@ interface WebPasses {
   ): void;
 }
 
-/** A fresh stream of the buffered body for one attempt; the client's own stream can only be read once. */
-function replay(body: Buffer): Readable {
-  return new Readable({
-    read() {
-      if (body.length > 0) this.push(body);
-      this.push(null);
-    },
-  });
-}
+/**
+ * What http-proxy pipes into its upstream request instead of the client's stream (`options.buffer`),
+ * which can only be read once: nothing. The buffered body is written by the `proxyReq` hook, once
+ * the request line carries the checked path (http-proxy emits `proxyReq` when the socket is
+ * assigned, and the request line is fixed by the first write).
+ */
+const NO_STREAM = {
+  pipe<T>(destination: T): T {
+    return destination;
+  },
+} as unknown as Readable;
 
 /**
  * Forwarding headers a client could write itself: believed, and passed on, only from a trusted
- * proxy. http-proxy's `xfwd` then appends the peer the gateway saw, so the next hop reads the same
- * chain the gateway did.
+ * proxy. The gateway then appends the peer it saw to `X-Forwarded-For`, so the next hop reads the
+ * same chain the gateway did.
  */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip'];
+const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip']);
 
-function outgoingHeaders(incoming: IncomingHttpHeaders, body: Buffer, hadBody: boolean, requestId: string, fromTrustedProxy: boolean) {
-  const headers: IncomingHttpHeaders = { ...incoming };
-  for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
-  if (!fromTrustedProxy) for (const name of FORWARDING_HEADERS) delete headers[name];
+/**
+ * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, and the
+ * client's credentials for the gateway (the replicas have no use for them, and must not log them).
+ */
+const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key']);
+
+/**
+ * The headers of one attempt, built by copying what is forwarded rather than deleting from a copy
+ * (which would turn every request's header object into a slow dictionary).
+ */
+function outgoingHeaders(
+  incoming: IncomingHttpHeaders,
+  peer: string,
+  body: Buffer,
+  hadBody: boolean,
+  requestId: string,
+  fromTrustedProxy: boolean,
+  deadlineMs: number,
+): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = {};
+  for (const name in incoming) {
+    if (NOT_FORWARDED.has(name) || (!fromTrustedProxy && FORWARDING_HEADERS.has(name))) continue;
+    headers[name] = incoming[name];
+  }
+  const chain = fromTrustedProxy ? incoming['x-forwarded-for'] : undefined;
+  const forwardedFor = Array.isArray(chain) ? chain.join(', ') : chain;
+  headers['x-forwarded-for'] = forwardedFor === undefined ? peer : `${forwardedFor}, ${peer}`;
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
+  headers[DEADLINE_HEADER] = String(deadlineMs);
   return headers;
 }
 
 function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, servedBy: string): void {
-  for (const [name, value] of Object.entries(proxyRes.headers)) {
-    if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) res.setHeader(name, value);
+  // proxyRes.headers is a getter that builds an object; the raw list is already there.
+  const raw = proxyRes.rawHeaders;
+  let copied: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    const value = raw[i + 1] as string;
+    // A repeated field (set-cookie, or any list) keeps every value; the replica's replaces the gateway's own.
+    if (copied?.includes(name) === true) res.appendHeader(name, value);
+    else {
+      res.setHeader(name, value);
+      (copied ??= []).push(name);
+    }
   }
   res.setHeader(SERVED_BY_HEADER, servedBy);
   res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage);
@@ -125,6 +167,8 @@ class Attempt {
   proxyReq: ClientRequest | undefined;
   settled = false;
   #released = false;
+  /** The replica's response once it is being passed on. */
+  #response: IncomingMessage | undefined;
   readonly #startedAt = performance.now();
 
   constructor(
@@ -149,7 +193,6 @@ class Attempt {
       return;
     }
     const status = proxyRes.statusCode ?? 502;
-    this.endpoint.lastAnswerAt = performance.now();
     if (status === 503 && !queueCaused(proxyRes) && this.mayRetry()) {
       // Draining (not destroying) the short error body keeps the connection reusable.
       proxyRes.resume();
@@ -179,10 +222,14 @@ class Attempt {
       if (!proxyRes.complete) res.destroy();
       this.#release(String(status));
     });
-    res.once('close', () => {
-      if (!proxyRes.complete) proxyRes.destroy();
-    });
+    this.#response = proxyRes;
     proxyRes.pipe(res);
+  }
+
+  /** The client went away: stop the attempt, or the upstream body still streaming to it. */
+  clientGone(): void {
+    if (!this.settled) this.abort();
+    else if (this.#response !== undefined && !this.#response.complete) this.#response.destroy();
   }
 
   /** The request failed before any response arrived. */
@@ -200,14 +247,13 @@ class Attempt {
 
   /**
    * No response head in time, although the replica was told the deadline before the gateway's
-   * timer: the caller may retry elsewhere, and the replica is ejected only if it is at fault (see
-   * `UpstreamPool.checkAfterTimeout`): one still answering requests and readiness is busy with work
-   * its clients sent.
+   * timer: the caller may retry elsewhere, and the replica's readiness is checked at once (see
+   * `UpstreamPool.checkAfterTimeout`): only one whose readiness fails too is ejected.
    */
   timeout(): void {
     if (this.settled) return;
     this.proxyReq?.destroy();
-    this.pool.checkAfterTimeout(this.endpoint, this.#startedAt);
+    this.pool.checkAfterTimeout(this.endpoint);
     this.#release('timeout');
     this.#finish({ kind: 'failed', code: 'ETIMEDOUT', staleSocket: false });
   }
@@ -228,9 +274,8 @@ class Attempt {
     if (this.#released) return;
     this.#released = true;
     this.endpoint.outstanding--;
-    const labels = { model: this.pool.name, upstream: this.endpoint.id };
-    this.metrics.upstreamRequests.inc({ ...labels, status });
-    this.metrics.upstreamDuration.observe(labels, (performance.now() - this.#startedAt) / 1000);
+    this.metrics.series.upstream(this.pool.name, this.endpoint.id, status).inc();
+    this.metrics.series.upstreamDuration(this.pool.name, this.endpoint.id).observe((performance.now() - this.#startedAt) / 1000);
   }
 }
 
@@ -249,7 +294,15 @@ export interface ForwarderOptions {
 export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
-  request: { pool: UpstreamPool; path: string; body: Buffer; hadBody: boolean; requestId: string },
+  request: {
+    backend: Backend;
+    path: string;
+    body: Buffer;
+    hadBody: boolean;
+    requestId: string;
+    /** Registers what to run when the client's response closes (see `RequestState.onClose`). */
+    onClose: (fn: () => void) => void;
+  },
 ) => Promise<void>;
 
 /**
@@ -264,19 +317,31 @@ export type Forward = (
  */
 export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeoutMs, trustedProxies }: ForwarderOptions): Forward {
   const current = new WeakMap<IncomingMessage, Attempt>();
+  /** Each replica's address as http-proxy takes it, parsed once rather than on every request. */
+  const targets = new WeakMap<Endpoint, Url>();
+  const targetOf = (endpoint: Endpoint): Url => {
+    let target = targets.get(endpoint);
+    if (target === undefined) {
+      target = parseUrl(endpoint.origin);
+      targets.set(endpoint, target);
+    }
+    return target;
+  };
 
   const replayBody: Plugin = (proxyServer) => {
     (proxyServer as unknown as WebPasses).before('web', 'stream', (req, _res, options) => {
-      const attempt = current.get(req);
-      if (attempt !== undefined) options.buffer = replay(attempt.body);
+      if (current.get(req) !== undefined) options.buffer = NO_STREAM;
     });
   };
 
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    router: (req) => current.get(req)?.endpoint.origin,
-    pathRewrite: (_path, req) => current.get(req)?.path,
+    router: (req) => {
+      const attempt = current.get(req);
+      return attempt === undefined ? undefined : targetOf(attempt.endpoint);
+    },
     agent,
-    xfwd: true,
+    // X-Forwarded-For is set by outgoingHeaders, which knows which peers are trusted.
+    xfwd: false,
     selfHandleResponse: true,
     // Only the `on` wiring: `on.error` is the crash guard, errors become retries or `{error}`
     // bodies instead of the default error page, and requests are logged by pino-http.
@@ -293,6 +358,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // http-proxy's URL handling rewrites some paths (`\` → `/`, `//` → `/`, a `#...` dropped): the
         // request line carries exactly the path the router checked, whatever it did.
         proxyReq.path = attempt.path;
+        proxyReq.end(attempt.body.length > 0 ? attempt.body : undefined);
         // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
         proxyReq.on('error', (err) => attempt.fail(err));
       },
@@ -309,33 +375,36 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { pool, path, body, hadBody, requestId }) => {
-    const headers = outgoingHeaders(req.headers, body, hadBody, requestId, trustedProxies.trusts(req.socket.remoteAddress ?? ''));
+  return async (req, res, { backend, path, body, hadBody, requestId, onClose }) => {
+    const pool = backend.pool;
+    const incoming = req.headers;
+    const peer = plainAddress(req.socket.remoteAddress ?? '');
+    const fromTrustedProxy = trustedProxies.trusts(peer);
     const { timeoutMs, attemptTimeoutMs } = pool.config;
     const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
-    const failed = new Set<Endpoint>();
+    let failed: Set<Endpoint> | undefined;
     let previous: Endpoint | undefined;
     let attempt: Attempt | undefined;
-    let stopped: 'timeout' | 'client-gone' | undefined;
-    const stop = (why: 'timeout' | 'client-gone') => {
-      stopped ??= why;
-      if (why === 'timeout') attempt?.timeout();
-      else attempt?.abort();
-    };
-    // One deadline for all attempts together, up to the response head; a streaming body may take longer.
-    const timer = setTimeout(() => stop('timeout'), timeoutMs);
-    const onClose = () => stop('client-gone');
-    res.once('close', onClose);
+    let clientGone = false;
+    onClose(() => {
+      clientGone = true;
+      attempt?.clientGone();
+    });
 
     try {
       let retryReason: string | undefined;
       let lastTimeoutMs: number | undefined;
       for (let tries = 0; ; tries++) {
         // Prefer a replica not tried yet; the previous one only after a stale keep-alive reset.
-        const avoid = new Set(failed);
-        if (previous !== undefined) avoid.add(previous);
-        const endpoint = pool.pick(avoid) ?? (previous !== undefined && !failed.has(previous) ? pool.pick(failed) : undefined);
+        let avoid: ReadonlySet<Endpoint> = NONE;
+        if (failed !== undefined || previous !== undefined) {
+          const tried = new Set(failed);
+          if (previous !== undefined) tried.add(previous);
+          avoid = tried;
+        }
+        const endpoint =
+          backend.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? backend.pick(failed ?? NONE) : undefined);
         if (endpoint === undefined) {
           // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
           if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);
@@ -345,41 +414,40 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         }
         if (retryReason !== undefined) metrics.retries.inc({ model: pool.name, reason: retryReason });
 
-        const others = new Set(avoid).add(endpoint);
         // Each attempt gets its own deadline, never past the request's: a black-hole replica costs
-        // one attempt timeout, and the replica learns how long its answer is still wanted.
+        // one attempt timeout, and the replica learns how long its answer is still wanted. One
+        // timer per attempt also keeps the request's deadline: the last attempt ends with it.
         const remainingMs = Math.floor(deadlineAt - performance.now());
         if (remainingMs < 1) throw HttpError.upstreamTimeout(timeoutMs);
-        // When the request's own deadline comes first, its timer ends the attempt (and ejects the replica too).
         const attemptMs = Math.min(attemptTimeoutMs, remainingMs);
+        // The request's own deadline ends this attempt: a timeout is then the request's.
+        const lastChance = attemptTimeoutMs >= remainingMs;
         let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
-          const mayRetry = () => tries < maxRetries && stopped === undefined && pool.hasCandidate(others);
+          const mayRetry = () => tries < maxRetries && !clientGone && pool.hasCandidate(new Set(avoid).add(endpoint));
           const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
           attempt = started;
           current.set(req, started);
-          // http-proxy appends x-forwarded-* to req.headers; start every attempt from the same copy.
-          req.headers = { ...headers, [DEADLINE_HEADER]: String(replicaDeadlineMs(attemptMs)) };
-          if (attemptTimeoutMs < remainingMs) attemptTimer = setTimeout(() => started.timeout(), attemptMs);
+          // Every attempt starts from the client's headers.
+          req.headers = outgoingHeaders(incoming, peer, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs));
+          attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
         clearTimeout(attemptTimer);
 
-        if (outcome.kind === 'responded') return;
-        if (outcome.kind === 'aborted' || stopped !== undefined) {
-          if (stopped === 'client-gone') return;
-          throw HttpError.upstreamTimeout(timeoutMs);
-        }
+        if (outcome.kind === 'responded' || clientGone) return;
+        if (outcome.kind === 'aborted') throw HttpError.upstreamTimeout(timeoutMs);
+        failed ??= new Set();
         if (outcome.kind === 'failed') {
           if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
-            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(attemptMs);
+            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(lastChance ? timeoutMs : attemptMs);
             throw !pool.ready
               ? HttpError.noUpstream(pool.name)
               : HttpError.upstreamUnavailable(`model '${pool.name}' replica failed: ${outcome.code}`);
           }
           if (!outcome.staleSocket) failed.add(endpoint);
           retryReason = outcome.code.toLowerCase();
-          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? attemptMs : undefined;
+          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? (lastChance ? timeoutMs : attemptMs) : undefined;
         } else {
           // A 503 only comes back here when mayRetry() said another replica may take it.
           failed.add(endpoint);
@@ -389,8 +457,6 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         previous = endpoint;
       }
     } finally {
-      clearTimeout(timer);
-      res.off('close', onClose);
       current.delete(req);
     }
   };

@@ -65,71 +65,77 @@ export interface BodyReadOptions {
   /** Called with a function that gives the reserved bytes back; the caller runs it when the request ends. */
   readonly onRelease: (release: () => void) => void;
   /** Sees every chunk as it arrives; throwing an HttpError ends the read with that error. */
-  readonly onChunk?: (chunk: Buffer) => void;
+  readonly onChunk?: ((chunk: Buffer) => void) | undefined;
+  /** Whether the request has a body, when the caller knows already. */
+  readonly hasBody?: boolean;
 }
 
 /**
  * Collects the request body as raw bytes, never decoded, so it can be sent again to another replica
- * when the first attempt fails. Rejects with a 413 as soon as the declared or received size passes
- * `limitBytes`, with a 429 when a chunk would take the client past its share of `budget`, with a 503
- * when the budget as a whole is spent, and with whatever `onChunk` throws, all without reading the
- * rest.
+ * when the first attempt fails, and calls `done` once: with the body, or with a 413 as soon as the
+ * declared or received size passes `limitBytes`, a 429 when a chunk would take the client past its
+ * share of `budget`, a 503 when the budget as a whole is spent, or whatever `onChunk` throws, all
+ * without reading the rest. A callback rather than a promise: this runs for every request.
  */
-export function readRawBody(req: IncomingMessage, options: BodyReadOptions): Promise<Buffer> {
-  if (!hasBody(req)) return Promise.resolve(EMPTY);
+export function readRawBody(req: IncomingMessage, options: BodyReadOptions, done: (err: Error | undefined, body: Buffer) => void): void {
+  if (!(options.hasBody ?? hasBody(req))) {
+    done(undefined, EMPTY);
+    return;
+  }
   const { limitBytes, budget, client, onRelease, onChunk } = options;
   const declaredHeader = req.headers['content-length'];
   // A declaration is only trusted to refuse: reserving by it would let a header hold memory never sent.
-  if (declaredHeader !== undefined && Number(declaredHeader) > limitBytes) return Promise.reject(HttpError.payloadTooLarge(limitBytes));
+  if (declaredHeader !== undefined && Number(declaredHeader) > limitBytes) {
+    done(HttpError.payloadTooLarge(limitBytes), EMPTY);
+    return;
+  }
   let reserved = 0;
   onRelease(() => {
     budget.release(client, reserved);
     reserved = 0;
   });
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const refuse = (err: unknown) => {
-      cleanup();
-      // Node discards the unread remainder once the response is sent.
-      reject(err instanceof Error ? err : new Error(String(err)));
-    };
-    const onData = (chunk: Buffer) => {
-      if (reserved + chunk.length > limitBytes) {
-        refuse(HttpError.payloadTooLarge(limitBytes));
-        return;
-      }
-      const reservation = budget.tryReserve(client, chunk.length);
-      if (reservation !== 'ok') {
-        refuse(
-          reservation === 'full'
-            ? HttpError.overloaded('the gateway is receiving too many request bodies at once; retry shortly')
-            : HttpError.tooManyRequests(`this client is sending more than ${budget.clientShareBytes} bytes of request bodies at once`),
-        );
-        return;
-      }
-      reserved += chunk.length;
-      chunks.push(chunk);
-      try {
-        onChunk?.(chunk);
-      } catch (err) {
-        refuse(err);
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, reserved));
-    };
-    const onError = () => refuse(new HttpError(400, 'request body could not be read', 'request_aborted'));
-    const onClose = () => refuse(new HttpError(400, 'request aborted', 'request_aborted'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
+  const chunks: Buffer[] = [];
+  const cleanup = () => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+    req.off('close', onClose);
+  };
+  const refuse = (err: unknown) => {
+    cleanup();
+    // Node discards the unread remainder once the response is sent.
+    done(err instanceof Error ? err : new Error(String(err)), EMPTY);
+  };
+  const onData = (chunk: Buffer) => {
+    if (reserved + chunk.length > limitBytes) {
+      refuse(HttpError.payloadTooLarge(limitBytes));
+      return;
+    }
+    const reservation = budget.tryReserve(client, chunk.length);
+    if (reservation !== 'ok') {
+      refuse(
+        reservation === 'full'
+          ? HttpError.overloaded('the gateway is receiving too many request bodies at once; retry shortly')
+          : HttpError.tooManyRequests(`this client is sending more than ${budget.clientShareBytes} bytes of request bodies at once`),
+      );
+      return;
+    }
+    reserved += chunk.length;
+    chunks.push(chunk);
+    try {
+      onChunk?.(chunk);
+    } catch (err) {
+      refuse(err);
+    }
+  };
+  const onEnd = () => {
+    cleanup();
+    done(undefined, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, reserved));
+  };
+  const onError = () => refuse(HttpError.requestAborted('request body could not be read'));
+  const onClose = () => refuse(HttpError.requestAborted());
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onError);
+  req.on('close', onClose);
 }

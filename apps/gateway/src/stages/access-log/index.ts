@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { REQUEST_ID_HEADER, requestIdOf, type Logger } from '@modeldock/service-kit';
+import { REQUEST_ID_HEADER, requestIdOf, type HttpRequestRecorder, type Logger } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
+import { createState } from '../state.js';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -21,8 +22,11 @@ export class LogSampler {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Logs `obj`/`msg` at `level` unless this second's budget is spent; `kind` groups what was dropped. */
-  log(level: Level, kind: string, obj: object, msg: string): void {
+  /**
+   * Logs `obj`/`msg` at `level` unless this second's budget is spent; `kind` groups what was
+   * dropped. `obj` may be a function, called only for a line that is written.
+   */
+  log(level: Level, kind: string, obj: object | (() => object), msg: string): void {
     const now = this.now();
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
@@ -37,7 +41,7 @@ export class LogSampler {
       return;
     }
     this.#written++;
-    this.logger[level](obj, msg);
+    this.logger[level](typeof obj === 'function' ? obj() : obj, msg);
   }
 }
 
@@ -50,33 +54,47 @@ export function levelFor(status: number): Level {
   return 'info';
 }
 
+/** Options of {@link accessLog}. */
+export interface AccessLogOptions {
+  sampler: LogSampler;
+  /** Paths never logged (probes); their requests are still counted. */
+  ignorePaths?: readonly string[];
+  /** Counts every finished request in `http_requests_total` / `http_request_duration_seconds`. */
+  record: HttpRequestRecorder;
+}
+
 /**
- * Access logging with request ids: the id comes from `x-request-id` (if sane) or is generated, is
- * echoed back, and every finished request is one line through the sampler. Bodies are never logged.
+ * The first stage: request id and access log. The id comes from `x-request-id` (if sane) or is
+ * generated, and is echoed back; the request's state is created here; every finished request is
+ * one line through the sampler, with the key id when there is one. Bodies and keys are never logged.
  */
-export function accessLog(sampler: LogSampler, options: { ignorePaths?: readonly string[] } = {}): RequestHandler {
-  const ignored = new Set(options.ignorePaths ?? []);
+export function accessLog({ sampler, ignorePaths = [], record }: AccessLogOptions): RequestHandler {
+  const ignored = new Set(ignorePaths);
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const id = requestIdOf(req);
     res.setHeader(REQUEST_ID_HEADER, id);
-    const url = req.url ?? '';
-    if (ignored.has(url.split('?')[0] ?? '')) {
-      next();
-      return;
-    }
     const started = performance.now();
-    res.once('close', () => {
+    const state = createState(req, res, id, started);
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const logged = !ignored.has(query === -1 ? url : url.slice(0, query));
+    state.onClose(() => {
+      const elapsedMs = state.closedAt - started;
+      const route = state.route;
+      if (res.writableFinished) record(req.method ?? '', route.kind === 'none' ? 'unmatched' : route.template, res.statusCode, elapsedMs / 1000);
+      if (!logged) return;
       const status = res.headersSent ? res.statusCode : 0;
       const level = status === 0 ? 'info' : levelFor(status);
       sampler.log(
         level,
         `${level} ${status}`,
-        {
+        () => ({
           req: { id, method: req.method, url: url.length > 256 ? `${url.slice(0, 256)}…` : url },
           res: { statusCode: status === 0 ? undefined : status },
-          responseTime: Math.round(performance.now() - started),
+          key: state.client?.key?.id,
+          responseTime: Math.round(elapsedMs),
           aborted: status === 0 || !res.writableFinished ? true : undefined,
-        },
+        }),
         status === 0 ? 'request aborted' : 'request completed',
       );
     });

@@ -1,5 +1,5 @@
-import { HttpError, checkRequestTarget } from '@modeldock/service-kit';
-import type { ModelConfig } from './config.js';
+import { HttpError } from '@modeldock/service-kit';
+import type { ModelConfig } from '../../config.js';
 
 /** Which model a request is for, the path (with query) to send to its replica, and a label for metrics. */
 export interface ModelRoute {
@@ -92,13 +92,13 @@ function protocolRoute(pathname: string): { model: string; template: string } | 
  *
  * Prefixes match case-insensitively, as Express routes do and as TF Serving requires; model names
  * are compared after percent-decoding, exactly. Returns undefined for any other path; throws a 400
- * for a target `checkRequestTarget` refuses. `url` is the raw request target (`req.originalUrl`).
+ * for malformed percent-encoding in a segment it decodes. `url` is the raw request target, which
+ * the route stage has already passed through service-kit's `checkRequestTarget`.
  */
 export function parseModelRoute(method: string, url: string, router: Router): ModelRoute | undefined {
   const queryStart = url.indexOf('?');
   const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
   const query = queryStart === -1 ? '' : url.slice(queryStart);
-  checkRequestTarget(url);
 
   const alias = router.aliases.get(`${method} ${pathname}`);
   if (alias !== undefined) return { model: alias, path: url, template: pathname };

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRouter, parseModelRoute } from './route.js';
+import { checkRequestTarget } from '@modeldock/service-kit';
+import { createRouter, parseModelRoute } from './paths.js';
 
 const router = createRouter([
   { name: 'question-topic', aliases: [{ method: 'POST', path: '/predict_topic' }] },
   { name: 'm', aliases: [] },
 ]);
-const route = (url: string, method = 'GET') => parseModelRoute(method, url, router);
+// As the route stage does: the target is checked first.
+const route = (url: string, method = 'GET') => {
+  checkRequestTarget(url);
+  return parseModelRoute(method, url, router);
+};
 const target = (url: string, method = 'GET') => {
   const found = route(url, method);
   return found === undefined ? undefined : { model: found.model, path: found.path };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { LogSampler, levelFor } from './access-log.js';
+import { LogSampler, levelFor } from './index.js';
 
 function capture() {
   const lines: { level: number; msg: string; suppressed?: Record<string, number> }[] = [];

@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, clipInput } from '@modeldock/service-kit';
+import type { RequestHandler } from 'express';
+import { mayUse } from '../../api-keys.js';
+import type { UpstreamPool } from '../../upstream-pool.js';
+import type { GatewayAnswers } from '../route/index.js';
+import { stateOf, type GatewayAnswer, type RequestState } from '../state.js';
+
+/** What the gateway's own answers need. */
+export interface LocalOptions {
+  pools: readonly UpstreamPool[];
+  /** The gateway's version, for OIP server metadata. */
+  version: string;
+  /** True while the gateway drains (readiness turns 503). */
+  draining: () => boolean;
+}
+
+/** OIP server metadata name. */
+const SERVER_NAME = 'modeldock-gateway';
+
+/** The models a request's key may see: all of them without access control or with a `"*"` key. */
+function visible(pools: readonly UpstreamPool[], state: RequestState): readonly UpstreamPool[] {
+  const key = state.client?.key;
+  return key === undefined ? pools : pools.filter((pool) => mayUse(key, pool.name));
+}
+
+function json(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The gateway's own routes: health and readiness ("can the gateway serve?", never "is every model
+ * up": one model's outage must not take the others offline), OIP server metadata and health
+ * (inference_rest.md "Health" and "Server Metadata": `/v2...` means this server, the gateway),
+ * the model listing without addresses and OpenAI's `/v1/models`, both limited to the models the
+ * key may use. The model list comes from configuration, so it answers while a model is down.
+ */
+export function gatewayAnswers({ pools, version, draining }: LocalOptions): GatewayAnswers {
+  /** `created` of every model in `/v1/models`: when this configuration was loaded. */
+  const created = Math.floor(Date.now() / 1000);
+  const readiness =
+    (body: object): GatewayAnswer =>
+    (_req, res) => {
+      if (draining()) throw HttpError.overloaded('the gateway is shutting down');
+      json(res, body);
+    };
+  const health = new Map<string, GatewayAnswer>([
+    ['/healthz', (_req, res) => json(res, { status: 'ok' })],
+    ['/readyz', readiness({ status: 'ready' })],
+    ['/v2/health/live', (_req, res) => json(res, { live: true })],
+    ['/v2/health/ready', readiness({ ready: true })],
+  ]);
+  const gateway = new Map<string, GatewayAnswer>([
+    ['/v2', (_req, res) => json(res, { name: SERVER_NAME, version, extensions: [] })],
+    [
+      '/models',
+      (_req, res, state) =>
+        json(res, {
+          models: visible(pools, state).map((pool) => ({
+            name: pool.name,
+            ready: pool.ready,
+            readyReplicas: pool.endpoints.filter((endpoint) => endpoint.healthy).length,
+          })),
+        }),
+    ],
+    [
+      '/v1/models',
+      (_req, res, state) =>
+        json(res, { object: 'list', data: visible(pools, state).map((pool) => ({ id: pool.name, object: 'model', created, owned_by: 'modeldock' })) }),
+    ],
+  ]);
+  return { health, gateway };
+}
+
+/**
+ * Answers what the gateway answers itself, once the caller is known to be allowed in: its own
+ * routes, 405 for another method on an OpenAI route, 404 for a path that is nobody's. Model routes
+ * go on to the next stage.
+ */
+export function local(): RequestHandler {
+  return (req: IncomingMessage, res: ServerResponse, next) => {
+    const state = stateOf(res);
+    const route = state.route;
+    switch (route.kind) {
+      case 'model':
+        next();
+        return;
+      case 'health':
+      case 'gateway':
+        route.answer(req, res, state);
+        return;
+      case 'method-not-allowed':
+        throw HttpError.methodNotAllowed(req.method ?? '', route.template);
+      case 'none': {
+        const url = req.url ?? '';
+        const query = url.indexOf('?');
+        throw HttpError.notFound(`no route for ${clipInput(req.method ?? '')} ${clipInput(query === -1 ? url : url.slice(0, query))}`);
+      }
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkRequestTarget } from '@modeldock/service-kit';
+import type { RequestHandler } from 'express';
+import { stateOf, type GatewayAnswer, type RouteMatch } from '../state.js';
+import { parseModelRoute, type Router } from './paths.js';
+
+export { createRouter, parseModelRoute, type ModelRoute, type Router, type RoutingTable } from './paths.js';
+
+/** The gateway's own answers, by route. */
+export interface GatewayAnswers {
+  /** Public even with access control on: `/healthz`, `/readyz`, `/v2/health/live`, `/v2/health/ready`. */
+  health: ReadonlyMap<string, GatewayAnswer>;
+  /** Need a key when access control is on: `/v2`, `/models`, `/v1/models`. */
+  gateway: ReadonlyMap<string, GatewayAnswer>;
+}
+
+/** Options of {@link route}. */
+export interface RouteOptions {
+  router: Router;
+  answers: GatewayAnswers;
+}
+
+/** OpenAI's paths (exactly: TF Serving's `/v1/models/<name>` is not one of them), lower case, no trailing slash. */
+export const OPENAI_PATHS: ReadonlySet<string> = new Set(['/v1/embeddings', '/v1/models']);
+
+/** A path as the gateway's own routes match it: case-insensitive, one trailing slash ignored (as Express did). */
+export function routePath(url: string): string {
+  const query = url.indexOf('?');
+  const pathname = (query === -1 ? url : url.slice(0, query)).toLowerCase();
+  return pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+}
+
+/**
+ * Decides what a request is, before anything else looks at it: a path some hop behind the gateway
+ * would read differently is a 400 (service-kit's `checkRequestTarget`, which the model servers use too); then one of the gateway's health routes, its
+ * own answers, a model's route (the model from the path, or for `POST /v1/embeddings` from the
+ * body later), a wrong method on an OpenAI route, or nothing. Nothing is answered here except the
+ * 400: who may learn that a route or model does not exist is the authorize stage's decision.
+ */
+export function route({ router, answers }: RouteOptions): RequestHandler {
+  return (req: IncomingMessage, res: ServerResponse, next) => {
+    const url = req.url ?? '/';
+    checkRequestTarget(url);
+    const state = stateOf(res);
+    state.route = match(req.method ?? 'GET', url, router, answers);
+    if (state.route.kind === 'model') state.model = state.route.model;
+    next();
+  };
+}
+
+function match(method: string, url: string, router: Router, answers: GatewayAnswers): RouteMatch {
+  const path = routePath(url);
+  const readOnly = method === 'GET' || method === 'HEAD';
+  if (readOnly) {
+    const health = answers.health.get(path);
+    if (health !== undefined) return { kind: 'health', template: path, answer: health };
+    const own = answers.gateway.get(path);
+    if (own !== undefined) return { kind: 'gateway', template: path, answer: own };
+  }
+  if (path === '/v1/embeddings') {
+    if (method !== 'POST') return { kind: 'method-not-allowed', template: path };
+    const query = url.indexOf('?');
+    return { kind: 'model', template: path, model: undefined, path: '/v1/embeddings' + (query === -1 ? '' : url.slice(query)) };
+  }
+  if (path === '/v1/models') return { kind: 'method-not-allowed', template: path };
+  const model = parseModelRoute(method, url, router);
+  if (model === undefined) return { kind: 'none' };
+  return { kind: 'model', template: model.template, model: model.model, path: model.path };
+}
