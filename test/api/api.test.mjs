@@ -2,7 +2,8 @@
 // and the gateway):
 // - the gateway's GET /openapi.json is a valid OpenAPI 3.1 document (@seriousme/openapi-schema-validator);
 // - every route the gateway answers is in it: the routes come from the gateway's router and configuration
-//   (@modeldock/gateway/routes, the models and aliases it is configured with, each model's versions and labels),
+//   (the admin listener's GET /routes: the gateway's own answers, the router's shapes of model routes, the configured
+//   aliases), with each configured model's name, versions and labels,
 //   every one the gateway answers with anything but 404/405 must be described, and every described one answers;
 // - every example request of the document, sent, gets the answer its response schema describes (the answers are
 //   recorded in test-results/openapi-answers.json);
@@ -16,7 +17,6 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { checkDocument, launchChromium, matchPath, responseChecker } from '@modeldock/api-testing';
-import { publicRoutes } from '@modeldock/gateway/routes';
 import { startStack } from '@modeldock/scripts/stack';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,7 +76,7 @@ describe('the gateway’s API, as people see it', () => {
     const listing = await call(`${stack.admin}/models`);
     for (const model of listing.body.models) {
       const metadata = (await call(`${stack.gateway}/v2/models/${model.name}`)).body;
-      models.set(model.name, { aliases: model.aliases ?? [], versions: metadata.versions, labels: Object.keys(metadata.parameters?.version_labels ?? {}) });
+      models.set(model.name, { versions: metadata.versions, labels: Object.keys(metadata.parameters?.version_labels ?? {}) });
     }
     const answer = await call(`${stack.gateway}/openapi.json`);
     assert.equal(answer.status, 200, answer.text.slice(0, 500));
@@ -105,7 +105,8 @@ describe('the gateway’s API, as people see it', () => {
       label: [...new Set([...models.values()].flatMap((model) => model.labels))],
     };
     const candidates = [];
-    for (const route of publicRoutes({ models: names.map((name) => ({ name, aliases: models.get(name).aliases })) })) {
+    const { routes } = (await call(`${stack.admin}/routes`)).body;
+    for (const route of routes) {
       // A model's routes are asked with that model's own versions and labels.
       const perModel = route.path.includes('{model}') ? names.map((name) => [route.path.replaceAll('{model}', name), { version: models.get(name).versions, label: models.get(name).labels }]) : [[route.path, values]];
       for (const [template, modelValues] of perModel) {
@@ -243,10 +244,11 @@ describe('the gateway’s API, as people see it', () => {
       const described = Object.keys(document.paths).reduce((sum, p) => sum + ['get', 'post'].filter((m) => matchPath(document, p).item[m] !== undefined).length, 0);
       assert.equal(await page.locator('.operation').count(), described);
       await page.getByLabel('Filter routes').fill('post predict_topic');
-      assert.equal(await page.locator('.operation:not([hidden])').count(), 1);
-      await page.locator('.operation:not([hidden]) > summary').focus();
+      // The alias and the same route under /models/question-topic.
+      assert.equal(await page.locator('.operation:not([hidden])').count(), 2);
+      await page.locator('.operation:not([hidden]) > summary').first().focus();
       await page.keyboard.press('Enter');
-      assert.equal(await page.locator('.operation:not([hidden])').getAttribute('open'), '');
+      assert.equal(await page.locator('.operation:not([hidden])').first().getAttribute('open'), '');
       await page.screenshot({ path: path.join(RESULTS, 'docs.png') });
       checkOrigin(seen);
       await page.close();

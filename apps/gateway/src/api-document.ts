@@ -21,9 +21,7 @@ import {
   type Paths,
   type Response,
 } from '@modeldock/service-kit';
-
-/** Where the document is served, on the gateway and on every model service. */
-export const OPENAPI_PATH = '/openapi.json';
+import type { ModelDocuments } from './model-documents.js';
 
 /** What the router says of a request: routed to `model`, to the model its body names (`body`), or to none. */
 export type RouteOf = (method: string, path: string) => { model: string } | 'body' | undefined;
@@ -69,7 +67,7 @@ function gatewayErrors(accessControl: boolean, body: 'plain' | 'openai'): Record
 /** A path with each `{parameter}` replaced by a value it may take (the first of its enum), for asking the router. */
 function samplePath(path: string, parameters: readonly Parameter[]): string {
   return path.replace(/\{([^}]+)\}/g, (_, name: string) => {
-    const values = parameters.find((parameter) => parameter.name === name)?.schema.enum as unknown[] | undefined;
+    const values = parameters.find((parameter) => parameter.name === name)?.schema.enum as (string | number)[] | undefined;
     return encodeURIComponent(String(values?.[0] ?? name));
   });
 }
@@ -178,7 +176,7 @@ export function combineDocuments(options: ApiDocumentOptions, documents: Readonl
     }
   }
   const merged = mergeEmbeddings(embeddings, gatewayErrors(options.accessControl, 'openai'));
-  if (merged !== undefined) paths['/v1/embeddings'] = merged;
+  if (merged !== undefined) paths['/v1/embeddings'] = { post: merged };
   for (const [path, item] of Object.entries(options.own)) paths[path] = { ...paths[path], ...item };
 
   const rateLimited = (body: 'plain' | 'openai') => errorResponseObject(429, body, RATE_LIMIT_HEADERS);
@@ -207,5 +205,33 @@ export function combineDocuments(options: ApiDocumentOptions, documents: Readonl
         : {}),
     },
     ...(options.accessControl ? { security: [{ bearer: [] }, { apiKey: [] }] } : {}),
+  };
+}
+
+/** Kept texts of the document, one per set of visible models; few keys exist, but the map is bounded anyway. */
+const MAX_CACHED = 64;
+
+/**
+ * The document's text for a caller who may use `models`: built from the model documents as they are
+ * now (fetched when stale), kept until one of them changes.
+ */
+export function createApiDocument(options: ApiDocumentOptions, sources: ModelDocuments): (models: readonly string[]) => Promise<string> {
+  const cache = new Map<string, string>();
+  let cachedGeneration = -1;
+  return async (models) => {
+    const { documents, generation } = await sources.current();
+    if (generation !== cachedGeneration) {
+      cache.clear();
+      cachedGeneration = generation;
+    }
+    const key = models.join('\n');
+    let text = cache.get(key);
+    if (text === undefined) {
+      const visible = new Set(models);
+      text = JSON.stringify(combineDocuments(options, documents, (model) => visible.has(model)));
+      if (cache.size >= MAX_CACHED) cache.clear();
+      cache.set(key, text);
+    }
+    return text;
   };
 }

@@ -1,5 +1,7 @@
 import type { OpenApiDocument } from '@modeldock/service-kit';
-import { OPENAPI_PATH } from './api-document.js';
+
+/** Where the gateway and every model service serve their OpenAPI document. */
+export const OPENAPI_PATH = '/openapi.json';
 
 /** What the source needs of a model's upstream pool: its name and replicas. */
 export interface DocumentPool {
@@ -21,8 +23,11 @@ export interface ModelDocumentsOptions {
 
 /** The model services' own documents, each fetched from a ready replica, kept, and fetched again when stale. */
 export interface ModelDocuments {
-  /** Every model's document that could be had, fetching those that are stale or missing (at most one fetch per model at a time). */
-  current(): Promise<ReadonlyMap<string, OpenApiDocument>>;
+  /**
+   * Every model's document that could be had, fetching those that are stale or missing (at most one
+   * fetch per model at a time); `generation` changes whenever one of them does.
+   */
+  current(): Promise<{ documents: ReadonlyMap<string, OpenApiDocument>; generation: number }>;
 }
 
 interface Entry {
@@ -33,7 +38,7 @@ interface Entry {
 
 /** The body of `res`, refused past `maxBytes` as it arrives. */
 async function boundedText(res: Response, maxBytes: number): Promise<string> {
-  const reader = res.body?.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array> | null)?.getReader();
   if (reader === undefined) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -57,6 +62,7 @@ async function boundedText(res: Response, maxBytes: number): Promise<string> {
  */
 export function createModelDocuments(pools: () => Iterable<DocumentPool>, options: ModelDocumentsOptions): ModelDocuments {
   const entries = new Map<string, Entry>();
+  let generation = 0;
 
   async function fetchOne(pool: DocumentPool, entry: Entry): Promise<void> {
     const endpoint = pool.endpoints.find((candidate) => candidate.healthy);
@@ -68,6 +74,7 @@ export function createModelDocuments(pools: () => Iterable<DocumentPool>, option
       if (typeof document !== 'object' || document === null || typeof document.paths !== 'object') throw new Error('not an OpenAPI document');
       entry.document = document;
       entry.fetchedAt = performance.now();
+      generation += 1;
     } catch (err) {
       // A kept document serves another period rather than every request waiting on a failing replica.
       if (entry.document !== undefined) entry.fetchedAt = performance.now();
@@ -94,11 +101,16 @@ export function createModelDocuments(pools: () => Iterable<DocumentPool>, option
         }
       }
       // Models no longer configured are forgotten.
-      for (const name of entries.keys()) if (!names.has(name)) entries.delete(name);
+      for (const name of entries.keys()) {
+        if (!names.has(name)) {
+          entries.delete(name);
+          generation += 1;
+        }
+      }
       await Promise.all(waits);
       const documents = new Map<string, OpenApiDocument>();
       for (const [name, entry] of entries) if (entry.document !== undefined) documents.set(name, entry.document);
-      return documents;
+      return { documents, generation };
     },
   };
 }

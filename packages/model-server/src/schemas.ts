@@ -5,19 +5,20 @@
  * model's signature (tensors.ts), which bounds their size first.
  */
 import { DATATYPES } from '@modeldock/model-runtime';
+import { modelListSchema, openAiErrorBodySchema, protocolSchemas } from '@modeldock/service-kit';
 import { z } from 'zod';
 
 const parameters = z.record(z.string(), z.unknown());
 const tensorMetadata = z.object({ name: z.string(), datatype: z.enum(DATATYPES), shape: z.array(z.number().int()) });
 
-/** OIP `$metadata_server_response`. */
-export const serverMetadataResponse = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+/** OIP `$metadata_server_response` (the gateway answers the same shape). */
+export const serverMetadataResponse = protocolSchemas.serverMetadata;
 
 /** OIP `GET /v2/health/live` (the status code is the answer; the body says the same). */
-export const liveResponse = z.object({ live: z.boolean() });
+export const liveResponse = protocolSchemas.live;
 
 /** OIP `GET /v2/health/ready`: 200 ready, 503 not. */
-export const readyResponse = z.object({ ready: z.boolean() });
+export const readyResponse = protocolSchemas.ready;
 
 /** OIP `GET /v2/models/<m>[/versions/<v>]/ready`: 200 ready, 503 not. */
 export const modelReadyResponse = z.object({ name: z.string(), ready: z.boolean() });
@@ -124,10 +125,10 @@ export const embeddingsResponse = z.object({
 });
 
 /** OpenAI's model object (`GET /v1/models` lists them, `GET /v1/models/<id>` answers one). */
-export const openAiModel = z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() });
+export const openAiModel = protocolSchemas.openAiModel;
 
-/** OpenAI `GET /v1/models` response. */
-export const modelListResponse = z.object({ object: z.literal('list'), data: z.array(openAiModel) });
+/** OpenAI `GET /v1/models` response (the gateway answers the same shape). */
+export const modelListResponse = modelListSchema;
 
 /**
  * `GET /v1/models/<name>`, claimed by two APIs: TF Serving's model status (`model_version_status`)
@@ -144,6 +145,4 @@ export const modelStatusResponse = openAiModel.extend({
 });
 
 /** OpenAI error body (only on the OpenAI-compatible routes; everything else answers `{"error": string}`). */
-export const openAiError = z.object({
-  error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
-});
+export const openAiError = openAiErrorBodySchema;

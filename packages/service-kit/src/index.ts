@@ -13,6 +13,8 @@ export {
   jsonRequestBody,
   jsonResponse,
   jsonSchema,
+  modelListSchema,
+  protocolSchemas,
   openAiErrorBodySchema,
   pointerSegment,
   type Header,

@@ -183,3 +183,21 @@ export function jsonRequestBody(schema: z.ZodType, example?: unknown, descriptio
 export function pointerSegment(text: string): string {
   return encodeURIComponent(text.replaceAll('~', '~0').replaceAll('/', '~1'));
 }
+
+/**
+ * Answers both servers give in the same shape: OIP server metadata and health (inference_rest.md),
+ * OpenAI's model list. Each server answers them for itself (a model service, or the gateway).
+ */
+export const protocolSchemas = {
+  /** OIP `$metadata_server_response`. */
+  serverMetadata: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }),
+  /** OIP `GET /v2/health/live`. */
+  live: z.object({ live: z.boolean() }),
+  /** OIP `GET /v2/health/ready`: 200 ready, 503 not. */
+  ready: z.object({ ready: z.boolean() }),
+  /** OpenAI's model object. */
+  openAiModel: z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() }),
+};
+
+/** OpenAI `GET /v1/models`. */
+export const modelListSchema = z.object({ object: z.literal('list'), data: z.array(protocolSchemas.openAiModel) });

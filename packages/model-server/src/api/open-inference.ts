@@ -59,7 +59,8 @@ export function openInferenceApi({ plane, server, example }: ApiContext): Paths 
           '200': jsonResponse(
             'The outputs, flat in row-major order.',
             oipInferResponse(runtime, versions, plane.limits),
-            example === undefined ? undefined : inferenceBody(plane.model, outputs, example.outputs, undefined),
+            // The default version's real answer: only the unversioned path is sure to give it.
+            example === undefined || at !== '' ? undefined : inferenceBody(plane.model, outputs, example.outputs, undefined),
             INFERENCE_HEADERS,
           ),
           ...inferenceErrors('plain'),

@@ -68,7 +68,8 @@ export function tfServingApi(context: ApiContext): Paths {
           '200': jsonResponse(
             'Every output of the signature.',
             tfPredictResponse(runtime, plane.limits),
-            example === undefined ? undefined : predictBody(plane.model, example.outputs, false),
+            // The default version's real answer: only the unversioned path is sure to give it.
+            example === undefined || at !== '' ? undefined : predictBody(plane.model, example.outputs, false),
             INFERENCE_HEADERS,
           ),
           ...inferenceErrors('plain'),
@@ -85,7 +86,7 @@ export function tfServingApi(context: ApiContext): Paths {
               examples: instances.map((row) => (typeof row === 'object' && row !== null && !Array.isArray(row) ? row : { [runtime.signature.inputs[0]?.name ?? '']: row })),
             }),
             responses: {
-              '200': jsonResponse('Per example, [class, score] for every class.', tfClassifyResponse(runtime), example === undefined ? undefined : classifyBody(plane.model, example.outputs)),
+              '200': jsonResponse('Per example, [class, score] for every class.', tfClassifyResponse(runtime), example === undefined || at !== '' ? undefined : classifyBody(plane.model, example.outputs)),
               ...inferenceErrors('plain'),
             },
           }

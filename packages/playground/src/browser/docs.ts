@@ -161,6 +161,7 @@ function applyFilter(): void {
     const text = operation.dataset.search ?? '';
     operation.hidden = !words.every((word) => text.includes(word));
   }
+  for (const section of content.querySelectorAll<HTMLElement>('.tag')) section.hidden = section.querySelector('.operation:not([hidden])') === null;
 }
 
 async function load(): Promise<void> {
