@@ -201,6 +201,7 @@ export function createApps({
         readyPath: pool.config.readyPath,
         timeoutMs: pool.config.timeoutMs,
         attemptTimeoutMs: pool.config.attemptTimeoutMs,
+        maxTimeoutMs: pool.config.maxTimeoutMs,
         aliases: pool.config.aliases,
         endpoints: pool.endpoints.map(({ id, publicId, healthy, outstanding, reason }) => ({
           id,

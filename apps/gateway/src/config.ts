@@ -30,6 +30,12 @@ export interface ModelConfig {
   readonly timeoutMs: number;
   /** Deadline of one attempt on one replica; past it the request is retried elsewhere (the replica ejected only when at fault). */
   readonly attemptTimeoutMs: number;
+  /**
+   * The longest a request may take when its replica answers `102 Processing` (the work it
+   * admitted needs more than the attempt's deadline); the replica is offered it in
+   * `x-modeldock-deadline-max-ms`. At least `timeoutMs`.
+   */
+  readonly maxTimeoutMs: number;
   readonly aliases: readonly AliasConfig[];
 }
 
@@ -133,7 +139,7 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_LOG_LEVEL: logLevel().default('info').describe('pino log level'),
   GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100).describe('access-log lines per second; beyond it lines are counted and summarised once per second'),
   /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
-  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?}}`'),
+  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?, "maxTimeoutMs"?}}`'),
   /** Path to a JSON file of the same shape as GATEWAY_MODELS. */
   GATEWAY_MODELS_FILE: z.string().optional().describe('a file with the same JSON (not together with `GATEWAY_MODELS`); default: `deploy/gateway/models.local.json` of the checkout'),
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000).describe('how often upstream hostnames are re-resolved (every replica behind a service name)'),
@@ -146,6 +152,9 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
   GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if its readiness then fails too"),
+  GATEWAY_MAX_TIMEOUT_MS: positiveInt()
+    .default(120_000)
+    .describe("longest a request may take when its replica answers `102 Processing` because the work it admitted (a bulk embeddings request) needs more than the attempt's deadline; offered to the replica in `x-modeldock-deadline-max-ms` (at least `GATEWAY_TIMEOUT_MS`)"),
   GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000).describe('a response body silent this long is cut off (the client sees an error, not a hang)'),
   GATEWAY_MAX_RETRIES: nonNegativeInt().default(2).describe('extra attempts on other replicas after a refused connection, reset or 503'),
   GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
@@ -213,6 +222,7 @@ const modelSchema = z.strictObject({
   readyPath: z.string().regex(/^\/\S*$/, 'must be an absolute path').default(DEFAULT_READY_PATH),
   timeoutMs: z.number().int().positive().optional(),
   attemptTimeoutMs: z.number().int().positive().optional(),
+  maxTimeoutMs: z.number().int().positive().optional(),
   aliases: z.array(aliasSchema).default([]),
 });
 
@@ -317,14 +327,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     const problems = models.error.issues.map((issue) => [source, ...issue.path].join('.') + `: ${issue.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
   }
-  const modelConfigs: ModelConfig[] = Object.entries(models.data).map(([name, model]) => ({
-    name,
-    upstreams: model.upstream,
-    readyPath: model.readyPath,
-    timeoutMs: model.timeoutMs ?? parsed.GATEWAY_TIMEOUT_MS,
-    attemptTimeoutMs: model.attemptTimeoutMs ?? parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
-    aliases: model.aliases,
-  }));
+  const modelConfigs: ModelConfig[] = Object.entries(models.data).map(([name, model]) => {
+    const timeoutMs = model.timeoutMs ?? parsed.GATEWAY_TIMEOUT_MS;
+    return {
+      name,
+      upstreams: model.upstream,
+      readyPath: model.readyPath,
+      timeoutMs,
+      attemptTimeoutMs: model.attemptTimeoutMs ?? parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
+      // Never shorter than the ordinary deadline: a 102 only ever lets a request wait longer.
+      maxTimeoutMs: Math.max(timeoutMs, model.maxTimeoutMs ?? parsed.GATEWAY_MAX_TIMEOUT_MS),
+      aliases: model.aliases,
+    };
+  });
   // Node refuses a header deadline longer than the whole-request one.
   if (parsed.GATEWAY_HEADERS_TIMEOUT_MS > parsed.GATEWAY_REQUEST_TIMEOUT_MS) {
     throw new Error('invalid configuration: GATEWAY_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_REQUEST_TIMEOUT_MS');

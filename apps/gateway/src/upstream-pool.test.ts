@@ -18,6 +18,7 @@ const model = (upstream: string, readyPath = '/v2/health/ready'): ModelConfig =>
   readyPath,
   timeoutMs: 1000,
   attemptTimeoutMs: 1000,
+  maxTimeoutMs: 1000,
   aliases: [],
 });
 

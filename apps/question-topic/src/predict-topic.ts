@@ -45,9 +45,9 @@ export const predictTopicPlugin: ModelServerPlugin = {
       const body = parseBody(predictTopicRequest, req.body);
       if (!('rawtext_list' in body)) throw HttpError.invalidInput("body must have 'rawtext_list'");
       const runtime = plane.model;
-      const { inputs } = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
-      const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'seed', options));
-      res.json(predictTopicBody(runtime, inputs.tensors[runtime.textInput as string]?.data as string[], outputs));
+      const decoded = plane.decode(runtime, [textTensor(runtime, body.rawtext_list, 'rawtext_list')]);
+      const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'seed', options));
+      res.json(predictTopicBody(runtime, decoded.inputs.tensors[runtime.textInput as string]?.data as string[], outputs));
     });
     return router;
   },

@@ -28,8 +28,6 @@ export interface AppDependencies {
   maxBodyBytes: number;
   /** Deepest JSON nesting accepted (default 32). */
   maxJsonDepth?: number;
-  /** Longest a request may wait for its answer (default 30 s). */
-  deadlineMs?: number;
   /** Peers whose `X-Forwarded-For` is believed (default: loopback only). */
   trustedProxies?: TrustedProxies;
   /** A model's own routes (mounted first), besides the built-in protocols. */
@@ -48,7 +46,6 @@ export function createApp(deps: AppDependencies): Express {
   const { plane, registry, logger, server, maxBodyBytes } = deps;
   const options = {
     server,
-    deadlineMs: deps.deadlineMs ?? 30_000,
     trustedProxies: deps.trustedProxies ?? createTrustedProxies(DEFAULT_TRUSTED_PROXIES),
   };
   const app = express();

@@ -107,9 +107,13 @@ export const classifyRequest = z.object({
   examples: z.array(z.record(z.string(), z.unknown()), "'examples' must be an array of objects").min(1).max(4096),
 });
 
-/** OpenAI `POST /v1/embeddings` request. */
+/**
+ * OpenAI `POST /v1/embeddings` request. `input` is a string, a list of strings, or token ids (a
+ * list of integers, or a list of such lists); its contents are checked by the route, which bounds
+ * their number first.
+ */
 export const embeddingsRequest = z.object({
-  input: z.union([z.string(), z.array(z.string())], 'must be a string or an array of strings'),
+  input: z.union([z.string(), z.array(z.unknown())], 'must be a string or an array of strings'),
   model: z.string().max(128),
   encoding_format: z.enum(['float', 'base64']).default('float'),
   dimensions: z.number().int().positive().optional(),

@@ -85,8 +85,9 @@ export interface OpenApiDocument {
  * `$schema` keyword is dropped: OpenAPI 3.1 schemas default to that dialect.
  */
 export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
-  return rest;
+  const converted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  delete converted.$schema;
+  return converted;
 }
 
 /** `{"error": "<message>"}`: every error body but the OpenAI routes'. */

@@ -31,6 +31,7 @@ export interface ModelEntry {
   upstream: string;
   timeoutMs?: number;
   attemptTimeoutMs?: number;
+  maxTimeoutMs?: number;
   readyPath?: string;
   aliases?: AliasConfig[];
 }

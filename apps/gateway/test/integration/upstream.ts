@@ -8,6 +8,8 @@ export type UpstreamMode =
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   /** Holds the request this long before echoing (only requests whose body contains `match`, if given). */
   | { kind: 'slow'; delayMs: number; match?: string }
+  /** Like a model service admitting long work: answers `102 Processing` at once, then echoes after `delayMs`. */
+  | { kind: 'processing'; delayMs: number }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
   | { kind: 'reset'; times?: number }
   /** Like a model service: answers one request at a time, each after `perRequestMs`, in arrival order. */
@@ -105,8 +107,9 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
         }
       };
+      if (mode.kind === 'processing') res.writeProcessing();
       const delayMs =
-        mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))
+        (mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))) || mode.kind === 'processing'
           ? mode.delayMs
           : mode.kind === 'queue'
             ? (queueFreeAt = Math.max(queueFreeAt, Date.now()) + mode.perRequestMs) - Date.now()

@@ -51,10 +51,10 @@ export function exampleTensors(runtime: ModelRuntime): RawTensor[] {
 export async function runExample(plane: DataPlane): Promise<ApiExample> {
   const runtime = plane.model;
   const tensors = exampleTensors(runtime);
-  const { inputs, pieces } = plane.decode(runtime, tensors);
-  const outputs = await plane.infer(runtime, inputs, { protocol: 'openapi', signal: AbortSignal.timeout(30_000) });
+  const decoded = plane.decode(runtime, tensors);
+  const outputs = await plane.infer(runtime, decoded, { protocol: 'openapi', signal: AbortSignal.timeout(30_000) });
   const texts = runtime.textInput === undefined ? undefined : [...EXAMPLE_TEXTS];
-  return { texts, pieces, outputs };
+  return { texts, pieces: decoded.pieces, outputs };
 }
 
 /**

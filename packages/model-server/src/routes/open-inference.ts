@@ -59,8 +59,7 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
       }
       return { ...input, field: `inputs[${i}]` };
     });
-    const { inputs } = plane.decode(runtime, raw);
-    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'open-inference', options));
+    const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'open-inference', options));
     res.json(inferenceBody(runtime, selected, outputs, request.id));
   });
   return router;

@@ -99,8 +99,7 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
         checkSignatureName(body.signature_name);
         const columnar = body.instances === undefined;
         const raw = columnar ? columnarTensors(runtime, body.inputs) : rowTensors(runtime, body.instances);
-        const { inputs } = plane.decode(runtime, raw);
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
+        const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'tf-serving', options));
         res.json(predictBody(runtime, outputs, columnar));
         return;
       }
@@ -110,8 +109,8 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
         }
         const body = parseBody(classifyRequest, req.body);
         checkSignatureName(body.signature_name);
-        const { inputs } = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
+        const decoded = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
+        const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'tf-serving', options));
         res.json(classifyBody(runtime, outputs));
         return;
       }
