@@ -217,7 +217,8 @@ describe('the gateway’s API, as people see it', () => {
       }
       assert.match(await page.locator('.meta').textContent(), /backend \S+ · \d+ ms/);
       assert.match(await page.locator('#curl').textContent(), /curl -s http:\/\/127\.0\.0\.1:\d+\/v2\/models\/question-topic\/infer/);
-      await page.getByLabel('Inputs, one per line').fill('Who wrote Hamlet?\nWhat is the capital of Australia?\nHow many people live in Tokyo?');
+      // Where v1 and v2 disagree (v2 reads "diameter" as a number), as a reviewer of a rollout wants to see it.
+      await page.getByLabel('Inputs, one per line').fill('What is the diameter of a golf ball?\nWho wrote Hamlet?\nHow many people live in Tokyo?');
       await page.getByRole('button', { name: 'Run' }).click();
       await page.locator('.text-result').nth(2).waitFor();
       await page.screenshot({ path: path.join(RESULTS, 'playground.png') });
