@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { checkDocument, matchPath, type Document } from '@modeldock/api-testing';
+import { checkDocument, launchChromium, matchPath, type Document } from '@modeldock/api-testing';
 import { loadPlaygroundAssets, type Asset } from '@modeldock/playground';
 import { call, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type FakeUpstream } from './upstream.js';
@@ -189,6 +189,34 @@ describe('the API document and pages with access control on', () => {
     assert.ok(infer.responses['401'] && infer.responses['403']);
     assert.deepEqual((document.paths['/healthz']?.get as { security: unknown }).security, [], 'health needs no key');
     assert.deepEqual((document.paths['/']?.get as { security: unknown }).security, [], 'nor does the playground');
+  });
+
+  it('asks for the key in the page, keeps it in the tab only, and lists the key’s models (headless Chromium)', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('console', (message) => {
+        // The first call is refused with a 401: Chromium reports every refused resource on the console.
+        if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text());
+      });
+      page.on('pageerror', (error) => errors.push(String(error)));
+      await page.goto(`${gateway.url}/`);
+      const key = page.getByLabel('API key');
+      await key.waitFor();
+      assert.match((await page.locator('#key-status').textContent()) ?? '', /needs an API key/);
+      assert.equal(await page.evaluate('document.activeElement.id'), 'api-key', 'the key field has the focus');
+      await key.fill(KEY);
+      await key.press('Enter');
+      await page.waitForFunction("document.getElementById('model').options.length > 0");
+      assert.deepEqual(await page.locator('#model option').allTextContents(), ['a'], 'only the key’s models');
+      assert.equal(await page.evaluate("sessionStorage.getItem('modeldock.apiKey')"), KEY);
+      assert.equal(await page.evaluate('localStorage.length'), 0, 'never in localStorage');
+      assert.equal(await key.inputValue(), '', 'the field is emptied');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('serves the playground without a key (it holds nothing about models)', async () => {

@@ -68,21 +68,34 @@ export function byId<T extends HTMLElement>(id: string): T {
 }
 
 /**
- * Wires the API-key form (shown when the gateway asks for a key): the key is tried at once and
- * `onKey` runs again; "Forget" removes it.
+ * The API-key form in the page's `#key-section` (shown when the gateway asks for a key, or when a key
+ * is kept): a key given is used at once and `onKey` runs again; "Forget key" removes it.
  */
 export function keyForm(onKey: () => void): { ask(message: string): void } {
   const section = byId<HTMLElement>('key-section');
-  const input = byId<HTMLInputElement>('api-key');
-  const status = byId<HTMLElement>('key-status');
-  byId<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
+  const input = el('input', { id: 'api-key', type: 'password', autocomplete: 'off', spellcheck: 'false' });
+  const status = el('p', { id: 'key-status', role: 'status' });
+  const forget = el('button', { type: 'button' }, 'Forget key');
+  const form = el(
+    'form',
+    {},
+    el('label', { for: 'api-key' }, 'API key'),
+    input,
+    el('button', { type: 'submit' }, 'Use key'),
+    ' ',
+    forget,
+    status,
+    el('p', { class: 'hint' }, "Kept in this tab's session storage only; sent to this gateway only."),
+  );
+  section.replaceChildren(form);
+  form.addEventListener('submit', (event) => {
     event.preventDefault();
     apiKey.set(input.value.trim());
     input.value = '';
     status.textContent = apiKey.get() === undefined ? 'No key.' : 'Key kept for this tab.';
     onKey();
   });
-  byId<HTMLButtonElement>('forget-key').addEventListener('click', () => {
+  forget.addEventListener('click', () => {
     apiKey.set('');
     status.textContent = 'Key forgotten.';
   });

@@ -117,7 +117,8 @@ async function selectModel(): Promise<void> {
     modelInfo.textContent = `Model ${name}: ${errorMessage(answer)}`;
     return;
   }
-  const metadata = answer.body as ModelMetadata;
+  const given = answer.body as Partial<ModelMetadata>;
+  const metadata: ModelMetadata = { ...given, name, inputs: given.inputs ?? [], outputs: given.outputs ?? [] };
   mode = modeOf(metadata);
   const versions = metadata.versions ?? [];
   const labels = Object.entries(metadata.parameters?.version_labels ?? {}).map(([label, version]) => `${label} → ${version}`);
