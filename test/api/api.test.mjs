@@ -235,6 +235,16 @@ describe('the gateway’s API, as people see it', () => {
       assert.ok(Number(cells[1]) > Number(cells[2]), `"How old are you?" is nearer "What is your age?" than "Where is Rome?": ${cells.join(' ')}`);
       assert.match(await page.locator('#openai').textContent(), /client\.embeddings\.create\(\{ model: 'sentence-embedding'/);
       await page.screenshot({ path: path.join(RESULTS, 'playground-embeddings.png') });
+
+      // A model that does not take text: its OIP request as JSON, one row of zeros to start from.
+      const tensorModel = [...models.keys()].find((name) => name !== 'question-topic' && name !== 'sentence-embedding');
+      if (tensorModel !== undefined) {
+        await page.getByLabel('Model').selectOption(tensorModel);
+        await page.waitForFunction(() => document.getElementById('inputs-label').textContent.startsWith('Request body'));
+        await page.getByRole('button', { name: 'Run' }).click();
+        await page.locator('#results pre.json').waitFor();
+        assert.match(await page.locator('#results pre.json').textContent(), /"model_name": "[^"]+"/);
+      }
       checkOrigin(seen);
       await page.close();
     });
