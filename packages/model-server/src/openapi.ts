@@ -73,11 +73,12 @@ export function openApiDocument(context: ApiContext, plugins: readonly ModelServ
 
 /**
  * `GET /openapi.json`: the document, built once the model is warm with its real answer to the
- * example request (computed once, then the text is kept); before that, or if the example could not
- * be run (a full queue), the document without example answers, built again next time.
+ * example request (computed once, then the text is kept); before that, or while the example cannot
+ * be run (a full queue), the document without example answers (built once too).
  */
 export function openApiHandler(plane: DataPlane, plugins: readonly ModelServerPlugin[], server: ServerInfo): RequestHandler {
   let text: string | undefined;
+  let withoutExamples: string | undefined;
   let example: Promise<ApiExample> | undefined;
   return async (req, res) => {
     if (text === undefined && plane.ready()) {
@@ -89,6 +90,7 @@ export function openApiHandler(plane: DataPlane, plugins: readonly ModelServerPl
         req.log?.warn({ err }, 'the API document’s example request failed; answering without examples');
       }
     }
-    res.type('application/json').send(text ?? JSON.stringify(openApiDocument({ plane, server, example: undefined }, plugins)));
+    withoutExamples ??= text === undefined ? JSON.stringify(openApiDocument({ plane, server, example: undefined }, plugins)) : undefined;
+    res.type('application/json').send(text ?? withoutExamples);
   };
 }
