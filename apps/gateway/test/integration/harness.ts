@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
+import type { Asset } from '@modeldock/playground';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
@@ -42,7 +43,12 @@ export interface ModelEntry {
 export async function startGateway(
   models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false, logger: givenLogger, keysPollMs = 200 }: { start?: boolean; logger?: Logger; keysPollMs?: number } = {},
+  {
+    start = false,
+    logger: givenLogger,
+    keysPollMs = 200,
+    assets,
+  }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[] } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
@@ -51,7 +57,7 @@ export async function startGateway(
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
-  const apps = createApps({ config, logger, upstreams, keys, lifecycle });
+  const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
