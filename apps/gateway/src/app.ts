@@ -13,6 +13,8 @@ import {
 } from '@modeldock/service-kit';
 import type { Tracer } from '@opentelemetry/api';
 import express, { type Express, type RequestHandler } from 'express';
+import type { Asset } from '@modeldock/playground';
+import { createApiDocument } from './api-document.js';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics } from './metrics.js';
@@ -24,8 +26,9 @@ import { cors } from './stages/cors/index.js';
 import { createForwarder, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
 import { pipeline } from './stages/pipeline.js';
-import { gatewayAnswers, local } from './stages/local/index.js';
-import { OPENAI_PATHS, createRouter, route, routePath } from './stages/route/index.js';
+import { gatewayAnswers, local, ownApiPaths } from './stages/local/index.js';
+import { OPENAI_PATHS, createRouter, publicRoutes, route, routeOf, routePath } from './stages/route/index.js';
+import { createModelDocuments } from './model-documents.js';
 import { selectBackend } from './stages/select-backend/index.js';
 import { trace } from './stages/trace/index.js';
 import type { Upstreams } from './upstream-pool.js';
@@ -48,6 +51,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Tracing on (`OTEL_*`): the request's and each attempt's spans; undefined: no tracing work at all. */
   tracer?: Tracer;
+  /** The playground's files (`loadPlaygroundAssets()`); none by default. */
+  assets?: readonly Asset[];
 }
 
 /** The public app (clients) and the admin app (operators: metrics, replica detail). */
@@ -62,6 +67,9 @@ export interface GatewayApps {
 
 /** Deepest JSON nesting the gateway scans before it finds `model` (the model servers allow the same). */
 const MAX_JSON_DEPTH = 32;
+
+/** Largest model service document the gateway reads (theirs are tens of kilobytes). */
+const MAX_MODEL_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 /** The gateway's own version, from its package.json when it ships beside `dist/`. */
 export function readVersion(): string {
@@ -100,6 +108,7 @@ export function createApps({
   registry = createRegistry({ service: 'gateway' }),
   lifecycle = { draining: false },
   tracer,
+  assets = [],
 }: AppDeps): GatewayApps {
   const trustedProxies = createTrustedProxies(config.trustedProxies);
   const budget = new BodyBudget(config.maxInflightBodyBytes, config.clientLimits.maxBodyBytes);
@@ -110,6 +119,28 @@ export function createApps({
   });
   const pools = upstreams.pools;
   const { ratePerSecond, burst, maxConcurrency } = config.clientLimits;
+  const version = readVersion();
+  const router = createRouter(config.models);
+  // The API document is built from configuration and the model services' own documents, fetched
+  // when someone asks for it (never on the proxy path) and kept.
+  const documents = createModelDocuments(() => pools.values(), {
+    refreshMs: config.apiDocumentRefreshMs,
+    timeoutMs: config.apiDocumentTimeoutMs,
+    maxBytes: MAX_MODEL_DOCUMENT_BYTES,
+    onError: (model, reason) => logger.warn({ model, reason }, 'model service API document not fetched'),
+  });
+  let apiDocument: (models: readonly string[]) => Promise<string> = () => Promise.reject(new Error('not ready'));
+  const answers = gatewayAnswers({
+    pools: [...pools.values()],
+    version,
+    draining: () => lifecycle.draining,
+    assets,
+    apiDocument: (models) => apiDocument(models),
+  });
+  apiDocument = createApiDocument(
+    { version, models: config.models, routeOf: routeOf(router, answers), own: ownApiPaths(assets, keys !== undefined), accessControl: keys !== undefined },
+    documents,
+  );
 
   const stages: RequestHandler[] = [
     accessLog({
@@ -119,10 +150,7 @@ export function createApps({
     }),
     ...(tracer === undefined ? [] : [trace({ tracer })]),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
-    route({
-      router: createRouter(config.models),
-      answers: gatewayAnswers({ pools: [...pools.values()], version: readVersion(), draining: () => lifecycle.draining }),
-    }),
+    route({ router, answers }),
     identify({ keys, clientAddress: clientAddress(trustedProxies) }),
     authorize({ enabled: keys !== undefined, metrics }),
     local(),
@@ -190,6 +218,10 @@ export function createApps({
         })),
       })),
     });
+  });
+  // Every public route's shape, from the router and the configuration (the API document's coverage test reads it).
+  admin.get('/routes', (_req, res) => {
+    res.json({ routes: publicRoutes(config.models, answers) });
   });
   admin.use((req, _res, next) => {
     next(HttpError.notFound(`no route for ${req.method} ${req.path}`));

@@ -67,6 +67,10 @@ export interface GatewayConfig {
   readonly resolveIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
+  /** The model services' API documents are fetched again when older than this (GET /openapi.json). */
+  readonly apiDocumentRefreshMs: number;
+  /** Bound on fetching one model service's API document. */
+  readonly apiDocumentTimeoutMs: number;
   /** How long an outlier (timeout, reset, stalled body) is first held out of rotation; doubles per repeat. */
   readonly ejectionBaseMs: number;
   readonly timeoutMs: number;
@@ -141,6 +145,10 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000).describe('how often upstream hostnames are re-resolved (every replica behind a service name)'),
   GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000).describe("how often every replica's readiness path is probed"),
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
+  GATEWAY_OPENAPI_REFRESH_MS: positiveInt()
+    .default(30_000)
+    .describe("`GET /openapi.json` fetches a model service's own document again (from a ready replica) when the one it has is older than this"),
+  GATEWAY_OPENAPI_TIMEOUT_MS: positiveInt().default(5000).describe("bound on fetching one model service's document; a failed fetch keeps the last one"),
   GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
   GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if its readiness then fails too"),
@@ -366,6 +374,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     resolveIntervalMs: parsed.GATEWAY_RESOLVE_INTERVAL_MS,
     healthIntervalMs: parsed.GATEWAY_HEALTH_INTERVAL_MS,
     healthTimeoutMs: parsed.GATEWAY_HEALTH_TIMEOUT_MS,
+    apiDocumentRefreshMs: parsed.GATEWAY_OPENAPI_REFRESH_MS,
+    apiDocumentTimeoutMs: parsed.GATEWAY_OPENAPI_TIMEOUT_MS,
     ejectionBaseMs: parsed.GATEWAY_EJECTION_MS,
     timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
     attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createLogger, createTrustedProxies, installGracefulShutdown, loadTracingSettings, startTracing } from '@modeldock/service-kit';
+import { loadPlaygroundAssets } from '@modeldock/playground';
 import { watchKeysFile } from './api-keys.js';
 import { createApps, readVersion, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
   // Read before listening: a keys file that cannot be used stops the start, it never opens the gateway.
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
-  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle, tracer: tracing.tracer });
+  const assets = await loadPlaygroundAssets();
+  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer: tracing.tracer });
   const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);

@@ -15,6 +15,7 @@ import {
 } from '@modeldock/service-kit';
 import { DEFAULT_TRUSTED_PROXIES } from './config.js';
 import type { DataPlane } from './data-plane.js';
+import { OPENAPI_PATH, openApiHandler } from './openapi.js';
 import { BUILT_IN_PLUGINS, type ModelServerPlugin } from './plugins.js';
 import { openAiErrorHandler } from './routes/openai.js';
 import type { ServerInfo } from './routes/options.js';
@@ -64,9 +65,9 @@ export function createApp(deps: AppDependencies): Express {
   app.use(jsonBody({ limit: maxBodyBytes, maxDepth: deps.maxJsonDepth ?? 32 }));
 
   app.get('/metrics', metricsHandler(registry));
-  for (const plugin of [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS]) {
-    if (plugin.appliesTo?.(plane.model) ?? true) app.use(plugin.routes(plane, options));
-  }
+  const plugins = [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS].filter((plugin) => plugin.appliesTo?.(plane.model) ?? true);
+  for (const plugin of plugins) app.use(plugin.routes(plane, options));
+  app.get(OPENAPI_PATH, openApiHandler(plane, plugins, server));
 
   app.use(notFoundHandler());
   app.use(openAiErrorHandler());

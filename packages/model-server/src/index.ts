@@ -30,6 +30,9 @@ export {
   type ModelServerPlugin,
 } from './plugins.js';
 export { OPENAI_BATCH_HINT, embeddingOutput } from './routes/openai.js';
+export { EXAMPLE_TEXTS, exampleTensors, variants, type ApiContext, type ApiExample, type Variant } from './api/context.js';
+export { OPENAPI_PATH, openApiDocument, openApiHandler } from './openapi.js';
+export { inferenceErrors } from './api/open-inference.js';
 export { clientOf, inferenceContext, jsonObjectBody, parseBody } from './routes/http.js';
 export type { RouteOptions, ServerInfo } from './routes/options.js';
 export * as schemas from './schemas.js';

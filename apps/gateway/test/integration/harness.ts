@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
+import type { Asset } from '@modeldock/playground';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import type { Tracer } from '@opentelemetry/api';
 import { watchKeysFile } from '../../src/api-keys.js';
@@ -43,7 +44,13 @@ export interface ModelEntry {
 export async function startGateway(
   models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false, logger: givenLogger, keysPollMs = 200, tracer }: { start?: boolean; logger?: Logger; keysPollMs?: number; tracer?: Tracer } = {},
+  {
+    start = false,
+    logger: givenLogger,
+    keysPollMs = 200,
+    assets,
+    tracer,
+  }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[]; tracer?: Tracer } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
@@ -52,7 +59,7 @@ export async function startGateway(
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
-  const apps = createApps({ config, logger, upstreams, keys, lifecycle, tracer });
+  const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');

@@ -40,6 +40,8 @@ export interface FakeUpstream {
   mode: UpstreamMode;
   /** Non-readiness requests received. */
   hits: number;
+  /** Answered to `GET /openapi.json`, when set (a model service's document). */
+  openapi?: unknown;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,10 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
       return;
     }
     upstream.hits++;
+    if (req.url === '/openapi.json' && upstream.openapi !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(upstream.openapi));
+      return;
+    }
     const mode = upstream.mode;
     if (mode.kind === 'blackhole') return;
     if (mode.kind === 'stall-body') {

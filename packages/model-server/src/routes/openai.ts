@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Router, type ErrorRequestHandler, type Response } from 'express';
-import type { ModelDescription, Tensor } from '@modeldock/model-runtime';
+import type { Batch, ModelDescription, ModelRuntime, Tensor } from '@modeldock/model-runtime';
 import { HttpError, openAiErrorBody, toHttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
@@ -46,6 +46,38 @@ export function openAiErrorHandler(): ErrorRequestHandler {
   };
 }
 
+/** OpenAI's model list: the one model this server serves. */
+export function modelListBody(plane: DataPlane): z.input<typeof modelListResponse> {
+  return { object: 'list', data: [openAiModelObject(plane)] };
+}
+
+/** One item of an embeddings answer: the row as floats, or their little-endian float32 bytes in base64. */
+function embeddingItem(row: Float32Array, index: number, base64: boolean): z.input<typeof embeddingsResponse>['data'][number] {
+  return { object: 'embedding', index, embedding: base64 ? base64Floats(row) : Array.from(row) };
+}
+
+/**
+ * The embeddings answer for `rows` texts as one object (the API document's example; the route
+ * streams the same answer in chunks, see sendEmbeddings); `usage` counts the encoder's pieces.
+ */
+export function embeddingsBody(
+  runtime: ModelRuntime,
+  outputs: Batch,
+  request: { rows: number; pieces: number; encoding: 'float' | 'base64' },
+): z.input<typeof embeddingsResponse> {
+  const output = embeddingOutput(runtime);
+  if (output === undefined) throw new Error(`model '${runtime.name}' has no embedding output`);
+  const values = (outputs.tensors[output.name] as Tensor).data as Float32Array;
+  return {
+    object: 'list',
+    data: Array.from({ length: request.rows }, (_, index) =>
+      embeddingItem(values.subarray(index * output.dimension, (index + 1) * output.dimension), index, request.encoding === 'base64'),
+    ),
+    model: runtime.name,
+    usage: { prompt_tokens: request.pieces, total_tokens: request.pieces },
+  };
+}
+
 /**
  * What a client does about a request over a size limit, in the terms of the clients people use:
  * each of them sends fewer inputs per request when told to.
@@ -82,10 +114,7 @@ async function sendEmbeddings(
   res: Response,
   answer: { rows: number; row: (index: number) => Float32Array; base64: boolean; model: string; pieces: number },
 ): Promise<void> {
-  const item = (index: number): z.input<typeof embeddingsResponse>['data'][number] => {
-    const row = answer.row(index);
-    return { object: 'embedding', index, embedding: answer.base64 ? base64Floats(row) : Array.from(row) };
-  };
+  const item = (index: number) => embeddingItem(answer.row(index), index, answer.base64);
   const tail: Omit<z.input<typeof embeddingsResponse>, 'object' | 'data'> = {
     model: answer.model,
     usage: { prompt_tokens: answer.pieces, total_tokens: answer.pieces },
@@ -132,8 +161,7 @@ export function openAiRoutes(plane: DataPlane, options: RouteOptions): Router {
   const router = Router();
 
   router.get('/v1/models', (_req, res) => {
-    const body: z.input<typeof modelListResponse> = { object: 'list', data: [openAiModelObject(plane)] };
-    res.json(body);
+    res.json(modelListBody(plane));
   });
 
   router.post('/v1/embeddings', async (req, res) => {

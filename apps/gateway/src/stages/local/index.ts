@@ -1,10 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, clipInput } from '@modeldock/service-kit';
+import { HttpError, clipInput, type modelListSchema, type protocolSchemas } from '@modeldock/service-kit';
+import type { Asset } from '@modeldock/playground';
 import type { RequestHandler } from 'express';
+import type { z } from 'zod';
 import { mayUse } from '../../api-keys.js';
 import type { UpstreamPool } from '../../upstream-pool.js';
 import type { GatewayAnswers } from '../route/index.js';
 import { stateOf, type GatewayAnswer, type RequestState } from '../state.js';
+import type { modelsSchema, statusSchema } from './own-api.js';
+import { assetAnswer } from './pages.js';
+
+export { ownApiPaths } from './own-api.js';
 
 /** What the gateway's own answers need. */
 export interface LocalOptions {
@@ -13,6 +19,10 @@ export interface LocalOptions {
   version: string;
   /** True while the gateway drains (readiness turns 503). */
   draining: () => boolean;
+  /** The playground's files, answered at their paths without a key. */
+  assets: readonly Asset[];
+  /** The API document's text for a caller who may use `models`. */
+  apiDocument: (models: readonly string[]) => Promise<string>;
 }
 
 /** OIP server metadata name. */
@@ -25,7 +35,10 @@ function visible(pools: readonly UpstreamPool[], state: RequestState): readonly 
 }
 
 function json(res: ServerResponse, body: unknown): void {
-  const text = JSON.stringify(body);
+  jsonText(res, JSON.stringify(body));
+}
+
+function jsonText(res: ServerResponse, text: string): void {
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -37,11 +50,11 @@ function json(res: ServerResponse, body: unknown): void {
  * the model listing without addresses and OpenAI's `/v1/models`, both limited to the models the
  * key may use. The model list comes from configuration, so it answers while a model is down.
  */
-export function gatewayAnswers({ pools, version, draining }: LocalOptions): GatewayAnswers {
+export function gatewayAnswers({ pools, version, draining, assets, apiDocument }: LocalOptions): GatewayAnswers {
   /** `created` of every model in `/v1/models`: when this configuration was loaded. */
   const created = Math.floor(Date.now() / 1000);
   const readiness =
-    (body: object): GatewayAnswer =>
+    (body: z.input<typeof statusSchema> | z.input<typeof protocolSchemas.ready>): GatewayAnswer =>
     (_req, res) => {
       if (draining()) throw HttpError.overloaded('the gateway is shutting down');
       json(res, body);
@@ -53,7 +66,7 @@ export function gatewayAnswers({ pools, version, draining }: LocalOptions): Gate
     ['/v2/health/ready', readiness({ ready: true })],
   ]);
   const gateway = new Map<string, GatewayAnswer>([
-    ['/v2', (_req, res) => json(res, { name: SERVER_NAME, version, extensions: [] })],
+    ['/v2', (_req, res) => json(res, { name: SERVER_NAME, version, extensions: [] } satisfies z.input<typeof protocolSchemas.serverMetadata>)],
     [
       '/models',
       (_req, res, state) =>
@@ -63,15 +76,21 @@ export function gatewayAnswers({ pools, version, draining }: LocalOptions): Gate
             ready: pool.ready,
             readyReplicas: pool.endpoints.filter((endpoint) => endpoint.healthy).length,
           })),
-        }),
+        } satisfies z.input<typeof modelsSchema>),
     ],
     [
       '/v1/models',
       (_req, res, state) =>
-        json(res, { object: 'list', data: visible(pools, state).map((pool) => ({ id: pool.name, object: 'model', created, owned_by: 'modeldock' })) }),
+        json(res, {
+          object: 'list',
+          data: visible(pools, state).map((pool) => ({ id: pool.name, object: 'model', created, owned_by: 'modeldock' })),
+        } satisfies z.input<typeof modelListSchema>),
     ],
+    // The document lists what the caller may use; it is built from the model services' own documents.
+    ['/openapi.json', async (_req, res, state) => jsonText(res, await apiDocument(visible(pools, state).map((pool) => pool.name)))],
   ]);
-  return { health, gateway };
+  const pages = new Map<string, GatewayAnswer>(assets.map((asset) => [asset.path, assetAnswer(asset)]));
+  return { health, gateway, pages };
 }
 
 /**
@@ -88,9 +107,9 @@ export function local(): RequestHandler {
         next();
         return;
       case 'health':
+      case 'page':
       case 'gateway':
-        route.answer(req, res, state);
-        return;
+        return route.answer(req, res, state);
       case 'method-not-allowed':
         throw HttpError.methodNotAllowed(req.method ?? '', route.template);
       case 'none': {
