@@ -94,8 +94,9 @@ function adminKey(sha256Hex: string): RequestHandler {
 
 /**
  * The gateway's apps. Public: a pipeline of named stages, each one middleware from its own folder
- * under `stages/` (hono's `middleware/<name>`): request id + access log → CORS → route → identify →
- * authorize → the gateway's own answers → admit → body → select backend → forward. A stage ends a
+ * under `stages/` (hono's `middleware/<name>`): request id + access log → trace (while tracing is on)
+ * → CORS → route → identify → authorize → the gateway's own answers → admit → body → select backend
+ * → forward. A stage ends a
  * request by throwing an HttpError; OpenAI's routes run the same stages in a sub-app whose error
  * handler answers in OpenAI's shape, every other route reaches the app's, answering `{"error"}`. Admin:
  * `/metrics` and the replica detail. Neither listens nor starts timers; see `main.ts`.
