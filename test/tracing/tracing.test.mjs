@@ -90,7 +90,7 @@ describe('a request traced from the gateway to the engine (OTLP/HTTP)', () => {
     for (;;) {
       const spans = receiver.spans.filter((span) => span.traceId === traceId);
       if (done(spans)) return spans;
-      if (Date.now() > deadline) assert.fail(`trace ${traceId}: only ${spans.map((s) => `${s.service}/${s.name}`).join(', ') || 'nothing'} arrived\n${stack.output()}`);
+      if (Date.now() > deadline) assert.fail(`trace ${traceId}: not all its spans arrived (${spans.map((s) => `${s.service}/${s.name}`).join(', ') || 'none'})\n${stack.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
