@@ -3,6 +3,7 @@
 import { settingsReference } from '@modeldock/model-server';
 import { gatewaySettingsReference } from '@modeldock/gateway/config';
 import { modelSettingsSchema } from '@modeldock/model-settings';
+import { tracingSettingsReference } from '@modeldock/service-kit';
 
 /** The markdown cell of a default. */
 const cell = (value) => (value === undefined ? '—' : `\`${value}\``);
@@ -23,6 +24,7 @@ export function renderConfigReference() {
     return `| \`${row.variable}\` | ${cell(row.default)} | ${qtDefault} | ${row.meaning} |`;
   });
   const gateway = gatewaySettingsReference().map((row) => `| \`${row.variable}\` | ${cell(row.default)} | ${row.meaning} |`);
+  const tracing = tracingSettingsReference().map((row) => `| \`${row.variable}\` | ${cell(row.default)} | ${row.meaning} |`);
   return [
     '# Configuration reference',
     '',
@@ -57,6 +59,18 @@ export function renderConfigReference() {
     '| variable | default | meaning |',
     '|---|---|---|',
     ...gateway,
+    '',
+    '## Tracing (OpenTelemetry), every process',
+    '',
+    "The gateway and every model server read OpenTelemetry's standard variables, not a prefix of modeldock's. Tracing is",
+    'off unless one of them turns it on (the specification would default to `otlp`): then spans go over OTLP/HTTP to a',
+    'collector (docs: [README, Operations](../README.md#tracing)). The SDK also reads the rest of the standard set as the',
+    'specification says: `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `_TIMEOUT`, `_COMPRESSION` and certificates,',
+    '`OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*` (batching of exports), `OTEL_SPAN_*_LIMIT`.',
+    '',
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    ...tracing,
     '',
     '## `pnpm start` and `pnpm dev`',
     '',

@@ -11,6 +11,7 @@ import {
   type Logger,
   type Registry,
 } from '@modeldock/service-kit';
+import type { Tracer } from '@opentelemetry/api';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Asset } from '@modeldock/playground';
 import { createApiDocument } from './api-document.js';
@@ -29,6 +30,7 @@ import { gatewayAnswers, local, ownApiPaths } from './stages/local/index.js';
 import { OPENAI_PATHS, createRouter, publicRoutes, route, routeOf, routePath } from './stages/route/index.js';
 import { createModelDocuments } from './model-documents.js';
 import { selectBackend } from './stages/select-backend/index.js';
+import { trace } from './stages/trace/index.js';
 import type { Upstreams } from './upstream-pool.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
@@ -47,6 +49,8 @@ export interface AppDeps {
   /** Defaults to a fresh registry with process metrics. */
   registry?: Registry;
   lifecycle?: Lifecycle;
+  /** Tracing on (`OTEL_*`): the request's and each attempt's spans; undefined: no tracing work at all. */
+  tracer?: Tracer;
   /** The playground's files (`loadPlaygroundAssets()`); none by default. */
   assets?: readonly Asset[];
 }
@@ -68,7 +72,7 @@ const MAX_JSON_DEPTH = 32;
 const MAX_MODEL_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 /** The gateway's own version, from its package.json when it ships beside `dist/`. */
-function readVersion(): string {
+export function readVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
@@ -90,8 +94,9 @@ function adminKey(sha256Hex: string): RequestHandler {
 
 /**
  * The gateway's apps. Public: a pipeline of named stages, each one middleware from its own folder
- * under `stages/` (hono's `middleware/<name>`): request id + access log → CORS → route → identify →
- * authorize → the gateway's own answers → admit → body → select backend → forward. A stage ends a
+ * under `stages/` (hono's `middleware/<name>`): request id + access log → trace (while tracing is on)
+ * → CORS → route → identify → authorize → the gateway's own answers → admit → body → select backend
+ * → forward. A stage ends a
  * request by throwing an HttpError; OpenAI's routes run the same stages in a sub-app whose error
  * handler answers in OpenAI's shape, every other route reaches the app's, answering `{"error"}`. Admin:
  * `/metrics` and the replica detail. Neither listens nor starts timers; see `main.ts`.
@@ -103,6 +108,7 @@ export function createApps({
   keys,
   registry = createRegistry({ service: 'gateway' }),
   lifecycle = { draining: false },
+  tracer,
   assets = [],
 }: AppDeps): GatewayApps {
   const trustedProxies = createTrustedProxies(config.trustedProxies);
@@ -143,6 +149,7 @@ export function createApps({
       ignorePaths: ['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready'],
       record: httpRequestRecorder(registry),
     }),
+    ...(tracer === undefined ? [] : [trace({ tracer })]),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
     route({ router, answers }),
     identify({ keys, clientAddress: clientAddress(trustedProxies) }),

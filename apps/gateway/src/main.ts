@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { createLogger, createTrustedProxies, installGracefulShutdown } from '@modeldock/service-kit';
+import { createLogger, createTrustedProxies, installGracefulShutdown, loadTracingSettings, startTracing } from '@modeldock/service-kit';
 import { loadPlaygroundAssets } from '@modeldock/playground';
 import { watchKeysFile } from './api-keys.js';
-import { createApps, type Lifecycle } from './app.js';
+import { createApps, readVersion, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
 import { createLimitedServer } from './server.js';
 import { createUpstreams } from './upstream-pool.js';
@@ -12,6 +12,8 @@ import { createUpstreams } from './upstream-pool.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ service: 'gateway', level: config.logLevel });
+  // OpenTelemetry's own variables (OTEL_*), read as the specification says; off unless asked for.
+  const tracing = await startTracing(loadTracingSettings(), { name: 'modeldock-gateway', version: readVersion(), scope: '@modeldock/gateway' }, logger);
   const upstreams = createUpstreams(config, { logger });
   upstreams.start();
   // Not awaited: /healthz must answer while a slow DNS or replica is still being found.
@@ -21,7 +23,7 @@ async function main(): Promise<void> {
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
   const assets = await loadPlaygroundAssets();
-  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle, assets });
+  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer: tracing.tracer });
   const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);
@@ -46,11 +48,12 @@ async function main(): Promise<void> {
     beforeClose: () => {
       lifecycle.draining = true;
     },
-    afterClose: () => {
+    afterClose: async () => {
       keys?.close();
       upstreams.close();
       adminServer.closeAllConnections();
       adminServer.close();
+      await tracing.shutdown();
     },
   });
 }

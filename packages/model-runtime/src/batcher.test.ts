@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BULK_QUEUE_SHARE, DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatcherObserver, type BatcherOptions } from './batcher.js';
+import { BULK_QUEUE_SHARE, DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatchPart, type BatcherObserver, type BatcherOptions } from './batcher.js';
 import type { PredictOptions } from './model-runtime.js';
 
 const codecs = { input: arrayRows<number>(), output: arrayRows<number>() };
@@ -145,6 +145,41 @@ describe('DynamicBatcher', () => {
     e.release();
     await done;
     assert.deepEqual(dequeued, [[2, 0], [1, 40]]);
+  });
+
+  it("tells the engine call whose parts it holds: each part's rows, tag and time in the queue, again for a part retried alone", async () => {
+    let now = 0;
+    const calls: { items: number[]; parts: BatchPart[] }[] = [];
+    const batcher = new DynamicBatcher<readonly number[], readonly number[]>(
+      async (items, _options, parts) => {
+        calls.push({ items: [...items], parts: [...parts] });
+        if (items.includes(-1) && items.length > 1) throw new Error('bad input -1');
+        return items.map((n) => n * 2);
+      },
+      { maxBatchSize: 4, maxBatchDelayMs: 10, maxQueue: 100 },
+      codecs,
+      {},
+      () => now,
+    );
+    const first = batcher.submit([1, 2], { tag: 'first' });
+    now = 3;
+    const second = batcher.submit([-1], { tag: 'second' });
+    now = 10;
+    const untagged = batcher.submit([4]);
+    now = 12;
+    await Promise.all([first, second, untagged]);
+    assert.deepEqual(calls[0]?.items, [1, 2, -1, 4]);
+    assert.deepEqual(calls[0]?.parts, [
+      { index: 0, rows: 2, enqueuedAt: 0, dequeuedAt: 12, tag: 'first' },
+      { index: 0, rows: 1, enqueuedAt: 3, dequeuedAt: 12, tag: 'second' },
+      { index: 0, rows: 1, enqueuedAt: 10, dequeuedAt: 12, tag: undefined },
+    ]);
+    // The merged call failed: each part ran alone, told as the same part.
+    assert.deepEqual(
+      calls.slice(1).map((call) => call.parts.map((part) => part.tag)),
+      [['first'], ['second'], [undefined]],
+    );
+    assert.deepEqual(calls[2]?.parts[0], calls[0]?.parts[1]);
   });
 
   it('counts a deadline (TimeoutError) separately and refuses an already-aborted request', async () => {

@@ -114,10 +114,28 @@ export interface SubmitOptions {
    * how long they waited (ms). Rows not yet told of when the request fails were still queued.
    */
   onDequeue?: (rows: number, waitedMs: number) => void;
+  /** Handed to the engine-call function with each of the request's parts (see {@link BatchPart}), e.g. its trace. */
+  tag?: unknown;
+}
+
+/**
+ * One request's share of an engine call, as the engine-call function is told it: its rows, in the
+ * order of the call's inputs, when they were queued and left the queue (the batcher's clock), and
+ * the request's {@link SubmitOptions.tag}. What a tracer needs to show each request its own wait
+ * and the call it shared.
+ */
+export interface BatchPart {
+  /** Which part of its request (0 for the first); a request of one part has only part 0. */
+  readonly index: number;
+  readonly rows: number;
+  readonly enqueuedAt: number;
+  readonly dequeuedAt: number;
+  readonly tag: unknown;
 }
 
 interface Request<I, O> {
   readonly inputs: I;
+  readonly tag: unknown;
   readonly client: string;
   readonly onDequeue: SubmitOptions['onDequeue'];
   readonly signal: AbortSignal | undefined;
@@ -181,8 +199,11 @@ export class DynamicBatcher<I, O> {
   private readonly maxQueueWorkPerClient: number;
 
   constructor(
-    /** One engine call; `options` carries each row's signal and hears which rows the engine skipped. */
-    private readonly predict: (inputs: I, options: PredictOptions) => Promise<O>,
+    /**
+     * One engine call; `options` carries each row's signal and hears which rows the engine skipped,
+     * `parts` say whose rows the call holds, in order.
+     */
+    private readonly predict: (inputs: I, options: PredictOptions, parts: readonly BatchPart[]) => Promise<O>,
     private readonly options: BatcherOptions,
     private readonly codecs: { input: RowCodec<I>; output: RowCodec<O> },
     private readonly observer: BatcherObserver = {},
@@ -228,6 +249,7 @@ export class DynamicBatcher<I, O> {
       const onAbort = () => this.abandon(request, signal?.reason);
       const request: Request<I, O> = {
         inputs,
+        tag: options.tag,
         client,
         onDequeue: options.onDequeue,
         signal,
@@ -446,8 +468,15 @@ export class DynamicBatcher<I, O> {
       part.request.onDequeue?.(rowsOf(part), started - part.enqueuedAt);
     }
     const slices = batch.map((part) => input.slice(part.request.inputs, part.start, part.end));
+    const parts: BatchPart[] = batch.map((part) => ({
+      index: part.index,
+      rows: rowsOf(part),
+      enqueuedAt: part.enqueuedAt,
+      dequeuedAt: started,
+      tag: part.request.tag,
+    }));
     try {
-      const outputs = await this.predict(input.concat(slices), this.callOptions(batch));
+      const outputs = await this.predict(input.concat(slices), this.callOptions(batch), parts);
       const expected = slices.reduce((sum, slice) => sum + input.rows(slice), 0);
       if (output.rows(outputs) !== expected) throw new Error(`predict returned ${output.rows(outputs)} rows for ${expected}`);
       let offset = 0;
@@ -463,7 +492,7 @@ export class DynamicBatcher<I, O> {
       // Isolate the culprit: each part alone, so the others still get their answers.
       for (const [i, part] of batch.entries()) {
         if (part.request.settled) continue;
-        await this.predict(slices[i] as I, this.callOptions([part])).then(
+        await this.predict(slices[i] as I, this.callOptions([part]), [parts[i] as BatchPart]).then(
           (outputs) => this.complete(part, outputs),
           (reason: unknown) => this.failPart(part, reason),
         );

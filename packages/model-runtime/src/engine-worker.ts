@@ -28,14 +28,18 @@ function predict(runtime: ModelRuntime, message: Extract<EngineRequest, { type: 
   message.groups.forEach((rows, group) => rows.forEach((row) => perRow[row]?.push((controllers[group] as AbortController).signal)));
   const rowSignals = perRow.map((signals) => (signals.length <= 1 ? signals[0] : AbortSignal.any(signals)));
   const skipped: number[] = [];
+  // Epoch milliseconds: the main thread's performance.now() counts from another origin.
+  const startedAt = performance.timeOrigin + performance.now();
+  const timing = () => ({ startedAt, endedAt: performance.timeOrigin + performance.now() });
   runtime.predict(message.inputs, { rowSignals, onSkipped: (rows) => skipped.push(...rows) }).then(
-    (outputs) => port?.postMessage({ type: 'result', id: message.id, outputs, skipped } satisfies EngineResponse),
+    (outputs) => port?.postMessage({ type: 'result', id: message.id, outputs, skipped, timing: timing() } satisfies EngineResponse),
     (error: unknown) =>
       port?.postMessage({
         type: 'error',
         id: message.id,
         message: error instanceof Error ? error.message : String(error),
         skipped,
+        timing: timing(),
       } satisfies EngineResponse),
   ).finally(() => watching.delete(message.id));
 }

@@ -39,6 +39,7 @@ export {
   arrayRows,
   type BatcherOptions,
   type BatcherObserver,
+  type BatchPart,
   type DropReason,
   type RowCodec,
   type SubmitOptions,
@@ -46,6 +47,7 @@ export {
 export {
   TEXT_INPUT,
   type ModelDescription,
+  type EngineTiming,
   type ModelRuntime,
   type PredictOptions,
   type TextMeasure,

@@ -50,6 +50,21 @@ export interface PredictOptions {
    * Their output rows are zeros (or empty strings), read by nobody.
    */
   onSkipped?(rows: readonly number[]): void;
+  /**
+   * Told, before the call settles, when the engine computed it, as the thread that computed it
+   * measured (a worker thread's engine: without the hand-off between threads). A runtime that
+   * cannot tell never calls it; the caller then has its own measure.
+   */
+  onTiming?(timing: EngineTiming): void;
+}
+
+/**
+ * When an engine computed a `predict` call: epoch milliseconds with a fraction
+ * (`performance.timeOrigin + performance.now()`), comparable across threads, unlike `performance.now()`.
+ */
+export interface EngineTiming {
+  readonly startedAt: number;
+  readonly endedAt: number;
 }
 
 /**

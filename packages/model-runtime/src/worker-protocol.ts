@@ -1,5 +1,5 @@
 import type { BackendChoice, BackendRequest, Device } from './backend.js';
-import type { TypedDescription } from './model-runtime.js';
+import type { EngineTiming, TypedDescription } from './model-runtime.js';
 import type { Batch } from './signature.js';
 
 /** How the engine worker is set up (structured-cloned into the worker). */
@@ -39,8 +39,11 @@ export type EngineStartup =
   | { type: 'ready'; backend: BackendChoice; info: Readonly<Record<string, unknown>> }
   | { type: 'failed'; message: string };
 
-/** Answers to {@link EngineRequest}s; `skipped` are the rows the engine left out as abandoned. */
+/**
+ * Answers to {@link EngineRequest}s; `skipped` are the rows the engine left out as abandoned,
+ * `timing` when the worker computed the call (for the engine's span in a trace).
+ */
 export type EngineResponse =
-  | { type: 'result'; id: number; outputs: Batch; skipped: number[] }
-  | { type: 'error'; id: number; message: string; skipped: number[] }
+  | { type: 'result'; id: number; outputs: Batch; skipped: number[]; timing: EngineTiming }
+  | { type: 'error'; id: number; message: string; skipped: number[]; timing: EngineTiming }
   | { type: 'unloaded' };

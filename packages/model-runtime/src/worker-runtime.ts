@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend.js';
 import { DescribedModel } from './described-model.js';
-import type { ModelRuntime, PredictOptions, TypedDescription } from './model-runtime.js';
+import type { EngineTiming, ModelRuntime, PredictOptions, TypedDescription } from './model-runtime.js';
 import { describeModel, modelKind } from './registry.js';
 import type { Batch } from './signature.js';
 import type { EngineRequest, EngineResponse, EngineStartup, EngineWorkerData, WorkerRuntimeOptions } from './worker-protocol.js';
@@ -41,8 +41,8 @@ export async function createWorkerRuntime(options: WorkerRuntimeOptions): Promis
 interface Pending {
   resolve(outputs: Batch): void;
   reject(error: Error): void;
-  /** Rows the engine skipped as abandoned, passed on before the call settles. */
-  skipped(rows: readonly number[]): void;
+  /** Rows the engine skipped as abandoned, and when it computed the call, passed on before the call settles. */
+  settled(rows: readonly number[], timing: EngineTiming): void;
 }
 
 /**
@@ -133,8 +133,9 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
           release();
           reject(error);
         },
-        skipped: (rows) => {
+        settled: (rows, timing) => {
           if (rows.length > 0) options.onSkipped?.(rows);
+          options.onTiming?.(timing);
         },
       });
       worker.postMessage({ type: 'predict', id, inputs, groups, abandoned } satisfies EngineRequest);
@@ -155,7 +156,7 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    pending.skipped(message.skipped);
+    pending.settled(message.skipped, message.timing);
     if (message.type === 'result') pending.resolve(message.outputs);
     else pending.reject(new Error(message.message));
   }

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import express, { type Express } from 'express';
 import {
   errorHandler,
@@ -18,6 +19,7 @@ import { OPENAPI_PATH, openApiHandler } from './openapi.js';
 import { BUILT_IN_PLUGINS, type ModelServerPlugin } from './plugins.js';
 import { openAiErrorHandler } from './routes/openai.js';
 import type { ServerInfo } from './routes/options.js';
+import { traceRequests } from './tracing.js';
 
 /** What the HTTP layer needs; tests pass fakes. */
 export interface AppDependencies {
@@ -32,6 +34,8 @@ export interface AppDependencies {
   trustedProxies?: TrustedProxies;
   /** A model's own routes (mounted first), besides the built-in protocols. */
   plugins?: readonly ModelServerPlugin[];
+  /** Tracing on (`OTEL_*`): a server span per request (probes and scrapes aside), under the caller's `traceparent`. */
+  tracer?: Tracer;
 }
 
 /** Probes and scrapes are frequent and uninteresting in access logs. */
@@ -51,6 +55,7 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.tracer !== undefined) app.use(traceRequests(deps.tracer, { ignorePaths: QUIET_PATHS }));
   app.use(httpLogger(logger, { ignorePaths: QUIET_PATHS }));
   app.use(httpMetrics(registry));
   // Before any route or body: a path some hop in front would read differently is nobody's route.

@@ -11,10 +11,12 @@ import {
   type ModelRuntime,
   type RowCodec,
 } from '@modeldock/model-runtime';
-import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, clipInput, type Registry } from '@modeldock/service-kit';
+import { Counter, Gauge, Histogram, HttpError, LATENCY_BUCKETS, SPAN_ATTRIBUTES, clipInput, type Registry } from '@modeldock/service-kit';
+import { trace, type Context, type Tracer } from '@opentelemetry/api';
 import { createCachedInference } from './coalescing.js';
 import { ResultCache, rowKeys } from './result-cache.js';
 import { SIZE_HINT, decodeTensors, type DecodedTensors, type RawTensor, type RequestLimits, type TextBudget } from './tensors.js';
+import { InferenceTrace, traceEngineCall } from './tracing.js';
 
 /** The context of one inference request, from its HTTP exchange. */
 export interface InferenceContext {
@@ -38,6 +40,8 @@ export interface InferenceContext {
   noCache?: boolean;
   /** Told once per inference how long its rows waited in the queue, and whether the queue is why it failed. */
   queued?(report: QueueReport): void;
+  /** The request's trace (its server span), while tracing is on: its queue and engine spans go under it. */
+  trace?: Context;
 }
 
 /**
@@ -102,6 +106,8 @@ export interface DataPlaneOptions {
    */
   cacheBytes?: number;
   registry: Registry;
+  /** Tracing on (`OTEL_*`): traced requests get spans of their wait in the queue and of their engine calls. */
+  tracer?: Tracer;
 }
 
 /**
@@ -174,9 +180,18 @@ function inversePermutation(order: readonly number[]): number[] {
   return inverse;
 }
 
+/** Why rows left the queue without an engine call, for their span. */
+function queueExit(error: unknown, clientSignal: AbortSignal | undefined): string {
+  if (error instanceof QueueFullError) return 'queue_full';
+  if (error instanceof BatcherClosedError) return 'closed';
+  if (error instanceof Error && error.name === 'TimeoutError') return 'deadline';
+  if (clientSignal?.aborted === true) return 'cancelled';
+  return error instanceof Error ? error.name : 'error';
+}
+
 /** Creates the data plane for the loaded versions of one model. */
 export function createDataPlane(options: DataPlaneOptions): DataPlane {
-  const { runtimes, limits, textBudget, batching, registry } = options;
+  const { runtimes, limits, textBudget, batching, registry, tracer } = options;
   const deadlines = options.deadlines ?? { requestMs: 30_000, maxRequestMs: 120_000 };
   // Parts of at least one engine chunk: with batching off a large request still runs in a few calls.
   const partRows = Math.max(batching.maxBatchSize, ENGINE_PART_ROWS);
@@ -284,11 +299,17 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       queueLength.set(labels, 0);
       engineRows.set(labels, 0);
       const batcher = new DynamicBatcher<Batch, Batch>(
-        async (inputs, control) => {
+        async (inputs, control, parts) => {
           const stop = engineSeconds.startTimer(labels);
           engineRows.inc(labels, inputs.rows);
+          const traced = tracer === undefined ? undefined : traceEngineCall(parts, labels, inputs.rows);
           try {
-            return await runtime.predict(inputs, control);
+            const outputs = await runtime.predict(inputs, traced === undefined ? control : { ...control, onTiming: traced.onTiming });
+            traced?.end();
+            return outputs;
+          } catch (error) {
+            traced?.end(error);
+            throw error;
           } finally {
             engineRows.dec(labels, inputs.rows);
             stop();
@@ -398,6 +419,19 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       const signal = context.signal === undefined ? timeout : AbortSignal.any([context.signal, timeout]);
       const { inputs, work } = request;
       const submitted = performance.now();
+      // Traced: the request's server span records (its trace is sampled), so its queue and engine spans are wanted too.
+      const parent = tracer === undefined ? undefined : context.trace;
+      const span = parent === undefined ? undefined : trace.getSpan(parent);
+      const traced =
+        tracer !== undefined && parent !== undefined && span?.isRecording() === true
+          ? new InferenceTrace(tracer, parent, { model: runtime.name, version: runtime.version })
+          : undefined;
+      span?.setAttributes({
+        [SPAN_ATTRIBUTES.model]: runtime.name,
+        [SPAN_ATTRIBUTES.version]: runtime.version,
+        [SPAN_ATTRIBUTES.rows]: inputs.rows,
+        [SPAN_ATTRIBUTES.deadlineMs]: deadline.ms,
+      });
       let firstWaitMs: number | undefined;
       /** Rows this request sent to the batcher itself, and rows it waits on another request to compute. */
       let submittedRows = 0;
@@ -418,6 +452,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
           client: context.client,
           work: rowWork === undefined || order === undefined ? rowWork : order.map((row) => rowWork[row] as number),
           onDequeue,
+          tag: traced,
         });
         return order === undefined ? outputs : selectRows(outputs, inversePermutation(order));
       };
@@ -435,6 +470,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
             });
       } catch (error) {
         const waitedMs = firstWaitMs ?? performance.now() - submitted;
+        if (traced !== undefined && startedRows < submittedRows) traced.leftQueued(submitted, submittedRows - startedRows, queueExit(error, context.signal));
         if (error instanceof QueueFullError) {
           context.queued?.({ waitedMs: 0, cause: 'queue' });
           throw error.scope === 'server'
@@ -455,6 +491,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
         throw error;
       }
       context.queued?.({ waitedMs: firstWaitMs ?? 0 });
+      span?.setAttributes({ [SPAN_ATTRIBUTES.queueWaitMs]: firstWaitMs ?? 0, [SPAN_ATTRIBUTES.joinedRows]: joinedRows });
       rows.inc({ model: runtime.name, version: runtime.version, protocol: context.protocol }, inputs.rows);
       return outputs;
     },

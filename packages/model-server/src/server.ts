@@ -12,7 +12,17 @@ import {
   type ModelRuntime,
 } from '@modeldock/model-runtime';
 import { selectVersions } from '@modeldock/model-settings';
-import { createHttpServer, createLogger, createRegistry, createTrustedProxies, Gauge, installGracefulShutdown, type Logger } from '@modeldock/service-kit';
+import {
+  createHttpServer,
+  createLogger,
+  createRegistry,
+  createTrustedProxies,
+  Gauge,
+  installGracefulShutdown,
+  loadTracingSettings,
+  startTracing,
+  type Logger,
+} from '@modeldock/service-kit';
 import { createApp } from './app.js';
 import { loadServerSettings, readServingDefaults, settingValue, type ServerSettings, type SettingDefaults } from './config.js';
 import { createDataPlane } from './data-plane.js';
@@ -100,6 +110,8 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   // The model directory's own serving settings sit between the app's defaults and the environment.
   const fromModel: SettingDefaults = modelDir === undefined ? {} : await readServingDefaults(modelDir);
   const settings = loadServerSettings(options.envPrefix, env, { ...options.defaults, ...fromModel }, options.envAlias);
+  // OpenTelemetry's own variables (OTEL_*), read as the specification says; off unless asked for.
+  const tracingSettings = loadTracingSettings(env);
   const logger = createLogger({ service: options.service, level: settings.LOG_LEVEL });
 
   const versions = selectVersions(settings.MODEL_VERSIONS, await listModelVersions(settings.MODEL_DIR));
@@ -112,6 +124,11 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
   const textMeasure = await loadTextMeasure(runtimes, { encoderDir: settings.ENCODER_DIR });
 
   const registry = createRegistry({ service: options.service });
+  const tracing = await startTracing(
+    tracingSettings,
+    { name: `modeldock-${runtimes[0]?.name ?? options.service}`, version: options.serviceVersion, scope: '@modeldock/model-server' },
+    logger,
+  );
   const plane = createDataPlane({
     runtimes,
     defaultVersion: settings.DEFAULT_VERSION,
@@ -136,6 +153,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     deadlines: { requestMs: settings.REQUEST_DEADLINE_MS, maxRequestMs: settings.MAX_REQUEST_DEADLINE_MS },
     cacheBytes: settings.CACHE_BYTES,
     registry,
+    tracer: tracing.tracer,
   });
   const app = createApp({
     plane,
@@ -146,6 +164,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     maxJsonDepth: settings.MAX_JSON_DEPTH,
     trustedProxies: createTrustedProxies(settings.TRUSTED_PROXIES),
     plugins: options.plugins,
+    tracer: tracing.tracer,
   });
 
   // Listen before the model is warm: liveness answers at once, readiness says 503 until warm. Slow
@@ -174,6 +193,7 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       await Promise.all(runtimes.map((runtime) => runtime.unload()));
       dispose();
       textMeasure.dispose();
+      await tracing.shutdown();
     },
   });
 

@@ -9,6 +9,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { planEngineWork, textPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
+import type { Tracer } from '@opentelemetry/api';
 import type { Express } from 'express';
 import { createApp } from './app.js';
 import { createDataPlane, type DataPlane } from './data-plane.js';
@@ -210,6 +211,8 @@ export interface TestAppOptions {
   versionLabels?: Readonly<Record<string, string>>;
   /** Default: silent. */
   logger?: Logger;
+  /** Tracing on, with this tracer (default: off). */
+  tracer?: Tracer;
 }
 
 /** An app over fake runtimes, as tests drive it with supertest. */
@@ -241,6 +244,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     deadlines: { requestMs: options.deadlineMs ?? 30_000, maxRequestMs: options.maxDeadlineMs ?? Math.max(120_000, options.deadlineMs ?? 0) },
     cacheBytes: options.cacheBytes,
     registry,
+    tracer: options.tracer,
   });
   const app = createApp({
     plane,
@@ -250,6 +254,7 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     maxBodyBytes: options.maxBodyBytes ?? 4096,
     trustedProxies: options.trustedProxies === undefined ? undefined : createTrustedProxies(options.trustedProxies),
     plugins: options.plugins,
+    tracer: options.tracer,
   });
   return { app, plane, runtimes, registry };
 }

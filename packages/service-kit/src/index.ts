@@ -56,6 +56,23 @@ export {
   type HttpMetricsOptions,
   type HttpRequestRecorder,
   metricsHandler,
+  routeTemplate,
 } from './metrics.js';
 export { cidrList, createTrustedProxies, forwardedClient, plainAddress, type TrustedProxies } from './trusted-proxies.js';
 export { installGracefulShutdown, type GracefulShutdownOptions } from './shutdown.js';
+export {
+  SPAN_ATTRIBUTES,
+  endServerSpan,
+  extractTraceContext,
+  injectTraceContext,
+  loadTracingSettings,
+  spanTime,
+  startServerSpan,
+  startTracing,
+  tracingExport,
+  tracingSettingsReference,
+  tracingSettingsSchema,
+  type TracedService,
+  type Tracing,
+  type TracingSettings,
+} from './tracing.js';

@@ -53,8 +53,11 @@ export function childCache<T>(make: (values: readonly string[]) => T): (...value
   };
 }
 
-/** The route template a request matched (`/v2/models/:name/infer`), never the raw URL, to bound label cardinality. */
-function routeLabel(req: Request): string {
+/**
+ * The route template a request matched (`/v2/models/:name/infer`), or `unmatched`: never the raw
+ * URL, to bound label cardinality (metrics) and name spans (tracing).
+ */
+export function routeTemplate(req: Request): string {
   const route = (req.route as { path?: unknown } | undefined)?.path;
   return typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched';
 }
@@ -103,7 +106,7 @@ export function httpRequestRecorder(registry: Registry): HttpRequestRecorder {
 
 /** The same as a middleware: each finished request is recorded with its route template. */
 export function httpMetrics(registry: Registry, options: HttpMetricsOptions = {}): RequestHandler {
-  const routeOf = options.routeOf ?? routeLabel;
+  const routeOf = options.routeOf ?? routeTemplate;
   const record = httpRequestRecorder(registry);
   return (req: Request, res: Response, next) => {
     const started = performance.now();

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ApiKey } from '../api-keys.js';
 import type { Endpoint, UpstreamPool } from '../upstream-pool.js';
@@ -39,6 +39,16 @@ export interface Backend {
   pick(avoid: ReadonlySet<Endpoint>): Endpoint | undefined;
 }
 
+/** How the trace stage follows each attempt of the forward stage (tracing on). */
+export interface AttemptTracing {
+  /**
+   * An attempt on `endpoint` starts (`retry` 0 for the first): its span begins, and its trace
+   * context goes into the `headers` sent to the replica. Returns what ends the span, with the
+   * attempt's outcome (the replica's status, or `error`/`timeout`/`aborted`) and a failure's code.
+   */
+  start(pool: UpstreamPool, endpoint: Endpoint, retry: number, headers: OutgoingHttpHeaders): (outcome: string, code?: string) => void;
+}
+
 /**
  * Everything the stages learn about one request, in pipeline order. One object per request, set
  * by the first stage; each stage reads what earlier ones wrote and adds its own part.
@@ -59,6 +69,8 @@ export interface RequestState {
   /** The request carries a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
   readonly hasBody: boolean;
   backend: Backend | undefined;
+  /** Set by the trace stage while tracing is on. */
+  trace: AttemptTracing | undefined;
   /** Runs `fn` once, when the response closes (finished or not). */
   readonly onClose: (fn: () => void) => void;
 }
@@ -84,6 +96,7 @@ export function createState(req: IncomingMessage, res: ServerResponse, requestId
     body: undefined,
     hasBody: req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0',
     backend: undefined,
+    trace: undefined,
     onClose: (fn) => {
       closers.push(fn);
     },

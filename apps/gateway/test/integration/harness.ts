@@ -4,6 +4,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import type { Asset } from '@modeldock/playground';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
+import type { Tracer } from '@opentelemetry/api';
 import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
@@ -48,7 +49,8 @@ export async function startGateway(
     logger: givenLogger,
     keysPollMs = 200,
     assets,
-  }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[] } = {},
+    tracer,
+  }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[]; tracer?: Tracer } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
@@ -57,7 +59,7 @@ export async function startGateway(
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
-  const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets });
+  const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');

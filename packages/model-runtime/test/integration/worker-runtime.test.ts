@@ -7,6 +7,8 @@ import {
   listModelVersions,
   loadSentenceEncoder,
   selectBackend,
+  textBatch,
+  type EngineTiming,
   type ModelRuntime,
   type SentenceEncoder,
   type WorkerRuntime,
@@ -57,6 +59,16 @@ describe('createWorkerRuntime (engine on a worker thread, wasm)', () => {
     const answers = await Promise.all(questions.map((q) => classify(threaded, [q])));
     const alone = await classify(inline, questions);
     answers.forEach(([row], i) => assert.equal(row?.indexOf(Math.max(...row)), alone[i]?.indexOf(Math.max(...(alone[i] ?? [])))));
+  });
+
+  it('tells when its thread computed a call, inside the time the caller waited for it', async () => {
+    const timings: EngineTiming[] = [];
+    const sentAt = performance.timeOrigin + performance.now();
+    await threaded.predict(textBatch('text', ['Who wrote Hamlet?', 'Where is Rome?']), { onTiming: (timing) => timings.push(timing) });
+    const answeredAt = performance.timeOrigin + performance.now();
+    assert.equal(timings.length, 1);
+    const [timing] = timings as [EngineTiming];
+    assert.ok(sentAt <= timing.startedAt && timing.startedAt < timing.endedAt && timing.endedAt <= answeredAt, JSON.stringify({ sentAt, timing, answeredAt }));
   });
 
   it('fails load with the reason when the model directory is wrong', async () => {

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, QUEUE_TIME_HEADER, TIMEOUT_CAUSE_HEADER, forwardedClient, type TrustedProxies } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { InferenceContext } from '../data-plane.js';
+import { requestTrace } from '../tracing.js';
 import type { RouteOptions } from './options.js';
 
 /** The parsed JSON body as an object, or a 400 saying what it was instead. */
@@ -85,6 +86,7 @@ export function inferenceContext(req: Request, res: Response, protocol: string, 
     arrivedAt,
     ...(ms === undefined ? {} : { deadline: { ms, ...(maxMs === undefined ? {} : { maxMs }) } }),
     noCache: noCache(req),
+    trace: requestTrace(res),
     extend: () => {
       if (!res.headersSent) res.writeProcessing();
     },

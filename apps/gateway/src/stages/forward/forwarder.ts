@@ -6,7 +6,7 @@ import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, SERVED_BY_HEADER, TIME
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
-import type { Backend } from '../state.js';
+import type { AttemptTracing, Backend } from '../state.js';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -172,6 +172,8 @@ class Attempt {
   settled = false;
   /** Called when the replica answers `102 Processing`: it admitted work that needs more than this attempt's deadline. */
   onProcessing: (() => void) | undefined;
+  /** Called once when the attempt is over, with its outcome (tracing on: ends its span). */
+  onRelease: ((outcome: string, code?: string) => void) | undefined;
   #released = false;
   /** The replica's response once it is being passed on. */
   #response: IncomingMessage | undefined;
@@ -247,7 +249,7 @@ class Attempt {
     // Unreachable: out until a probe passes. Reset on a fresh connection: an outlier, held out a while.
     if (UNREACHABLE.has(code)) this.pool.markDown(this.endpoint, code);
     else if (code === 'ECONNRESET' && !staleSocket) this.pool.eject(this.endpoint, code);
-    this.#release('error');
+    this.#release('error', code);
     this.#finish({ kind: 'failed', code, staleSocket });
   }
 
@@ -276,10 +278,11 @@ class Attempt {
     this.settle(outcome);
   }
 
-  #release(status: string): void {
+  #release(status: string, code?: string): void {
     if (this.#released) return;
     this.#released = true;
     this.endpoint.outstanding--;
+    this.onRelease?.(status, code);
     this.metrics.series.upstream(this.pool.name, this.endpoint.id, status).inc();
     this.metrics.series.upstreamDuration(this.pool.name, this.endpoint.id).observe((performance.now() - this.#startedAt) / 1000);
   }
@@ -308,6 +311,8 @@ export type Forward = (
     requestId: string;
     /** Registers what to run when the client's response closes (see `RequestState.onClose`). */
     onClose: (fn: () => void) => void;
+    /** Tracing on: follows each attempt (see `RequestState.trace`). */
+    trace?: AttemptTracing | undefined;
   },
 ) => Promise<void>;
 
@@ -385,7 +390,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { backend, path, body, hadBody, requestId, onClose }) => {
+  return async (req, res, { backend, path, body, hadBody, requestId, onClose, trace }) => {
     const pool = backend.pool;
     const incoming = req.headers;
     const peer = plainAddress(req.socket.remoteAddress ?? '');
@@ -448,6 +453,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           const offerMs = Math.floor(maxDeadlineAt - performance.now());
           const offer = offerMs > attemptMs ? replicaDeadlineMs(offerMs) : undefined;
           req.headers = outgoingHeaders(incoming, peer, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs), offer);
+          if (trace !== undefined) started.onRelease = trace.start(pool, endpoint, tries, req.headers);
           attemptTimer = setTimeout(() => started.timeout(), attemptMs);
           started.onProcessing = () => {
             if (deadlineAt >= maxDeadlineAt) return;

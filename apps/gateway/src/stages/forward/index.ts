@@ -35,6 +35,7 @@ export function forward({ forwarder, metrics }: ForwardOptions): RequestHandler 
       hadBody: state.hasBody,
       requestId: state.requestId,
       onClose: state.onClose,
+      trace: state.trace,
     }).then(undefined, next);
   };
 }
