@@ -17,6 +17,8 @@ export interface ApiKey {
   readonly burst: number | undefined;
   /** The same as one object, made once (the admit stage's bucket), when `ratePerSecond` is set. */
   readonly rate: { readonly ratePerSecond: number; readonly burst: number } | undefined;
+  /** It may choose a model's backend with `x-modeldock-backend` (a candidate under test), not only take the weighted split. */
+  readonly pinBackends: boolean;
 }
 
 /** Key ids appear in logs and metric labels, so they stay short and plain. */
@@ -30,6 +32,7 @@ const keysFileSchema = z.strictObject({
       models: z.array(z.string().min(1)).min(1),
       ratePerSecond: z.number().positive().optional(),
       burst: z.number().int().positive().optional(),
+      pinBackends: z.boolean().optional(),
     }),
   ),
 });
@@ -62,6 +65,7 @@ export function parseKeysFile(text: string): ApiKey[] {
       ratePerSecond: entry.ratePerSecond,
       burst,
       rate: entry.ratePerSecond === undefined || burst === undefined ? undefined : { ratePerSecond: entry.ratePerSecond, burst },
+      pinBackends: entry.pinBackends ?? false,
     };
   });
 }

@@ -24,9 +24,10 @@ import { createForwarder, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
 import { pipeline } from './stages/pipeline.js';
 import { gatewayAnswers, local } from './stages/local/index.js';
-import { OPENAI_PATHS, createRouter, route, routePath } from './stages/route/index.js';
+import { OPENAI_PATHS, route, routePath } from './stages/route/index.js';
 import { selectBackend } from './stages/select-backend/index.js';
-import type { Upstreams } from './upstream-pool.js';
+import { modelReady } from './routing.js';
+import type { Upstreams } from './upstreams.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
 export interface Lifecycle {
@@ -103,7 +104,6 @@ export function createApps({
     bodyBytesInFlight: () => budget.used,
     clientsTracked: () => limiter.tracked,
   });
-  const pools = upstreams.pools;
   const { ratePerSecond, burst, maxConcurrency } = config.clientLimits;
 
   const stages: RequestHandler[] = [
@@ -114,8 +114,8 @@ export function createApps({
     }),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
     route({
-      router: createRouter(config.models),
-      answers: gatewayAnswers({ pools: [...pools.values()], version: readVersion(), draining: () => lifecycle.draining }),
+      models: upstreams,
+      answers: gatewayAnswers({ version: readVersion(), draining: () => lifecycle.draining }),
     }),
     identify({ keys, clientAddress: clientAddress(trustedProxies) }),
     authorize({ enabled: keys !== undefined, metrics }),
@@ -125,10 +125,9 @@ export function createApps({
       maxConcurrency,
       defaultRate: ratePerSecond > 0 ? { ratePerSecond, burst } : undefined,
       metrics,
-      models: new Set(pools.keys()),
     }),
     body({ budget, maxBodyBytes: config.maxBodyBytes, maxJsonDepth: MAX_JSON_DEPTH, metrics }),
-    selectBackend({ pools }),
+    selectBackend({ metrics }),
     forward({
       forwarder: createForwarder({
         agent: upstreams.agent,
@@ -163,24 +162,29 @@ export function createApps({
     res.json({ status: 'ready' });
   });
   admin.get('/models', (_req, res) => {
+    const routing = upstreams.routing;
     res.json({
       draining: lifecycle.draining,
       bodyBytesInFlight: budget.used,
-      models: [...pools.values()].map((pool) => ({
-        name: pool.name,
-        ready: pool.ready,
-        upstreams: pool.config.upstreams.map((upstream) => upstream.url),
-        readyPath: pool.config.readyPath,
-        timeoutMs: pool.config.timeoutMs,
-        attemptTimeoutMs: pool.config.attemptTimeoutMs,
-        aliases: pool.config.aliases,
-        endpoints: pool.endpoints.map(({ id, publicId, healthy, outstanding, reason }) => ({
-          id,
-          publicId,
-          healthy,
-          outstanding,
-          reason,
+      configVersion: routing.version,
+      models: [...routing.models.values()].map((model) => ({
+        name: model.name,
+        ready: modelReady(model),
+        upstreams: model.config.backends.flatMap((backend) => backend.upstreams.map((upstream) => upstream.url)),
+        readyPath: model.config.readyPath,
+        timeoutMs: model.config.timeoutMs,
+        attemptTimeoutMs: model.config.attemptTimeoutMs,
+        aliases: model.config.aliases,
+        shadow: model.config.shadow,
+        backends: model.backends.map(({ name, weight, pool }) => ({
+          name,
+          weight,
+          ready: pool.ready,
+          upstreams: pool.config.upstreams.map((upstream) => upstream.url),
         })),
+        endpoints: model.backends.flatMap(({ name, pool }) =>
+          pool.endpoints.map(({ id, publicId, healthy, outstanding, reason }) => ({ id, publicId, backend: name, healthy, outstanding, reason })),
+        ),
       })),
     });
   });

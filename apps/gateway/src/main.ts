@@ -5,7 +5,7 @@ import { watchKeysFile } from './api-keys.js';
 import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
 import { createLimitedServer } from './server.js';
-import { createUpstreams } from './upstream-pool.js';
+import { createUpstreams } from './upstreams.js';
 
 /** Loads the configuration, starts replica discovery, listens (public and admin), and drains on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -30,7 +30,12 @@ async function main(): Promise<void> {
     {
       address: server.address(),
       admin: adminServer.address(),
-      models: config.models.map((m) => ({ name: m.name, upstreams: m.upstreams.map((u) => u.url), aliases: m.aliases })),
+      models: config.models.map((m) => ({
+        name: m.name,
+        backends: m.backends.map((b) => ({ name: b.name, weight: b.weight, upstreams: b.upstreams.map((u) => u.url) })),
+        shadow: m.shadow,
+        aliases: m.aliases,
+      })),
       accessControl: keys === undefined ? 'off' : `${keys.keys.length} API keys`,
       cors: config.corsOrigins,
     },

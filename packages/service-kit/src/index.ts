@@ -3,7 +3,7 @@ export { errorHandler, notFoundHandler, openAiErrorHandler, type ErrorHandlerOpt
 export { openAiErrorBody, type OpenAiErrorBody } from './openai-errors.js';
 export { ECHO_LIMIT, HttpError, clipInput, toHttpError } from './errors.js';
 export { createHttpServer, type HttpServerLimits } from './http-server.js';
-export { DEADLINE_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
+export { BACKEND_HEADER, DEADLINE_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, SHADOW_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
 export {
   createLogger,
   createLogSampler,

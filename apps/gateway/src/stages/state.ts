@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ApiKey } from '../api-keys.js';
-import type { Endpoint, UpstreamPool } from '../upstream-pool.js';
+import type { BackendRoute, Routing } from '../routing.js';
 
 /** What a request is, as the route stage found it. */
 export type RouteMatch =
@@ -30,13 +30,6 @@ export interface Client {
   readonly key: ApiKey | undefined;
 }
 
-/** How the select-backend stage hands the chosen model's replicas to the forward stage. */
-export interface Backend {
-  readonly pool: UpstreamPool;
-  /** The replica for the next attempt, avoiding those already tried; undefined when none is left. */
-  pick(avoid: ReadonlySet<Endpoint>): Endpoint | undefined;
-}
-
 /**
  * Everything the stages learn about one request, in pipeline order. One object per request, set
  * by the first stage; each stage reads what earlier ones wrote and adds its own part.
@@ -48,6 +41,8 @@ export interface RequestState {
   /** `performance.now()` when its response closed (set just before the `onClose` functions run). */
   closedAt: number;
   route: RouteMatch;
+  /** The models configuration this request is routed by, read once when it arrived (route stage). */
+  routing: Routing | undefined;
   client: Client | undefined;
   /** Why identification failed, when a key was presented but not found. */
   presentedUnknownKey: boolean;
@@ -56,7 +51,10 @@ export interface RequestState {
   body: Buffer | undefined;
   /** The request carries a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
   readonly hasBody: boolean;
-  backend: Backend | undefined;
+  /** The backend chosen by the select-backend stage (its pool's replicas take the attempts). */
+  backend: BackendRoute | undefined;
+  /** The client chose the backend (`x-modeldock-backend`) rather than the weights. */
+  pinned: boolean;
   /** Runs `fn` once, when the response closes (finished or not). */
   readonly onClose: (fn: () => void) => void;
 }
@@ -81,7 +79,9 @@ export function createState(req: IncomingMessage, res: ServerResponse, requestId
     model: undefined,
     body: undefined,
     hasBody: req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0',
+    routing: undefined,
     backend: undefined,
+    pinned: false,
     onClose: (fn) => {
       closers.push(fn);
     },

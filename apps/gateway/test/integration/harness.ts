@@ -7,7 +7,8 @@ import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
 import { createLimitedServer } from '../../src/server.js';
-import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
+import { publicEndpointId } from '../../src/upstream-pool.js';
+import { createUpstreams, type Upstreams } from '../../src/upstreams.js';
 import { startUpstream, type FakeUpstream } from './upstream.js';
 
 /** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
@@ -27,7 +28,9 @@ const ID_KEY = Buffer.alloc(32, 1);
 
 /** A model entry of the GATEWAY_MODELS JSON. */
 export interface ModelEntry {
-  upstream: string;
+  upstream?: string;
+  backends?: { name: string; upstream: string; weight: number }[];
+  shadow?: { backend: string; percent: number };
   timeoutMs?: number;
   attemptTimeoutMs?: number;
   readyPath?: string;

@@ -2,11 +2,11 @@ import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, Server
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
-import { DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
+import { BACKEND_HEADER, DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
-import type { Backend } from '../state.js';
+import type { BackendRoute } from '../../routing.js';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -25,8 +25,9 @@ const DROPPED_REQUEST_HEADERS = [
   DEADLINE_HEADER,
 ];
 
-/** Response headers not copied from the replica: hop-by-hop ones, and the request id the gateway already set. */
+/** Response headers not copied from the replica: hop-by-hop ones, and the request id and backend the gateway already set. */
 const DROPPED_RESPONSE_HEADERS = new Set([
+  BACKEND_HEADER,
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -111,10 +112,11 @@ const NO_STREAM = {
 const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip']);
 
 /**
- * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, and the
- * client's credentials for the gateway (the replicas have no use for them, and must not log them).
+ * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, the client's
+ * credentials for the gateway (the replicas have no use for them, and must not log them) and its
+ * choice of backend, which the gateway has acted on.
  */
-const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key']);
+const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key', BACKEND_HEADER]);
 
 /**
  * The headers of one attempt, built by copying what is forwarded rather than deleting from a copy
@@ -295,7 +297,7 @@ export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
   request: {
-    backend: Backend;
+    backend: BackendRoute;
     path: string;
     body: Buffer;
     hadBody: boolean;
@@ -380,7 +382,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     const incoming = req.headers;
     const peer = plainAddress(req.socket.remoteAddress ?? '');
     const fromTrustedProxy = trustedProxies.trusts(peer);
-    const { timeoutMs, attemptTimeoutMs } = pool.config;
+    const { timeoutMs, attemptTimeoutMs } = backend.config;
     const deadlineAt = performance.now() + timeoutMs;
     /** Replicas that failed this request; a retry goes elsewhere. */
     let failed: Set<Endpoint> | undefined;
@@ -404,7 +406,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           avoid = tried;
         }
         const endpoint =
-          backend.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? backend.pick(failed ?? NONE) : undefined);
+          pool.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? pool.pick(failed ?? NONE) : undefined);
         if (endpoint === undefined) {
           // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
           if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);
