@@ -14,7 +14,7 @@ import {
 import express, { type Express, type RequestHandler } from 'express';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { createGatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { LogSampler, accessLog } from './stages/access-log/index.js';
 import { ClientLimiter, admit, clientAddress } from './stages/admit/index.js';
 import { authorize } from './stages/authorize/index.js';
@@ -55,6 +55,7 @@ export interface GatewayApps {
   readonly bodyBudget: BodyBudget;
   /** The registry both apps' metrics are in (the public server adds its connection counts). */
   readonly registry: Registry;
+  readonly metrics: GatewayMetrics;
 }
 
 /** Deepest JSON nesting the gateway scans before it finds `model` (the model servers allow the same). */
@@ -193,5 +194,5 @@ export function createApps({
   });
   admin.use(errorHandler({ logger }));
 
-  return { app, admin, bodyBudget: budget, registry };
+  return { app, admin, bodyBudget: budget, registry, metrics };
 }

@@ -4,6 +4,7 @@ import { createLogger, createTrustedProxies, installGracefulShutdown } from '@mo
 import { watchKeysFile } from './api-keys.js';
 import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
+import { watchModelsFile } from './models-reload.js';
 import { createLimitedServer } from './server.js';
 import { createUpstreams } from './upstreams.js';
 
@@ -19,7 +20,17 @@ async function main(): Promise<void> {
   // Read before listening: a keys file that cannot be used stops the start, it never opens the gateway.
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
-  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle });
+  const { app, admin, registry, metrics } = createApps({ config, logger, upstreams, keys, lifecycle });
+  // New weights, backends and shadows without a restart: the models file when it changes, both files on SIGHUP.
+  const models =
+    config.modelsFile === undefined
+      ? undefined
+      : watchModelsFile(config.modelsFile, upstreams, { logger, onReload: (result) => metrics.modelsReloads.inc({ result }) });
+  process.on('SIGHUP', () => {
+    logger.info({ modelsFile: config.modelsFile?.path ?? 'none (GATEWAY_MODELS)', keysFile: config.apiKeysFile ?? 'none' }, 'SIGHUP: reading the models and keys files again');
+    models?.reload();
+    keys?.reload();
+  });
   const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);
@@ -51,6 +62,7 @@ async function main(): Promise<void> {
     },
     afterClose: () => {
       keys?.close();
+      models?.close();
       upstreams.close();
       adminServer.closeAllConnections();
       adminServer.close();

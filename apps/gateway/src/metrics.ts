@@ -34,6 +34,8 @@ export interface GatewayMetrics {
   readonly shadowDuration: Histogram<'model' | 'shadow'>;
   /** Copies not sent, by reason: `concurrency`, `bytes`, `answer_too_large`, `unready`. */
   readonly shadowDropped: Counter<'model' | 'reason'>;
+  /** Reloads of the models file: `applied`, `refused` (the running configuration kept) or `unchanged`. */
+  readonly modelsReloads: Counter<'result'>;
   /** One per attempt: `status` is the upstream's HTTP status, or `error` / `aborted` when it gave none. */
   readonly upstreamRequests: Counter<'model' | 'upstream' | 'status'>;
   readonly upstreamDuration: Histogram<'model' | 'upstream'>;
@@ -178,6 +180,12 @@ export function createGatewayMetrics(
       help: 'Time from sending a copy to a shadow backend until its answer was read or failed.',
       labelNames: ['model', 'shadow'] as const,
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    modelsReloads: new Counter({
+      name: 'gateway_models_reloads_total',
+      help: 'Reloads of the models file (on change or SIGHUP), by result: applied, refused (not valid: the running configuration kept) or unchanged.',
+      labelNames: ['result'] as const,
       registers,
     }),
     shadowDropped: new Counter({

@@ -6,6 +6,7 @@ import { createLogger, createTrustedProxies, type Logger } from '@modeldock/serv
 import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
+import { watchModelsFile, type ModelsWatch, type ReloadResult } from '../../src/models-reload.js';
 import { createLimitedServer } from '../../src/server.js';
 import { publicEndpointId } from '../../src/upstream-pool.js';
 import { createUpstreams, type Upstreams } from '../../src/upstreams.js';
@@ -18,6 +19,10 @@ export interface TestGateway {
   readonly upstreams: Upstreams;
   readonly apps: GatewayApps;
   readonly lifecycle: Lifecycle;
+  /** The models file's watch, when the gateway was started with `GATEWAY_MODELS_FILE`. */
+  readonly models: ModelsWatch | undefined;
+  /** What each reload of the models file did, in order. */
+  readonly reloads: ReloadResult[];
   /** The opaque `x-served-by` id of the replica at `127.0.0.1:<port>`. */
   servedBy(address: string): string;
   close(): Promise<void>;
@@ -38,15 +43,20 @@ export interface ModelEntry {
 }
 
 /**
- * Starts a gateway for `models` (the GATEWAY_MODELS shape) after one deterministic resolve and
- * readiness round. `start: true` also runs the background timers.
+ * Starts a gateway for `models` (the GATEWAY_MODELS shape; with `GATEWAY_MODELS_FILE` in `env`,
+ * the file instead, watched as main.ts watches it) after one deterministic resolve and readiness
+ * round. `start: true` also runs the background timers.
  */
 export async function startGateway(
   models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
   { start = false, logger: givenLogger, keysPollMs = 200 }: { start?: boolean; logger?: Logger; keysPollMs?: number } = {},
 ): Promise<TestGateway> {
-  const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    ...(env.GATEWAY_MODELS_FILE === undefined ? { GATEWAY_MODELS: JSON.stringify(models) } : {}),
+    GATEWAY_LOG_LEVEL: 'silent',
+    ...env,
+  });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
   const upstreams = createUpstreams(config, { logger, idKey: ID_KEY });
   await upstreams.refresh();
@@ -54,6 +64,17 @@ export async function startGateway(
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
   const apps = createApps({ config, logger, upstreams, keys, lifecycle });
+  const reloads: ReloadResult[] = [];
+  const modelsWatch =
+    config.modelsFile === undefined
+      ? undefined
+      : watchModelsFile(config.modelsFile, upstreams, {
+          logger,
+          onReload: (result) => {
+            reloads.push(result);
+            apps.metrics.modelsReloads.inc({ result });
+          },
+        });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
@@ -67,9 +88,12 @@ export async function startGateway(
     upstreams,
     apps,
     lifecycle,
+    models: modelsWatch,
+    reloads,
     servedBy: (address) => publicEndpointId(ID_KEY, address),
     close: async () => {
       keys?.close();
+      modelsWatch?.close();
       upstreams.close();
       for (const s of [server, admin]) s.closeAllConnections();
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
