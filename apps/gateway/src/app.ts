@@ -20,7 +20,7 @@ import { ClientLimiter, admit, clientAddress } from './stages/admit/index.js';
 import { authorize } from './stages/authorize/index.js';
 import { BodyBudget, body } from './stages/body/index.js';
 import { cors } from './stages/cors/index.js';
-import { createForwarder, forward } from './stages/forward/index.js';
+import { createForwarder, createShadower, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
 import { pipeline } from './stages/pipeline.js';
 import { gatewayAnswers, local } from './stages/local/index.js';
@@ -138,6 +138,7 @@ export function createApps({
         trustedProxies,
       }),
       metrics,
+      shadower: createShadower({ agent: upstreams.agent, limits: config.shadow, metrics, logger }),
     }),
   ];
   const run = pipeline(stages);

@@ -164,6 +164,15 @@ function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, served
   res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage);
 }
 
+/**
+ * Sees the response passed on to the client as it streams (the shadow's copy of the served answer):
+ * `start` with its status and headers, returning whether it wants the body, then each chunk.
+ */
+export interface AnswerSink {
+  start(status: number, headers: IncomingHttpHeaders): boolean;
+  chunk(data: Buffer): void;
+}
+
 /** One try of one request against one replica. */
 class Attempt {
   proxyReq: ClientRequest | undefined;
@@ -184,6 +193,7 @@ class Attempt {
     /** A started response body silent this long is cut off. */
     private readonly idleTimeoutMs: number,
     private readonly settle: (outcome: Outcome) => void,
+    private readonly sink: AnswerSink | undefined,
   ) {
     endpoint.outstanding++;
   }
@@ -214,7 +224,15 @@ class Attempt {
       proxyRes.destroy();
       res.destroy();
     }, this.idleTimeoutMs);
-    proxyRes.on('data', () => idle.refresh());
+    const sink = this.sink;
+    if (sink !== undefined && sink.start(status, proxyRes.headers)) {
+      proxyRes.on('data', (chunk: Buffer) => {
+        idle.refresh();
+        sink.chunk(chunk);
+      });
+    } else {
+      proxyRes.on('data', () => idle.refresh());
+    }
     res.on('drain', () => idle.refresh());
     // Plain pipe plus two close hooks rather than stream.pipeline, which would add five more
     // listeners to every response. A replica dying mid-body cuts the client short (it must not
@@ -304,6 +322,8 @@ export type Forward = (
     requestId: string;
     /** Registers what to run when the client's response closes (see `RequestState.onClose`). */
     onClose: (fn: () => void) => void;
+    /** Sees the answer passed on to the client, when one is wanted (a shadow's comparison). */
+    sink?: AnswerSink | undefined;
   },
 ) => Promise<void>;
 
@@ -377,7 +397,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { backend, path, body, hadBody, requestId, onClose }) => {
+  return async (req, res, { backend, path, body, hadBody, requestId, onClose, sink }) => {
     const pool = backend.pool;
     const incoming = req.headers;
     const peer = plainAddress(req.socket.remoteAddress ?? '');
@@ -427,7 +447,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
           const mayRetry = () => tries < maxRetries && !clientGone && pool.hasCandidate(new Set(avoid).add(endpoint));
-          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
+          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle, sink);
           attempt = started;
           current.set(req, started);
           // Every attempt starts from the client's headers.
