@@ -22,8 +22,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
  * Series the dashboard reads before any process exports them, with the work that adds them: the model server's
- * result cache and the gateway's shadow comparison (issue 15, items 5 and 3); the names are the ones the
- * dashboard's "Result cache" and "Shadow traffic" rows expect.
+ * result cache (issue 15, item 5); the names are the ones the dashboard's "Result cache" row expects.
  */
 const NOT_YET_EXPORTED = new Map([
   ['modeldock_cache_hits_total', 'result cache (issue 15)'],
@@ -31,11 +30,6 @@ const NOT_YET_EXPORTED = new Map([
   ['modeldock_cache_coalesced_rows_total', 'result cache (issue 15)'],
   ['modeldock_cache_evictions_total', 'result cache (issue 15)'],
   ['modeldock_cache_bytes', 'result cache (issue 15)'],
-  ['gateway_shadow_comparisons_total', 'shadow traffic (issue 15)'],
-  ['gateway_shadow_cosine_bucket', 'shadow traffic (issue 15)'],
-  ['gateway_shadow_request_duration_seconds_bucket', 'shadow traffic (issue 15)'],
-  ['gateway_shadow_requests_total', 'shadow traffic (issue 15)'],
-  ['gateway_shadow_dropped_total', 'shadow traffic (issue 15)'],
 ]);
 
 /** Labels Prometheus gives every sample it scrapes (prometheus-operator's target labels); no process sets them. */
