@@ -98,6 +98,8 @@ describe('buildRouting', () => {
     const routing = routingOf({ m: { ...SPLIT.m, shadow: { backend: 'v3', percent: 50 } } });
     const model = routing.models.get('m');
     assert.equal(model?.shadow?.backend, model?.byName.get('v3'));
+    assert.equal(model?.byName.get('v1')?.shadow, model?.shadow, 'the requests v1 serves are copied');
+    assert.equal(model?.byName.get('v3')?.shadow, undefined, 'the shadow never copies to itself');
     assert.equal(model?.totalWeight, 100);
     assert.deepEqual(model?.weighted.map((b) => b.name), ['v1', 'v2']);
     assert.equal(routing.router.models.has('m'), true);

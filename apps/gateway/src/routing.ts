@@ -9,6 +9,8 @@ export interface BackendRoute {
   readonly pool: UpstreamPool;
   /** The model's configuration (deadlines), as in force when this request's routing was loaded. */
   readonly config: ModelConfig;
+  /** Where copies of the requests it serves go: the model's shadow, unless this is the shadow backend itself. */
+  readonly shadow: ShadowRoute | undefined;
 }
 
 /** Where a share of a model's requests is copied after their answer. */
@@ -58,15 +60,18 @@ export function poolKey(config: PoolConfig): string {
 export function buildRouting(models: readonly ModelConfig[], poolFor: (config: PoolConfig) => UpstreamPool, version: number): Routing {
   const routes = new Map<string, ModelBackends>();
   for (const config of models) {
-    const backends = config.backends.map((backend) => ({
+    const backends: { -readonly [K in keyof BackendRoute]: BackendRoute[K] }[] = config.backends.map((backend) => ({
       name: backend.name,
       weight: backend.weight,
       pool: poolFor({ model: config.name, upstreams: backend.upstreams, readyPath: config.readyPath }),
       config,
+      shadow: undefined,
     }));
-    const byName = new Map(backends.map((backend) => [backend.name, backend]));
+    const byName = new Map<string, BackendRoute>(backends.map((backend) => [backend.name, backend]));
     const weighted = backends.filter((backend) => backend.weight > 0);
     const shadowTarget = config.shadow === undefined ? undefined : byName.get(config.shadow.backend);
+    const shadow = config.shadow === undefined || shadowTarget === undefined ? undefined : { backend: shadowTarget, percent: config.shadow.percent };
+    for (const backend of backends) if (backend !== shadowTarget) backend.shadow = shadow;
     routes.set(config.name, {
       name: config.name,
       config,
@@ -74,7 +79,7 @@ export function buildRouting(models: readonly ModelConfig[], poolFor: (config: P
       byName,
       weighted,
       totalWeight: weighted.reduce((sum, backend) => sum + backend.weight, 0),
-      shadow: config.shadow === undefined || shadowTarget === undefined ? undefined : { backend: shadowTarget, percent: config.shadow.percent },
+      shadow,
     });
   }
   return { models: routes, router: createRouter(models), version, loadedAt: Math.floor(Date.now() / 1000) };

@@ -33,7 +33,7 @@ export function forward({ forwarder, metrics, shadower }: ForwardOptions): Reque
     const body = state.body ?? Buffer.alloc(0);
     // The client's own headers (the forwarder replaces `req.headers` with each attempt's).
     const headers = req.headers;
-    const copy = shadower.sample(backend, state.routing?.models.get(model)?.shadow, state.pinned, req.method ?? '');
+    const copy = shadower.sample(backend, state.pinned, req.method ?? '');
     state.onClose(() => {
       // A client that left before any answer gets no status; do not count it as the default 200.
       metrics.series.request(model, backend.name, res.headersSent ? String(res.statusCode) : 'aborted').inc();

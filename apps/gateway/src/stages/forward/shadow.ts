@@ -114,8 +114,8 @@ export interface ShadowerOptions {
 
 /** Samples requests for their model's shadow and sends the copies; see {@link createShadower}. */
 export interface Shadower {
-  /** A copy to make of this request, or undefined when it is not sampled. */
-  sample(served: BackendRoute, shadow: ShadowRoute | undefined, pinned: boolean, method: string): ShadowCopy | undefined;
+  /** A copy to make of a request `served` answers, or undefined when it is not sampled. */
+  sample(served: BackendRoute, pinned: boolean, method: string): ShadowCopy | undefined;
   /** Sends the copy, once the client's response has closed; drops it (counted) when over a bound. */
   send(copy: ShadowCopy, answered: Answered): void;
   /** Bytes and copies held right now, for tests and metrics. */
@@ -246,8 +246,9 @@ export function createShadower({ agent, limits, metrics, logger, random = Math.r
       return inFlight;
     },
     budget,
-    sample(served, shadow, pinned, method) {
-      if (shadow === undefined || pinned || method !== 'POST' || shadow.backend === served) return undefined;
+    sample(served, pinned, method) {
+      const shadow = served.shadow;
+      if (shadow === undefined || pinned || method !== 'POST') return undefined;
       if (shadow.percent < 100 && random() * 100 >= shadow.percent) return undefined;
       return { shadow, served, capture: new AnswerCapture(budget, limits.maxAnswerBytes) };
     },
