@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before } from 'node:test';
+import { pino } from 'pino';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
@@ -99,6 +101,18 @@ export async function startGateway(
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
+}
+
+/** A logger at `level` whose lines (JSON text) the test reads in `lines`. */
+export function capturedLogger(level = 'info'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }
 
 /** Fake replicas by name and the gateway in front of them; see {@link useStack}. */

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { call, post, startGateway, type TestGateway } from './harness.js';
+import { call, capturedLogger, post, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
@@ -48,20 +46,14 @@ describe('reloading the models file without a restart', () => {
   let v1: FakeUpstream;
   let v2: FakeUpstream;
   let gateway: TestGateway;
-  const lines: string[] = [];
+  const { logger, lines } = capturedLogger();
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gateway-models-'));
     file = path.join(dir, 'models.json');
     [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
     writeModels(file, weights(v1, v2, 100, 0));
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
-    gateway = await startGateway({}, { GATEWAY_MODELS_FILE: file }, { start: true, logger: pino({ level: 'info' }, sink) });
+    gateway = await startGateway({}, { GATEWAY_MODELS_FILE: file }, { start: true, logger });
   });
   after(async () => {
     await gateway.close();

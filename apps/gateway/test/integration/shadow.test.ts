@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { call, post, startGateway, type TestGateway } from './harness.js';
+import { call, capturedLogger, post, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
@@ -16,6 +14,20 @@ const labelsAnswer = (labels: string[]) => ({
     { name: 'label', datatype: 'BYTES', shape: [labels.length], data: labels },
   ],
 });
+
+/** question-topic served by `served` and copied, every request, to `shadow` (at weight 0). */
+function shadowed(served: FakeUpstream, shadow: FakeUpstream) {
+  return {
+    [MODEL]: {
+      backends: [
+        { name: 'v1', upstream: served.url, weight: 1 },
+        { name: 'v2', upstream: shadow.url, weight: 0 },
+      ],
+      shadow: { backend: 'v2', percent: 100 },
+      aliases: [{ method: 'POST', path: '/predict_topic' }],
+    },
+  };
+}
 
 /** A counter's value on the admin listener (0 when absent). */
 async function metric(gateway: TestGateway, series: string, labels: Record<string, string>): Promise<number> {
@@ -39,27 +51,12 @@ describe('shadow traffic', () => {
   let served: FakeUpstream;
   let shadow: FakeUpstream;
   let gateway: TestGateway;
-  const lines: string[] = [];
+  const { logger, lines } = capturedLogger();
 
   before(async () => {
     [served, shadow] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    });
     gateway = await startGateway(
-      {
-        [MODEL]: {
-          backends: [
-            { name: 'v1', upstream: served.url, weight: 100 },
-            { name: 'v2', upstream: shadow.url, weight: 0 },
-          ],
-          shadow: { backend: 'v2', percent: 100 },
-          aliases: [{ method: 'POST', path: '/predict_topic' }],
-        },
-      },
+      shadowed(served, shadow),
       {
         // One request in flight per client: a shadow holding the client's slot would show as a 429.
         GATEWAY_CLIENT_MAX_CONCURRENCY: '1',
@@ -67,7 +64,7 @@ describe('shadow traffic', () => {
         GATEWAY_SHADOW_TIMEOUT_MS: '1500',
         GATEWAY_SHADOW_DISAGREEMENT_LOGS_PER_MINUTE: '2',
       },
-      { logger: pino({ level: 'info' }, sink) },
+      { logger },
     );
   });
   after(async () => {
@@ -179,17 +176,7 @@ describe('shadow traffic: bounded bytes', () => {
 
   before(async () => {
     [served, shadow] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
-    gateway = await startGateway(
-      {
-        [MODEL]: {
-          backends: [
-            { name: 'v1', upstream: served.url, weight: 1 },
-            { name: 'v2', upstream: shadow.url, weight: 0 },
-          ],
-          shadow: { backend: 'v2', percent: 100 },
-        },
-      },
-      { GATEWAY_SHADOW_MAX_ANSWER_BYTES: '2048', GATEWAY_SHADOW_MAX_BYTES: '4096' },
+    gateway = await startGateway(shadowed(served, shadow), { GATEWAY_SHADOW_MAX_ANSWER_BYTES: '2048', GATEWAY_SHADOW_MAX_BYTES: '4096' },
     );
   });
   after(async () => {
