@@ -6,7 +6,7 @@ import path from 'node:path';
 import { embedReport, MEMORY_REGION, MODELS_REGION, RUN_REGION, type DocsRegion } from './docs.js';
 import { renderMemoryTable } from './models-report.js';
 import { renderResults } from './report.js';
-import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
+import { isBulkResults, isGatewayResults, isModelsResults, isTrafficResults, type AnyResults } from './results.js';
 import { parseCommand, REPO_ROOT, USAGE, UsageError, type BenchCommand } from './settings.js';
 
 const DOCS_FILE = path.join(REPO_ROOT, 'docs/benchmarks.md');
@@ -27,12 +27,15 @@ async function embedIn(file: string, md: string, markdown: string, region: DocsR
 async function report(file: string, docs: boolean): Promise<number> {
   const json = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
   if (!json.endsWith('.json') || !existsSync(json)) throw new UsageError(`no results file ${file} (expected bench/results/<name>.json)`);
-  const results = JSON.parse(await readFile(json, 'utf8')) as BenchResults | ModelsResults | GatewayResults;
+  const results = JSON.parse(await readFile(json, 'utf8')) as AnyResults;
   const markdown = renderResults(results);
   const md = json.replace(/\.json$/, '.md');
   await writeFile(md, markdown);
   console.log(`wrote ${path.relative(REPO_ROOT, md)}`);
   if (docs && isGatewayResults(results)) throw new UsageError('a gateway run has no section in docs/benchmarks.md; see apps/gateway/PERF.md');
+  if (docs && (isBulkResults(results) || isTrafficResults(results))) {
+    throw new UsageError('a bulk or traffic run has no generated section in docs/benchmarks.md: its section there cites the run');
+  }
   if (docs) {
     await embedIn(DOCS_FILE, md, markdown, isModelsResults(results) ? MODELS_REGION : RUN_REGION);
     if (isModelsResults(results)) await embedIn(DEPLOY_FILE, md, renderMemoryTable(results), MEMORY_REGION);
@@ -61,6 +64,14 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command.kind === 'models') {
     const { runModels } = await import('./models-run.js');
     return runModels(command.settings);
+  }
+  if (command.kind === 'bulk') {
+    const { runBulk } = await import('./bulk-run.js');
+    return runBulk(command.settings);
+  }
+  if (command.kind === 'traffic') {
+    const { runTraffic } = await import('./traffic-run.js');
+    return runTraffic(command.settings);
   }
   const { runBench } = await import('./run.js');
   return runBench(command.settings);

@@ -3,13 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { markdownTables, renderResults, tableCells } from './report.js';
-import { isGatewayResults, isModelsResults, type BenchResults, type GatewayResults, type ModelsResults } from './results.js';
+import { isBulkResults, isGatewayResults, isModelsResults, isTrafficResults, type AnyResults } from './results.js';
 import { REPO_ROOT } from './settings.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 const runs = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
-const load = (file: string): BenchResults | ModelsResults | GatewayResults =>
-  JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as BenchResults | ModelsResults | GatewayResults;
+const load = (file: string): AnyResults => JSON.parse(readFileSync(path.join(RESULTS_DIR, file), 'utf8')) as AnyResults;
+const isLoadRun = (results: AnyResults) => !isModelsResults(results) && !isBulkResults(results) && !isTrafficResults(results) && !isGatewayResults(results);
 
 describe('tableCells', () => {
   it('splits a row on its pipes, keeping empty cells', () => {
@@ -21,7 +21,7 @@ describe('tableCells', () => {
 
 describe('renderResults', () => {
   it('has committed runs to render, load runs and models runs', () => {
-    assert.ok(runs.some((file) => !isModelsResults(load(file)) && !isGatewayResults(load(file))));
+    assert.ok(runs.some((file) => isLoadRun(load(file))));
     assert.ok(runs.some((file) => isModelsResults(load(file))));
   });
 
@@ -30,8 +30,9 @@ describe('renderResults', () => {
       const results = load(file);
       const tables = markdownTables(renderResults(results));
       // A load run: targets and six scenarios; a models run: summary, start-up, in-process, gateway;
-      // a gateway run: the comparison and every round.
-      const expected = isGatewayResults(results) ? 2 : isModelsResults(results) ? 4 : 7;
+      // a bulk run: the second client and the bulk requests; a traffic run: targets and its points; a gateway run:
+      // the comparison and every round.
+      const expected = isModelsResults(results) ? 4 : isBulkResults(results) || isTrafficResults(results) || isGatewayResults(results) ? 2 : 7;
       assert.ok(tables.length >= expected, `only ${tables.length} tables`);
       for (const rows of tables) {
         const [header, separator, ...data] = rows;

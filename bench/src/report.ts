@@ -1,14 +1,18 @@
+import { renderBulkMarkdown } from './bulk-report.js';
 import type { LoadResult } from './load.js';
 import { renderGatewayMarkdown } from './gateway-report.js';
 import { renderModelsMarkdown } from './models-report.js';
 import { fmt, pct } from './stats.js';
+import { targetsTable } from './targets-table.js';
+import { renderTrafficMarkdown } from './traffic-report.js';
 import {
+  isBulkResults,
   isGatewayResults,
   isModelsResults,
+  isTrafficResults,
+  type AnyResults,
   type BenchResults,
-  type GatewayResults,
   type LoadPoint,
-  type ModelsResults,
   type Overhead,
   type TargetCheck,
 } from './results.js';
@@ -143,9 +147,7 @@ export function renderMarkdown(res: BenchResults): string {
     '',
     '## Targets',
     '',
-    '| Target | Goal | Measured | |',
-    '|---|---|---|---|',
-    ...res.targets.map((t) => `| ${t.name} | ${t.target} | ${t.value} | ${t.pass ? 'pass' : '**miss**'} |`),
+    ...targetsTable(res.targets),
     '',
     '## 1. Engine in-process (runtime.predict, no HTTP)',
     '',
@@ -198,9 +200,11 @@ export function renderMarkdown(res: BenchResults): string {
   return lines.join('\n');
 }
 
-/** The markdown of any results file: a load run's tables or a `bench models` run's. */
-export function renderResults(res: BenchResults | ModelsResults | GatewayResults): string {
+/** The markdown of any results file: a load run's tables, or a `bench models`, `bench gateway`, `bench bulk` or `bench traffic` run's. */
+export function renderResults(res: AnyResults): string {
   if (isGatewayResults(res)) return renderGatewayMarkdown(res);
+  if (isBulkResults(res)) return renderBulkMarkdown(res);
+  if (isTrafficResults(res)) return renderTrafficMarkdown(res);
   return isModelsResults(res) ? renderModelsMarkdown(res) : renderMarkdown(res);
 }
 

@@ -1,6 +1,7 @@
 import type { EnginePoint } from './engine.js';
 import type { MachineDescription } from './harness.js';
 import type { LoadResult } from './load.js';
+import type { LatencySummary } from './stats.js';
 import type { EngineActivity } from './service-metrics.js';
 
 /** One measured load point and what the service's engine did meanwhile. */
@@ -187,12 +188,114 @@ export interface GatewayResults {
   anomalies: string[];
 }
 
+/** A bulk request and the second client's requests while it ran. */
+export interface BulkRound {
+  inputs: number;
+  pieces: number;
+  positions: number;
+  /** Estimated engine seconds on one wasm core, and the deadline the server gives it. */
+  engineS: number;
+  deadlineS: number;
+  status: number;
+  seconds: number;
+  second: LatencySummary;
+  secondFailures: number;
+}
+
+/** Everything `bench bulk` writes to `bulk-<timestamp>.json`. */
+export interface BulkResults {
+  meta: {
+    suite: 'bulk';
+    startedAt: string;
+    finishedAt: string;
+    mode: 'quick' | 'full';
+    machine: MachineDescription;
+    git: string;
+    /** 1-minute load average when the run started and ended. */
+    loadAverage: { start: number; end: number };
+  };
+  /** The second client alone. */
+  baseline: LatencySummary;
+  /** 2,048 TREC questions per request, the second client beside each. */
+  rounds: BulkRound[];
+  /** The second client over every round. */
+  during: LatencySummary;
+  /** The largest request admitted (LangChain's default batch of long texts), the second client beside it. */
+  largest: BulkRound;
+  /** One more long text than the largest: refused. */
+  overLimit: { status: number; message: string };
+  anomalies: string[];
+}
+
+/** One load with the result cache off or on, and what the cache did during its measured window. */
+export interface TrafficPoint {
+  cache: 'off' | 'on';
+  /** `<prefix>CACHE_BYTES` of the model server. */
+  cacheBytes: number;
+  result: LoadResult;
+  /** Rows answered from the cache, computed, and answered by a computation already in flight. */
+  hits: number;
+  misses: number;
+  coalesced: number;
+  /** (hits + coalesced) over every row; null with the cache off. */
+  savedShare: number | null;
+  /** Bytes the cache held at the end. */
+  heldBytes: number;
+}
+
+/** One traffic scenario, measured with the cache off and on in the same run. */
+export interface TrafficScenario {
+  name: string;
+  model: string;
+  /** e.g. `POST /predict_topic`, through the gateway. */
+  route: string;
+  /** How the texts are drawn. */
+  traffic: string;
+  off: TrafficPoint;
+  on: TrafficPoint;
+  /** Requests per second with the cache over without. */
+  speedup: number;
+}
+
+/** Everything `bench traffic` writes to `traffic-<timestamp>.json`. */
+export interface TrafficResults {
+  meta: {
+    suite: 'traffic';
+    startedAt: string;
+    finishedAt: string;
+    mode: 'quick' | 'full';
+    durationS: number;
+    warmupS: number;
+    clients: number;
+    machine: MachineDescription;
+    git: string;
+    loadGenerator: string;
+    loadAverage: { start: number; end: number };
+  };
+  scenarios: TrafficScenario[];
+  targets: TargetCheck[];
+  anomalies: string[];
+}
+
+/** Every results file a bench suite writes. */
+export type AnyResults = BenchResults | ModelsResults | GatewayResults | BulkResults | TrafficResults;
+
 /** Whether a parsed results file is a `bench models` run (its meta says so; a load run's does not). */
-export function isModelsResults(results: BenchResults | ModelsResults | GatewayResults): results is ModelsResults {
+export function isModelsResults(results: AnyResults): results is ModelsResults {
   return 'suite' in results.meta && results.meta.suite === 'models';
 }
 
 /** Whether a parsed results file is a `bench gateway` run. */
-export function isGatewayResults(results: BenchResults | ModelsResults | GatewayResults): results is GatewayResults {
+export function isGatewayResults(results: AnyResults): results is GatewayResults {
   return 'suite' in results.meta && results.meta.suite === 'gateway';
+}
+
+/** Whether a parsed results file is a `bench bulk` run. */
+export function isBulkResults(results: AnyResults): results is BulkResults {
+  return 'suite' in results.meta && results.meta.suite === 'bulk';
+}
+
+/** Whether a parsed results file is a `bench traffic` run. */
+export function isTrafficResults(results: AnyResults): results is TrafficResults {
+  return 'suite' in results.meta && results.meta.suite === 'traffic';
 }

@@ -43,6 +43,15 @@ describe('parseCommand', () => {
     assert.equal(parseModelsSettings(['--record']).record, true);
   });
 
+  it('parses bulk with the run flags: one round quick, three full', () => {
+    const full = parseCommand(['bulk', '--record']);
+    assert.equal(full.kind === 'bulk' && full.settings.rounds, 3);
+    assert.equal(full.kind === 'bulk' && full.settings.record, true);
+    const quick = parseCommand(['--', 'bulk', '--quick']);
+    assert.equal(quick.kind === 'bulk' && quick.settings.rounds, 1);
+    assert.throws(() => parseCommand(['bulk', '--docs']), /unknown argument: --docs/);
+  });
+
   it('rejects an unknown flag after models', () => {
     assert.throws(() => parseCommand(['models', '--docs']), /unknown argument: --docs/);
   });

@@ -83,6 +83,8 @@ export interface ModelsSettings {
 export const USAGE = `Usage: pnpm bench [options]
        pnpm bench models [options]
        pnpm bench gateway [--quick] [--record] [--cpu-prof] [--gateway=<main.js>]
+       pnpm bench bulk [options]
+       pnpm bench traffic [options]
        pnpm bench report <results.json> [--docs]
 
 Runs the load benchmarks against services started on 127.0.0.1 and writes
@@ -101,6 +103,18 @@ models                 start-up, memory and throughput of every model under
                        models-<timestamp>.json and .md (--quick, --record and
                        --log-level apply; full ~3 min, quick ~1 min)
 
+bulk                   a second client's single-text latency alone and while
+                       2,048-input embedding requests run, and the largest
+                       request admitted (sentence-embedding behind the
+                       gateway); writes bulk-<timestamp>.json and .md
+                       (full ~3 min, quick ~1.5 min)
+
+traffic                the result cache on traffic that repeats itself, off vs
+                       on in one run: TREC questions drawn with Zipf (s = 1.1)
+                       and embeddings with 30 % of texts re-sent, 16 clients,
+                       through the gateway; writes traffic-<timestamp>.json
+                       and .md (full ~2 min, quick ~1 min)
+
 gateway                the gateway (every stage on) against a bare Express 5 +
                        http-proxy-middleware proxy and a bare node:http proxy
                        on a trivial upstream, 32 connections, interleaved
@@ -114,6 +128,45 @@ report <results.json>  re-render the markdown tables of a committed run into
 
 A leading "--" (as in \`pnpm bench -- --quick\`) is ignored.`;
 
+/** How `bench bulk` measures a bulk embeddings client beside a second client. */
+export interface BulkSettings {
+  mode: 'quick' | 'full';
+  record: boolean;
+  /** Seconds the second client runs alone first. */
+  baselineS: number;
+  /** 2,048-input requests, one after the other. */
+  rounds: number;
+  logLevel: string;
+  readyTimeoutMs: number;
+}
+
+/** Parses the options of `bench bulk` (the same flags as a run). */
+export function parseBulkSettings(argv: readonly string[]): BulkSettings {
+  const { quick, record, logLevel } = parseRunOptions(argv);
+  return { mode: quick ? 'quick' : 'full', record, baselineS: quick ? 5 : 15, rounds: quick ? 1 : 3, logLevel, readyTimeoutMs: COMMON.readyTimeoutMs };
+}
+
+/** How `bench traffic` measures the result cache on traffic that repeats itself. */
+export interface TrafficSettings {
+  mode: 'quick' | 'full';
+  record: boolean;
+  /** Concurrent clients, one request in flight each. */
+  clients: number;
+  durationS: number;
+  warmupS: number;
+  /** The model server's result cache with the cache on. */
+  cacheBytes: number;
+  logLevel: string;
+  readyTimeoutMs: number;
+}
+
+/** Parses the options of `bench traffic` (the same flags as a run). */
+export function parseTrafficSettings(argv: readonly string[]): TrafficSettings {
+  const { quick, record, logLevel } = parseRunOptions(argv);
+  const common = { record, clients: 16, cacheBytes: 64 * 1024 * 1024, logLevel, readyTimeoutMs: COMMON.readyTimeoutMs };
+  return quick ? { ...common, mode: 'quick', durationS: 5, warmupS: 1 } : { ...common, mode: 'full', durationS: 15, warmupS: 3 };
+}
+
 /** A command line the bench cannot use: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
@@ -123,6 +176,8 @@ export type BenchCommand =
   | { kind: 'run'; settings: BenchSettings }
   | { kind: 'models'; settings: ModelsSettings }
   | { kind: 'gateway'; settings: GatewaySettings }
+  | { kind: 'bulk'; settings: BulkSettings }
+  | { kind: 'traffic'; settings: TrafficSettings }
   | { kind: 'report'; file: string; docs: boolean };
 
 /**
@@ -144,6 +199,8 @@ export function parseCommand(argv: readonly string[]): BenchCommand {
   }
   if (args[0] === 'models') return { kind: 'models', settings: parseModelsSettings(args.slice(1)) };
   if (args[0] === 'gateway') return { kind: 'gateway', settings: parseGatewaySettings(args.slice(1)) };
+  if (args[0] === 'bulk') return { kind: 'bulk', settings: parseBulkSettings(args.slice(1)) };
+  if (args[0] === 'traffic') return { kind: 'traffic', settings: parseTrafficSettings(args.slice(1)) };
   return { kind: 'run', settings: parseSettings(args) };
 }
 

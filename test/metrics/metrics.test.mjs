@@ -21,16 +21,14 @@ const DASHBOARD = path.join(ROOT, 'deploy/grafana/modeldock.json');
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
- * Series the dashboard reads before any process exports them, with the work that adds them: the model server's
- * result cache (issue 15, item 5); the names are the ones the dashboard's "Result cache" row expects.
+ * Series the dashboard reads before any process exports them, with the work that adds them (none now: the result
+ * cache and the shadow comparison of issue 15 are exported); a dashboard panel for work still to come lists its
+ * series here, and the test fails once one is exported.
  */
-const NOT_YET_EXPORTED = new Map([
-  ['modeldock_cache_hits_total', 'result cache (issue 15)'],
-  ['modeldock_cache_misses_total', 'result cache (issue 15)'],
-  ['modeldock_cache_coalesced_rows_total', 'result cache (issue 15)'],
-  ['modeldock_cache_evictions_total', 'result cache (issue 15)'],
-  ['modeldock_cache_bytes', 'result cache (issue 15)'],
-]);
+const NOT_YET_EXPORTED = new Map(
+  // [series name, the work that adds it], e.g. ['modeldock_cache_hits_total', 'result cache (issue 15)'].
+  [],
+);
 
 /** Labels Prometheus gives every sample it scrapes (prometheus-operator's target labels); no process sets them. */
 const TARGET_LABELS = new Set(['job', 'instance', 'namespace', 'pod', 'container', 'endpoint']);

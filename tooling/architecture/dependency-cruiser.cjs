@@ -109,6 +109,8 @@ module.exports = {
           '^packages/model-server/src/testing\\.ts$',
           // Started by URL as a worker thread (worker-runtime.ts), not imported.
           '^packages/model-runtime/src/engine-worker\\.ts$',
+          // Compiled for the browser and served as files by the gateway (packages/playground), not imported.
+          '^packages/playground/src/browser/',
         ],
         reachable: false,
       },

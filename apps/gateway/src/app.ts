@@ -12,6 +12,8 @@ import {
   type Registry,
 } from '@modeldock/service-kit';
 import express, { type Express, type RequestHandler } from 'express';
+import type { Asset } from '@modeldock/playground';
+import { createApiDocument } from './api-document.js';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -23,10 +25,11 @@ import { cors } from './stages/cors/index.js';
 import { createForwarder, createShadower, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
 import { pipeline } from './stages/pipeline.js';
-import { gatewayAnswers, local } from './stages/local/index.js';
-import { OPENAI_PATHS, route, routePath } from './stages/route/index.js';
+import { gatewayAnswers, local, ownApiPaths } from './stages/local/index.js';
+import { OPENAI_PATHS, publicRoutes, route, routeOf, routePath } from './stages/route/index.js';
+import { createModelDocuments, type DocumentPool } from './model-documents.js';
 import { selectBackend } from './stages/select-backend/index.js';
-import { modelReady } from './routing.js';
+import { modelReady, type Routing } from './routing.js';
 import type { Upstreams } from './upstreams.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
@@ -45,6 +48,8 @@ export interface AppDeps {
   /** Defaults to a fresh registry with process metrics. */
   registry?: Registry;
   lifecycle?: Lifecycle;
+  /** The playground's files (`loadPlaygroundAssets()`); none by default. */
+  assets?: readonly Asset[];
 }
 
 /** The public app (clients) and the admin app (operators: metrics, replica detail). */
@@ -61,6 +66,9 @@ export interface GatewayApps {
 /** Deepest JSON nesting the gateway scans before it finds `model` (the model servers allow the same). */
 const MAX_JSON_DEPTH = 32;
 
+/** Largest model service document the gateway reads (theirs are tens of kilobytes). */
+const MAX_MODEL_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
 /** The gateway's own version, from its package.json when it ships beside `dist/`. */
 function readVersion(): string {
   try {
@@ -69,6 +77,17 @@ function readVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Each model's replicas as the API document's source fetches from them: those of its weighted
+ * backends first, so a model's document is the one most of its traffic gets.
+ */
+function documentPools(routing: Routing): DocumentPool[] {
+  return [...routing.models.values()].map((model) => ({
+    name: model.name,
+    endpoints: [...model.weighted, ...model.backends.filter((backend) => backend.weight === 0)].flatMap((backend) => backend.pool.endpoints),
+  }));
 }
 
 /** Requires the admin key (its SHA-256 configured) on every admin request, compared in constant time. */
@@ -97,6 +116,7 @@ export function createApps({
   keys,
   registry = createRegistry({ service: 'gateway' }),
   lifecycle = { draining: false },
+  assets = [],
 }: AppDeps): GatewayApps {
   const trustedProxies = createTrustedProxies(config.trustedProxies);
   const budget = new BodyBudget(config.maxInflightBodyBytes, config.clientLimits.maxBodyBytes);
@@ -106,6 +126,34 @@ export function createApps({
     clientsTracked: () => limiter.tracked,
   });
   const { ratePerSecond, burst, maxConcurrency } = config.clientLimits;
+  const version = readVersion();
+  // The API document is built from configuration and the model services' own documents, fetched
+  // when someone asks for it (never on the proxy path) and kept. A model's document comes from a
+  // ready replica of any of its backends.
+  const documents = createModelDocuments(() => documentPools(upstreams.routing), {
+    refreshMs: config.apiDocumentRefreshMs,
+    timeoutMs: config.apiDocumentTimeoutMs,
+    maxBytes: MAX_MODEL_DOCUMENT_BYTES,
+    onError: (model, reason) => logger.warn({ model, reason }, 'model service API document not fetched'),
+  });
+  /** The document's builder for the models configuration last asked about (a reload changes its routes). */
+  let built: { routing: Routing; document: (models: readonly string[]) => Promise<string> } | undefined;
+  const answers = gatewayAnswers({
+    version,
+    draining: () => lifecycle.draining,
+    assets,
+    apiDocument: (routing, models) => {
+      if (built?.routing !== routing) {
+        const own = ownApiPaths(assets, keys !== undefined);
+        const configs = [...routing.models.values()].map((model) => model.config);
+        built = {
+          routing,
+          document: createApiDocument({ version, models: configs, routeOf: routeOf(routing.router, answers), own, accessControl: keys !== undefined }, documents),
+        };
+      }
+      return built.document(models);
+    },
+  });
 
   const stages: RequestHandler[] = [
     accessLog({
@@ -114,10 +162,7 @@ export function createApps({
       record: httpRequestRecorder(registry),
     }),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
-    route({
-      models: upstreams,
-      answers: gatewayAnswers({ version: readVersion(), draining: () => lifecycle.draining }),
-    }),
+    route({ models: upstreams, answers }),
     identify({ keys, clientAddress: clientAddress(trustedProxies) }),
     authorize({ enabled: keys !== undefined, metrics }),
     local(),
@@ -176,6 +221,7 @@ export function createApps({
         readyPath: model.config.readyPath,
         timeoutMs: model.config.timeoutMs,
         attemptTimeoutMs: model.config.attemptTimeoutMs,
+        maxTimeoutMs: model.config.maxTimeoutMs,
         aliases: model.config.aliases,
         shadow: model.config.shadow,
         backends: model.backends.map(({ name, weight, pool }) => ({
@@ -189,6 +235,10 @@ export function createApps({
         ),
       })),
     });
+  });
+  // Every public route's shape, from the router and the configuration (the API document's coverage test reads it).
+  admin.get('/routes', (_req, res) => {
+    res.json({ routes: publicRoutes([...upstreams.routing.models.values()].map((model) => model.config), answers) });
   });
   admin.use((req, _res, next) => {
     next(HttpError.notFound(`no route for ${req.method} ${req.path}`));

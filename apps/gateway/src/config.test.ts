@@ -20,6 +20,7 @@ describe('loadConfig', () => {
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
+        maxTimeoutMs: 120_000,
         aliases: [],
       },
       {
@@ -29,6 +30,7 @@ describe('loadConfig', () => {
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
+        maxTimeoutMs: 120_000,
         aliases: [{ method: 'POST', path: '/predict_topic' }],
       },
       {
@@ -38,6 +40,7 @@ describe('loadConfig', () => {
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
+        maxTimeoutMs: 120_000,
         aliases: [],
       },
     ]);
@@ -57,21 +60,24 @@ describe('loadConfig', () => {
     const config = loadConfig({
       GATEWAY_MODELS: JSON.stringify({
         'question-topic': { upstream: 'http://question-topic:8501' },
-        sentiment: { upstream: 'http://127.0.0.1:9001, http://localhost:9002', readyPath: '/ready', timeoutMs: 500 },
+        sentiment: { upstream: 'http://127.0.0.1:9001, http://localhost:9002', readyPath: '/ready', timeoutMs: 500, maxTimeoutMs: 9000 },
         ipv6: { upstream: ['http://[::1]:9003'] },
       }),
       GATEWAY_TIMEOUT_MS: '1234',
+      GATEWAY_MAX_TIMEOUT_MS: '1000',
       GATEWAY_MAX_RETRIES: '0',
     });
     const [topic, sentiment, ipv6] = config.models;
     assert.deepEqual(topic?.backends[0]?.upstreams, [{ url: 'http://question-topic:8501', hostname: 'question-topic', port: 8501 }]);
     assert.equal(topic?.timeoutMs, 1234, 'a model without timeoutMs gets GATEWAY_TIMEOUT_MS');
+    assert.equal(topic?.maxTimeoutMs, 1234, 'a longest deadline shorter than the ordinary one is the ordinary one');
     assert.deepEqual(
       sentiment?.backends[0]?.upstreams.map((u) => u.url),
       ['http://127.0.0.1:9001', 'http://localhost:9002'],
     );
     assert.equal(sentiment?.readyPath, '/ready');
     assert.equal(sentiment?.timeoutMs, 500);
+    assert.equal(sentiment?.maxTimeoutMs, 9000);
     assert.equal(ipv6?.backends[0]?.upstreams[0]?.hostname, '::1');
     assert.equal(config.maxRetries, 0);
   });

@@ -69,6 +69,10 @@ export interface GatewayConfig {
   readonly resolveIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
+  /** The model services' API documents are fetched again when older than this (GET /openapi.json). */
+  readonly apiDocumentRefreshMs: number;
+  /** Bound on fetching one model service's API document. */
+  readonly apiDocumentTimeoutMs: number;
   /** How long an outlier (timeout, reset, stalled body) is first held out of rotation; doubles per repeat. */
   readonly ejectionBaseMs: number;
   readonly timeoutMs: number;
@@ -128,15 +132,22 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_LOG_LEVEL: logLevel().default('info').describe('pino log level'),
   GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100).describe('access-log lines per second; beyond it lines are counted and summarised once per second'),
   /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]" | "backends": [...], "shadow"?, "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
-  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?}}`; or, for several deployments, `"backends": [{"name", "upstream", "weight"}]` instead of `"upstream"`, and `"shadow"?: {"backend", "percent"}` (docs/rollouts.md)'),
+  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?, "maxTimeoutMs"?}}`; or, for several deployments, `"backends": [{"name", "upstream", "weight"}]` instead of `"upstream"`, and `"shadow"?: {"backend", "percent"}` (docs/rollouts.md)'),
   /** Path to a JSON file of the same shape as GATEWAY_MODELS. */
   GATEWAY_MODELS_FILE: z.string().optional().describe('a file with the same JSON (not together with `GATEWAY_MODELS`), reloaded within seconds when it changes and on SIGHUP (a file that is not valid keeps the running configuration); default: `deploy/gateway/models.local.json` of the checkout'),
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000).describe('how often upstream hostnames are re-resolved (every replica behind a service name)'),
   GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000).describe("how often every replica's readiness path is probed"),
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
+  GATEWAY_OPENAPI_REFRESH_MS: positiveInt()
+    .default(30_000)
+    .describe("`GET /openapi.json` fetches a model service's own document again (from a ready replica) when the one it has is older than this"),
+  GATEWAY_OPENAPI_TIMEOUT_MS: positiveInt().default(5000).describe("bound on fetching one model service's document; a failed fetch keeps the last one"),
   GATEWAY_EJECTION_MS: positiveInt().default(5000).describe('an ejected outlier stays out at least this long (doubling per ejection in a row, up to 60 s)'),
   GATEWAY_TIMEOUT_MS: positiveInt().default(30_000).describe('deadline for the response head, all attempts included (504 beyond)'),
   GATEWAY_ATTEMPT_TIMEOUT_MS: positiveInt().default(15_000).describe("deadline of one attempt on one replica; past it the request is retried elsewhere, and the replica ejected only if its readiness then fails too"),
+  GATEWAY_MAX_TIMEOUT_MS: positiveInt()
+    .default(120_000)
+    .describe("longest a request may take when its replica answers `102 Processing` because the work it admitted (a bulk embeddings request) needs more than the attempt's deadline; offered to the replica in `x-modeldock-deadline-max-ms` (at least `GATEWAY_TIMEOUT_MS`)"),
   GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: positiveInt().default(15_000).describe('a response body silent this long is cut off (the client sees an error, not a hang)'),
   GATEWAY_MAX_RETRIES: nonNegativeInt().default(2).describe('extra attempts on other replicas after a refused connection, reset or 503'),
   GATEWAY_MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
@@ -221,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const { models: modelConfigs, file: modelsFile } = readModels(parsed, {
     timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
     attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
+    maxTimeoutMs: parsed.GATEWAY_MAX_TIMEOUT_MS,
   });
   // Node refuses a header deadline longer than the whole-request one.
   if (parsed.GATEWAY_HEADERS_TIMEOUT_MS > parsed.GATEWAY_REQUEST_TIMEOUT_MS) {
@@ -257,6 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     resolveIntervalMs: parsed.GATEWAY_RESOLVE_INTERVAL_MS,
     healthIntervalMs: parsed.GATEWAY_HEALTH_INTERVAL_MS,
     healthTimeoutMs: parsed.GATEWAY_HEALTH_TIMEOUT_MS,
+    apiDocumentRefreshMs: parsed.GATEWAY_OPENAPI_REFRESH_MS,
+    apiDocumentTimeoutMs: parsed.GATEWAY_OPENAPI_TIMEOUT_MS,
     ejectionBaseMs: parsed.GATEWAY_EJECTION_MS,
     timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
     attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { createLogger, createTrustedProxies, installGracefulShutdown } from '@modeldock/service-kit';
+import { loadPlaygroundAssets } from '@modeldock/playground';
 import { watchKeysFile } from './api-keys.js';
 import { createApps, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
   // Read before listening: a keys file that cannot be used stops the start, it never opens the gateway.
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
-  const { app, admin, registry, metrics } = createApps({ config, logger, upstreams, keys, lifecycle });
+  const assets = await loadPlaygroundAssets();
+  const { app, admin, registry, metrics } = createApps({ config, logger, upstreams, keys, lifecycle, assets });
   // New weights, backends and shadows without a restart: the models file when it changes, both files on SIGHUP.
   const models =
     config.modelsFile === undefined

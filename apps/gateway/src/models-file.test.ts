@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseModels } from './models-file.js';
 
-const DEFAULTS = { timeoutMs: 30_000, attemptTimeoutMs: 15_000 };
+const DEFAULTS = { timeoutMs: 30_000, attemptTimeoutMs: 15_000, maxTimeoutMs: 120_000 };
 const parse = (models: unknown) => parseModels(JSON.stringify(models), 'GATEWAY_MODELS_FILE', DEFAULTS);
 /** The example: v1 and v2 of question-topic, 90/10, every request copied to v2. */
 const ROLLOUT = {

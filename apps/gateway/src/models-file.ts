@@ -46,6 +46,12 @@ export interface ModelConfig {
   readonly timeoutMs: number;
   /** Deadline of one attempt on one replica; past it the request is retried elsewhere (the replica ejected only when at fault). */
   readonly attemptTimeoutMs: number;
+  /**
+   * The longest a request may take when its replica answers `102 Processing` (the work it
+   * admitted needs more than the attempt's deadline); the replica is offered it in
+   * `x-modeldock-deadline-max-ms`. At least `timeoutMs`.
+   */
+  readonly maxTimeoutMs: number;
   readonly aliases: readonly AliasConfig[];
 }
 
@@ -130,6 +136,7 @@ const modelSchema = z
     readyPath: z.string().regex(/^\/\S*$/, 'must be an absolute path').default(DEFAULT_READY_PATH),
     timeoutMs: z.number().int().positive().optional(),
     attemptTimeoutMs: z.number().int().positive().optional(),
+    maxTimeoutMs: z.number().int().positive().optional(),
     aliases: z.array(aliasSchema).default([]),
   })
   .superRefine((model, ctx) => {
@@ -205,6 +212,7 @@ const modelsSchema = z.record(z.string(), modelSchema).superRefine((models, ctx)
 export interface ModelDefaults {
   readonly timeoutMs: number;
   readonly attemptTimeoutMs: number;
+  readonly maxTimeoutMs: number;
 }
 
 /**
@@ -226,17 +234,22 @@ export function parseModels(text: string, source: string, defaults: ModelDefault
     const problems = models.error.issues.map((issue) => [source, ...issue.path].join('.') + `: ${issue.message}`);
     throw new Error(`invalid configuration: ${problems.join('; ')}`);
   }
-  return Object.entries(models.data).map(([name, model]) => ({
-    name,
-    backends:
-      model.backends?.map((backend) => ({ name: backend.name, upstreams: backend.upstream ?? [], weight: backend.weight })) ??
-      [{ name: DEFAULT_BACKEND, upstreams: model.upstream ?? [], weight: 1 }],
-    shadow: model.shadow,
-    readyPath: model.readyPath,
-    timeoutMs: model.timeoutMs ?? defaults.timeoutMs,
-    attemptTimeoutMs: model.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
-    aliases: model.aliases,
-  }));
+  return Object.entries(models.data).map(([name, model]) => {
+    const timeoutMs = model.timeoutMs ?? defaults.timeoutMs;
+    return {
+      name,
+      backends:
+        model.backends?.map((backend) => ({ name: backend.name, upstreams: backend.upstream ?? [], weight: backend.weight })) ??
+        [{ name: DEFAULT_BACKEND, upstreams: model.upstream ?? [], weight: 1 }],
+      shadow: model.shadow,
+      readyPath: model.readyPath,
+      timeoutMs,
+      attemptTimeoutMs: model.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+      // Never shorter than the ordinary deadline: a 102 only ever lets a request wait longer.
+      maxTimeoutMs: Math.max(timeoutMs, model.maxTimeoutMs ?? defaults.maxTimeoutMs),
+      aliases: model.aliases,
+    };
+  });
 }
 
 /** Reads and parses a models file; throws naming the file when it cannot be read or used. */

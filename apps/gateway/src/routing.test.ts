@@ -10,7 +10,7 @@ function fakePool(config: PoolConfig): UpstreamPool {
 }
 
 function routingOf(models: unknown) {
-  const configs = parseModels(JSON.stringify(models), 'test', { timeoutMs: 1000, attemptTimeoutMs: 1000 });
+  const configs = parseModels(JSON.stringify(models), 'test', { timeoutMs: 1000, attemptTimeoutMs: 1000, maxTimeoutMs: 1000 });
   return buildRouting(configs, fakePool, 0);
 }
 
@@ -78,11 +78,11 @@ describe('pickBackend', () => {
 
 describe('buildRouting', () => {
   it("keeps a backend's pool when only its name or weight changes, and makes a new one for new upstreams", () => {
-    const first = parseModels(JSON.stringify(SPLIT), 'test', { timeoutMs: 1000, attemptTimeoutMs: 1000 });
+    const first = parseModels(JSON.stringify(SPLIT), 'test', { timeoutMs: 1000, attemptTimeoutMs: 1000, maxTimeoutMs: 1000 });
     const renamed = parseModels(
       JSON.stringify({ m: { backends: [{ name: 'stable', upstream: 'http://a:1', weight: 0 }, { name: 'v2', upstream: 'http://b:1,http://d:1', weight: 1 }] } }),
       'test',
-      { timeoutMs: 1000, attemptTimeoutMs: 1000 },
+      { timeoutMs: 1000, attemptTimeoutMs: 1000, maxTimeoutMs: 1000 },
     );
     const key = (model: typeof first, i: number) => {
       const config = model[0];

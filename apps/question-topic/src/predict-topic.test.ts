@@ -8,6 +8,7 @@ import {
   fakeLabel as shiftedFakeLabel,
   type TestAppOptions,
 } from '@modeldock/model-server/testing';
+import { checkDocument, responseChecker, type Document } from '@modeldock/api-testing';
 import { predictTopicPlugin } from './predict-topic.js';
 
 /** question-topic as it runs: the model server with the seed route, over fake classifiers. */
@@ -377,5 +378,22 @@ describe('unknown routes', () => {
     const res = await supertest(createTestApp().app).get('/nope');
     assert.equal(res.status, 404);
     assert.deepEqual(Object.keys(res.body), ['error']);
+  });
+});
+
+describe('GET /openapi.json of question-topic', () => {
+  it('documents the seed route, whose example request answers as its response schema says', async () => {
+    const { app } = createTestApp();
+    const document = (await supertest(app).get('/openapi.json')).body as Document;
+    await checkDocument(document);
+    const operation = document.paths['/predict_topic']?.post as {
+      requestBody: { content: { 'application/json': { example: unknown } } };
+      responses: Record<string, { content: { 'application/json': { example: unknown } } }>;
+    };
+    const res = await supertest(app).post('/predict_topic').send(operation.requestBody.content['application/json'].example as object);
+    assert.equal(res.status, 200);
+    assert.deepEqual(responseChecker(document).check('POST', '/predict_topic', 200, res.body), []);
+    assert.deepEqual(operation.responses['200']?.content['application/json'].example, res.body);
+    assert.deepEqual(responseChecker(document).check('POST', '/predict_topic', 200, { ...res.body, topics: ['NOPE'] }).length, 1, 'topics are the labels');
   });
 });

@@ -7,8 +7,11 @@
  *
  *  (c) the largest requests the proposed budget admits (planned padded positions <= 4,096), run as
  *      `planEngineCalls` splits them.
+ *  (d) bulk requests (`--bulk` runs only this): the cost of one engine call by process CPU time
+ *      (one wasm thread is one core) for TREC questions and long texts, a fit of it, and the
+ *      largest bulk requests the server admits, run in the calls the batcher makes of them.
  *
- *   nice -n 5 node --import tsx scripts/measure-budget.ts [--quick] [--max-seconds=40] [--admitted-only]
+ *   nice -n 5 node --import tsx scripts/measure-budget.ts [--quick] [--max-seconds=40] [--admitted-only] [--bulk]
  *
  * Not a test: it times things. Every loop is bounded by count and by `--max-seconds` per case.
  */
@@ -16,13 +19,22 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import { setThreadsCount, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { loadSentenceEncoder, planEngineCalls, plannedPositions, selectBackend, type SentenceEncoder } from '../src/index.js';
+import {
+  USE_LITE_WASM_COST,
+  loadSentenceEncoder,
+  planEngineCalls,
+  planEngineWork,
+  plannedPositions,
+  selectBackend,
+  type SentenceEncoder,
+} from '../src/index.js';
 import { createUseTokenizer, parseUseVocabulary, normalizeForEncoder, type UseTokenizer } from '../src/use-tokenizer.js';
 import { defaultEncoderDirectory } from '../src/sentence-encoder.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const admittedOnly = args.includes('--admitted-only');
+const bulkOnly = args.includes('--bulk');
+const admittedOnly = args.includes('--admitted-only') || bulkOnly;
 const maxSeconds = Number(args.find((a) => a.startsWith('--max-seconds='))?.split('=')[1] ?? 40);
 
 function seconds(start: bigint): number {
@@ -223,7 +235,7 @@ for (const [name, terms, features] of models) {
 console.log(JSON.stringify({ samples, fits }));
 
 // (c) The largest admitted requests, split as the budget plans them.
-{
+if (!bulkOnly) {
   const budget = 4096;
   const questions = readFileSync(new URL('../../../data/trec/train_5500.label', import.meta.url))
     .toString('latin1')
@@ -256,7 +268,7 @@ console.log(JSON.stringify({ samples, fits }));
 
 // The graph ignores pieces past the 128th: a text and the same text with more words after its
 // 128th piece embed identically.
-{
+if (!bulkOnly) {
   const head = textOfPieces(ours, 200);
   const [a, b] = [head, `${head} ${textOfPieces(ours, 300, 4242)}`];
   const output = await encoder.embed([a, b]);
@@ -264,5 +276,87 @@ console.log(JSON.stringify({ samples, fits }));
   output.dispose();
   const difference = Math.max(...(rows[0] ?? []).map((v, i) => Math.abs(v - (rows[1]?.[i] ?? NaN))));
   console.log(`\nmax |embedding(200 pieces) - embedding(same + ${ours.countPieces(b) - ours.countPieces(a)} more)|: ${difference}`);
+}
+
+// (d) Bulk requests: what one engine call costs in process CPU (one wasm thread: one core, whatever
+// else the machine runs), and the largest bulk requests run as the server runs them: rows sorted by
+// length and cut into calls of at most 32 texts and 1,024 padded positions (the batcher's limits).
+if (bulkOnly) {
+  const trec = [
+    ...new Set(
+      readFileSync(new URL('../../../data/trec/train_5500.label', import.meta.url))
+        .toString('latin1')
+        .split(/\r?\n/)
+        .map((line) => line.slice(line.indexOf(' ') + 1).trim())
+        .filter((text) => text !== ''),
+    ),
+  ];
+  const cpuSeconds = async (texts: readonly string[]): Promise<{ cpu: number; wall: number }> => {
+    const start = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    const output = await encoder.embed(texts);
+    await output.data();
+    output.dispose();
+    const used = process.cpuUsage(cpu);
+    return { cpu: (used.user + used.system) / 1e6, wall: seconds(start) };
+  };
+  const sortedTrec = [...trec.slice(0, 2048)].sort((a, b) => ours.countPieces(a) - ours.countPieces(b));
+  const long = Array.from({ length: 512 }, (_, i) => textOfPieces(ours, 200, i * 211));
+  const callCases: [string, string[]][] = [
+    ...[8, 32, 64, 128, 256].map((n): [string, string[]] => [`TREC x${n}`, sortedTrec.slice(1000, 1000 + n)]),
+    ...[1, 4, 8, 16, 32].map((n): [string, string[]] => [`200-piece texts x${n}`, long.slice(0, n)]),
+  ];
+  console.log(`\n## (d) bulk requests, wasm, one thread, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log('### one engine call: process CPU seconds (median of 3)\n');
+  console.log('| call | texts | padded positions | CPU s | wall s | CPU ms per position |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  const points: { positions: number; cpu: number }[] = [];
+  for (const [label, texts] of callCases) {
+    const runs = [await cpuSeconds(texts), await cpuSeconds(texts), await cpuSeconds(texts)].sort((a, b) => a.cpu - b.cpu);
+    const { cpu, wall } = runs[1] as { cpu: number; wall: number };
+    const positions = planEngineWork(texts.map((t) => ours.countPieces(t)), { maxPositions: Infinity }).positions;
+    points.push({ positions, cpu });
+    console.log(`| ${label} | ${texts.length} | ${positions} | ${cpu.toFixed(3)} | ${wall.toFixed(3)} | ${((cpu / positions) * 1000).toFixed(3)} |`);
+  }
+  // Least squares of cpu = c + k·positions, each point weighted by 1/cpu (relative error).
+  const w = points.map((p) => 1 / p.cpu ** 2);
+  const sw = w.reduce((a, b) => a + b, 0);
+  const sx = points.reduce((a, p, i) => a + w[i]! * p.positions, 0);
+  const sy = points.reduce((a, p, i) => a + w[i]! * p.cpu, 0);
+  const sxx = points.reduce((a, p, i) => a + w[i]! * p.positions ** 2, 0);
+  const sxy = points.reduce((a, p, i) => a + w[i]! * p.positions * p.cpu, 0);
+  const k = (sw * sxy - sx * sy) / (sw * sxx - sx * sx);
+  const c = (sy - k * sx) / sw;
+  const envelope = Math.max(...points.filter((p) => p.positions >= 256).map((p) => (p.cpu - Math.max(c, 0)) / p.positions));
+  console.log(`\nfit: CPU s = ${c.toFixed(4)} + ${(k * 1000).toFixed(3)} ms · padded positions; upper envelope of calls >= 256 positions: ${(envelope * 1000).toFixed(3)} ms per position`);
+  console.log(`cost model in use (engine-cost.ts): ${USE_LITE_WASM_COST.fixed} s per call + ${(USE_LITE_WASM_COST.perPaddedPosition * 1000).toFixed(2)} ms per padded position`);
+
+  const shortText = (i: number) => textOfPieces(ours, 32, i * 37);
+  const requests: [string, string[]][] = [
+    ['2,048 TREC questions (the client tests)', trec.slice(0, 2048)],
+    ['512 texts of 200 pieces (LangChain default batch of long chunks)', long],
+    ['2,048 texts of 32 pieces', Array.from({ length: 2048 }, (_, i) => shortText(i))],
+  ];
+  console.log('\n### the largest bulk requests, in the calls the batcher makes (<= 32 texts, <= 1,024 positions)\n');
+  console.log('| request | pieces | padded positions | calls | estimated s | CPU s | wall s | longest call wall s |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [label, texts] of requests) {
+    const counts = texts.map((t) => ours.countPieces(t));
+    const plan = planEngineWork(counts, { maxPositions: 1024, maxRows: 32 });
+    const calls = planEngineCalls(counts, 1024, undefined, 32);
+    let cpu = 0;
+    let wall = 0;
+    let longest = 0;
+    for (const call of calls) {
+      const timed = await cpuSeconds(call.map((i) => texts[i] ?? ''));
+      cpu += timed.cpu;
+      wall += timed.wall;
+      longest = Math.max(longest, timed.wall);
+    }
+    console.log(
+      `| ${label} | ${counts.reduce((a, b) => a + b, 0)} | ${plan.positions} | ${plan.calls} | ${plan.seconds.toFixed(1)} | ${cpu.toFixed(1)} | ${wall.toFixed(1)} | ${longest.toFixed(2)} |`,
+    );
+  }
+  console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 encoder.dispose();

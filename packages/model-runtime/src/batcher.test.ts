@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatcherObserver, type BatcherOptions } from './batcher.js';
+import { BULK_QUEUE_SHARE, DynamicBatcher, QueueFullError, BatcherClosedError, arrayRows, type BatcherObserver, type BatcherOptions } from './batcher.js';
 import type { PredictOptions } from './model-runtime.js';
 
 const codecs = { input: arrayRows<number>(), output: arrayRows<number>() };
@@ -218,6 +218,19 @@ describe('DynamicBatcher', () => {
     );
   });
 
+  it('puts a client with nothing queued ahead of a client already served', async () => {
+    const e = engine();
+    e.hold();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 2, maxBatchDelayMs: 0, maxQueue: 100 });
+    const flood = batcher.submit([1, 1, 1, 1, 1, 1], { client: 'a' });
+    await new Promise((resolve) => setImmediate(resolve));
+    // a's first part is in the engine; b arrives and goes before a's next part.
+    const other = batcher.submit([7], { client: 'b' });
+    e.release();
+    await Promise.all([flood, other]);
+    assert.deepEqual(e.calls, [[1, 1], [7], [1, 1], [1, 1]]);
+  });
+
   it('shares batches round-robin between clients', async () => {
     const e = engine();
     e.hold();
@@ -268,5 +281,77 @@ describe('DynamicBatcher', () => {
     const results = await Promise.all([batcher.submit([1]), batcher.submit([2]), batcher.submit([3])]);
     assert.deepEqual(results, [[2], [4], [6]]);
     assert.deepEqual(e.calls, [[1, 2], [3]]);
+  });
+});
+
+describe('DynamicBatcher work units', () => {
+  /** Work of a row: the number itself (so tests read the work off the inputs). */
+  const workOf = (items: readonly number[]) => ({ work: items.map((n) => Math.abs(n)) });
+  const sum = (items: readonly number[]) => items.reduce((a, b) => a + b, 0);
+
+  it('cuts a request into parts of at most maxBatchWork, and never merges a batch past it', async () => {
+    const e = engine();
+    e.hold();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 100, maxBatchWork: 10, maxBatchDelayMs: 0, maxQueue: 100 });
+    const blocker = batcher.submit([1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const bulk = batcher.submit([4, 4, 4, 4, 30, 2], workOf([4, 4, 4, 4, 30, 2]));
+    const small = batcher.submit([3], { client: 'b', ...workOf([3]) });
+    e.release();
+    assert.deepEqual(await bulk, [8, 8, 8, 8, 60, 4]);
+    assert.deepEqual(await small, [6]);
+    await blocker;
+    // Parts [4, 4] [4, 4] [30] [2]; b's row waits for one part, not for the whole request (8 + 3 > 10).
+    assert.deepEqual(e.calls, [[1], [4, 4], [3], [4, 4], [30], [2]]);
+    for (const call of e.calls.slice(1)) assert.ok(call.length === 1 || sum(call) <= 10, `call ${call.join(',')} over the work limit`);
+  });
+
+  it('lets a request of several parts fill only a share of the queue’s work; one-part requests still get in', async () => {
+    const e = engine();
+    e.hold();
+    const options = { maxBatchSize: 100, maxBatchWork: 10, maxBatchDelayMs: 0, maxQueue: 1000, maxQueueWork: 100, workUnit: 'positions' };
+    const batcher = batcherOf(e.predict, options);
+    const blocker = batcher.submit([1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const first = batcher.submit(Array<number>(7).fill(10), { client: 'a', ...workOf(Array<number>(7).fill(10)) });
+    // 70 queued; another bulk request of 10 would take the queue past 75 % of 100.
+    await assert.rejects(batcher.submit([5, 5, 5], { client: 'b', ...workOf([5, 5, 5]) }), (error: unknown) => {
+      assert.ok(error instanceof QueueFullError);
+      assert.equal(error.scope, 'server');
+      assert.equal(error.limit, 100 * BULK_QUEUE_SHARE);
+      assert.match(error.message, /75 positions already queued/);
+      return true;
+    });
+    // A request of one part still finds room in the rest of the queue.
+    const small = batcher.submit([9], { client: 'c', ...workOf([9]) });
+    await assert.rejects(batcher.submit([9, 9, 9], { client: 'd', ...workOf([9, 9, 9]) }), QueueFullError);
+    assert.equal(batcher.queuedWorkUnits, 79);
+    e.release();
+    await Promise.all([blocker, first, small]);
+    assert.equal(batcher.queuedWorkUnits, 0);
+  });
+
+  it("limits each client's share of the queue's work, and gives the work back when a request is abandoned", async () => {
+    const e = engine();
+    e.hold();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 1, maxBatchDelayMs: 0, maxQueue: 100, maxQueueWork: 1000, maxQueueWorkPerClient: 20 });
+    const running = batcher.submit([1], { client: 'a' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const abandon = new AbortController();
+    const queued = batcher.submit([15], { client: 'a', signal: abandon.signal, ...workOf([15]) });
+    await assert.rejects(batcher.submit([6], { client: 'a', ...workOf([6]) }), (error: unknown) => error instanceof QueueFullError && error.scope === 'client');
+    const fromB = batcher.submit([6], { client: 'b', ...workOf([6]) });
+    abandon.abort(new Error('gone'));
+    await assert.rejects(queued, /gone/);
+    const again = batcher.submit([6], { client: 'a', ...workOf([6]) });
+    e.release();
+    assert.deepEqual(await Promise.all([running, fromB, again]), [[2], [12], [12]]);
+  });
+
+  it('admits a request heavier than a whole limit when nothing is queued', async () => {
+    const e = engine();
+    const batcher = batcherOf(e.predict, { maxBatchSize: 4, maxBatchWork: 10, maxBatchDelayMs: 0, maxQueue: 100, maxQueueWork: 20 });
+    assert.deepEqual(await batcher.submit([50], workOf([50])), [100]);
+    await assert.rejects(batcher.submit([1, 2], { work: [1] }), RangeError);
   });
 });

@@ -16,7 +16,28 @@ export interface BatcherOptions {
    * part size still runs a large request in a few engine calls rather than one per row.
    */
   maxPartRows?: number;
+  /**
+   * Most work units (each row's, from {@link SubmitOptions.work}: e.g. encoder positions) per
+   * engine call, and so per part (default: unbounded). Bounds how long one call keeps every other
+   * client waiting; a single row heavier than this still runs, alone.
+   */
+  maxBatchWork?: number;
+  /**
+   * Most work units waiting (default: unbounded). A request of more than one part may fill only
+   * {@link BULK_QUEUE_SHARE} of it, so requests of one part always find room beside bulk work.
+   */
+  maxQueueWork?: number;
+  /** Most work units one client may have waiting (default: `maxQueueWork`). */
+  maxQueueWorkPerClient?: number;
+  /** What a work unit is, for refusal messages (default `work units`). */
+  workUnit?: string;
 }
+
+/**
+ * The share of `maxQueueWork` that requests of more than one part may fill: the rest is kept for
+ * requests of one part, so that bulk work, however much of it arrives, never refuses everyone.
+ */
+export const BULK_QUEUE_SHARE = 0.75;
 
 /** Hooks for metrics; all optional. */
 export interface BatcherObserver {
@@ -58,11 +79,13 @@ export class QueueFullError extends Error {
     readonly limit: number,
     /** `server`: the whole queue is full; `client`: this client's share is. */
     readonly scope: 'server' | 'client',
+    /** What `limit` counts: `rows`, or the batcher's work unit. */
+    readonly unit = 'rows',
   ) {
     super(
       scope === 'server'
-        ? `server overloaded: ${limit} rows already queued`
-        : `too many queued rows from this client (limit ${limit}); retry later`,
+        ? `server overloaded: ${limit} ${unit} already queued`
+        : `too many queued ${unit} from this client (limit ${limit}); retry later`,
     );
   }
 }
@@ -84,6 +107,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Who asked; the queue is shared round-robin between clients. */
   client?: string;
+  /** Each row's work units (e.g. its encoder positions), for the work limits; default 0 per row. */
+  work?: readonly number[];
   /**
    * Told each time some of the request's rows leave the queue for an engine call: how many, and
    * how long they waited (ms). Rows not yet told of when the request fails were still queued.
@@ -110,6 +135,8 @@ interface Part<I, O> {
   readonly index: number;
   readonly start: number;
   readonly end: number;
+  /** Work units of its rows. */
+  readonly work: number;
   readonly enqueuedAt: number;
 }
 
@@ -127,9 +154,10 @@ function dropReason(reason: unknown): DropReason {
  * merged into one engine call of at most `maxBatchSize` rows, and each caller gets its rows back in
  * order. One engine call runs at a time, which is also what a single-threaded backend can do.
  *
- * Fairness: each client has its own queue and batches take parts round-robin across clients, so a
- * client with a thousand queued rows delays another client's request by about one batch, not a
- * thousand rows. Cancellation: an aborted request's queued parts are dropped, and each engine call
+ * Fairness: each client has its own queue and batches take parts round-robin across clients, a
+ * client with nothing queued first, so a client with a thousand queued rows delays another
+ * client's request by the batch running, not a thousand rows. Parts and batches are bounded in
+ * rows and in work units (a text's encoder positions), so one engine call stays short. Cancellation: an aborted request's queued parts are dropped, and each engine call
  * gets its rows' signals, so the engine skips the work of requests abandoned while it runs (what it
  * skipped is counted as dropped). If a merged call fails, its parts are retried one by one, so one
  * request's bad input fails only that request.
@@ -138,12 +166,19 @@ export class DynamicBatcher<I, O> {
   /** Per-client queues; Map order is the round-robin order (a served client moves to the end). */
   private readonly queues = new Map<string, Part<I, O>[]>();
   private readonly clientRows = new Map<string, number>();
+  private readonly clientWork = new Map<string, number>();
+  /** Clients that joined with nothing queued and have not been served since: first in the round-robin order. */
+  private readonly unserved = new Set<string>();
   private queuedRows = 0;
+  private queuedWork = 0;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private dispatching = false;
   private readonly maxQueuePerClient: number;
+  private readonly maxBatchWork: number;
+  private readonly maxQueueWork: number;
+  private readonly maxQueueWorkPerClient: number;
 
   constructor(
     /** One engine call; `options` carries each row's signal and hears which rows the engine skipped. */
@@ -158,6 +193,15 @@ export class DynamicBatcher<I, O> {
     if (!(options.maxQueue >= 1)) throw new RangeError('maxQueue must be at least 1');
     this.maxQueuePerClient = options.maxQueuePerClient ?? options.maxQueue;
     if (!(this.maxQueuePerClient >= 1)) throw new RangeError('maxQueuePerClient must be at least 1');
+    this.maxBatchWork = options.maxBatchWork ?? Infinity;
+    this.maxQueueWork = options.maxQueueWork ?? Infinity;
+    this.maxQueueWorkPerClient = options.maxQueueWorkPerClient ?? this.maxQueueWork;
+    if (!(this.maxBatchWork > 0 && this.maxQueueWork > 0 && this.maxQueueWorkPerClient > 0)) throw new RangeError('work limits must be positive');
+  }
+
+  /** Work units waiting for an engine call (not counting the one running). */
+  get queuedWorkUnits(): number {
+    return this.queuedWork;
   }
 
   /** Rows waiting for an engine call (not counting the one running). */
@@ -175,25 +219,20 @@ export class DynamicBatcher<I, O> {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
     const rows = this.codecs.input.rows(inputs);
     if (rows === 0) return Promise.reject(new RangeError('nothing to predict'));
-    // A request bigger than the whole queue could never be admitted; let it in when the queue is empty.
-    if (this.queuedRows > 0 && this.queuedRows + rows > this.options.maxQueue) {
-      return Promise.reject(new QueueFullError(this.options.maxQueue, 'server'));
-    }
-    const mine = this.clientRows.get(client) ?? 0;
-    if (mine > 0 && mine + rows > this.maxQueuePerClient) {
-      return Promise.reject(new QueueFullError(this.maxQueuePerClient, 'client'));
-    }
+    if (options.work !== undefined && options.work.length !== rows) return Promise.reject(new RangeError('one work count per row'));
+    const cuts = this.cut(rows, options.work);
+    const work = cuts.reduce((sum, cut) => sum + cut.work, 0);
+    const refusal = this.refusal(client, rows, work, cuts.length > 1);
+    if (refusal !== undefined) return Promise.reject(refusal);
     return new Promise<O>((resolve, reject) => {
-      const size = this.options.maxPartRows ?? this.options.maxBatchSize;
-      const parts = Math.ceil(rows / size);
       const onAbort = () => this.abandon(request, signal?.reason);
       const request: Request<I, O> = {
         inputs,
         client,
         onDequeue: options.onDequeue,
         signal,
-        outputs: new Array<O | undefined>(parts).fill(undefined),
-        parts,
+        outputs: new Array<O | undefined>(cuts.length).fill(undefined),
+        parts: cuts.length,
         done: 0,
         settled: false,
         resolve,
@@ -201,17 +240,70 @@ export class DynamicBatcher<I, O> {
         release: () => signal?.removeEventListener('abort', onAbort),
       };
       const enqueuedAt = this.now();
-      const queue = this.queues.get(client) ?? [];
-      for (let index = 0; index < parts; index += 1) {
-        queue.push({ request, index, start: index * size, end: Math.min(rows, (index + 1) * size), enqueuedAt });
-      }
-      this.queues.set(client, queue);
-      this.clientRows.set(client, mine + rows);
-      this.queuedRows += rows;
+      const waiting = this.queues.get(client);
+      const queue = waiting ?? [];
+      cuts.forEach((cut, index) => queue.push({ request, index, ...cut, enqueuedAt }));
+      if (waiting === undefined) this.joinFirst(client, queue);
+      this.account(client, rows, work);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.observer.queueLength?.(this.queuedRows);
       this.schedule();
     });
+  }
+
+  /**
+   * A client with nothing queued joins the round-robin order ahead of every client already served
+   * (behind other newcomers, in the order they came), as FQ-CoDel serves new flows first: a client
+   * sending a request now and then waits for the call running, not for another client's next part.
+   */
+  private joinFirst(client: string, queue: Part<I, O>[]): void {
+    const entries = [...this.queues];
+    this.queues.clear();
+    for (const [other, parts] of entries) if (this.unserved.has(other)) this.queues.set(other, parts);
+    this.queues.set(client, queue);
+    for (const [other, parts] of entries) if (!this.unserved.has(other)) this.queues.set(other, parts);
+    this.unserved.add(client);
+  }
+
+  /**
+   * A request's rows cut into parts of at most `maxPartRows` rows and `maxBatchWork` work units
+   * (a row heavier than that is a part of its own).
+   */
+  private cut(rows: number, work: readonly number[] | undefined): { start: number; end: number; work: number }[] {
+    const size = this.options.maxPartRows ?? this.options.maxBatchSize;
+    const cuts: { start: number; end: number; work: number }[] = [];
+    let start = 0;
+    let sum = 0;
+    for (let row = 0; row < rows; row += 1) {
+      const weight = work?.[row] ?? 0;
+      if (row > start && (row - start >= size || sum + weight > this.maxBatchWork)) {
+        cuts.push({ start, end: row, work: sum });
+        start = row;
+        sum = 0;
+      }
+      sum += weight;
+    }
+    cuts.push({ start, end: rows, work: sum });
+    return cuts;
+  }
+
+  /**
+   * Why a request of `rows` rows and `work` units cannot be queued now, if it cannot. A request
+   * larger than a whole limit could never be admitted, so it is let in when nothing of that limit
+   * is queued; a request of several parts (`bulk`) fills at most {@link BULK_QUEUE_SHARE} of the
+   * queue's work.
+   */
+  private refusal(client: string, rows: number, work: number, bulk: boolean): QueueFullError | undefined {
+    const unit = this.options.workUnit ?? 'work units';
+    const over = (queued: number, adding: number, limit: number) => queued > 0 && queued + adding > limit;
+    if (over(this.queuedRows, rows, this.options.maxQueue)) return new QueueFullError(this.options.maxQueue, 'server');
+    const workLimit = bulk ? Math.floor(this.maxQueueWork * BULK_QUEUE_SHARE) : this.maxQueueWork;
+    if (work > 0 && over(this.queuedWork, work, workLimit)) return new QueueFullError(workLimit, 'server', unit);
+    if (over(this.clientRows.get(client) ?? 0, rows, this.maxQueuePerClient)) return new QueueFullError(this.maxQueuePerClient, 'client');
+    if (work > 0 && over(this.clientWork.get(client) ?? 0, work, this.maxQueueWorkPerClient)) {
+      return new QueueFullError(this.maxQueueWorkPerClient, 'client', unit);
+    }
+    return undefined;
   }
 
   /** Refuses new work, fails what is still queued, and waits for the running call. */
@@ -220,8 +312,11 @@ export class DynamicBatcher<I, O> {
     clearTimeout(this.timer);
     const requests = new Set([...this.queues.values()].flat().map((part) => part.request));
     this.queues.clear();
+    this.unserved.clear();
     this.clientRows.clear();
+    this.clientWork.clear();
     this.queuedRows = 0;
+    this.queuedWork = 0;
     for (const request of requests) this.fail(request, new BatcherClosedError());
     await this.running;
   }
@@ -245,20 +340,29 @@ export class DynamicBatcher<I, O> {
     const queue = this.queues.get(request.client);
     if (queue === undefined) return 0;
     const kept = queue.filter((part) => part.request !== request);
-    const removed = queue.filter((part) => part.request === request).reduce((sum, part) => sum + rowsOf(part), 0);
+    const parts = queue.filter((part) => part.request === request);
+    const removed = parts.reduce((sum, part) => sum + rowsOf(part), 0);
     if (removed === 0) return 0;
-    if (kept.length === 0) this.queues.delete(request.client);
-    else this.queues.set(request.client, kept);
-    this.account(request.client, -removed);
+    if (kept.length === 0) {
+      this.queues.delete(request.client);
+      this.unserved.delete(request.client);
+    } else {
+      this.queues.set(request.client, kept);
+    }
+    this.account(request.client, -removed, -parts.reduce((sum, part) => sum + part.work, 0));
     this.observer.queueLength?.(this.queuedRows);
     return removed;
   }
 
-  private account(client: string, rows: number): void {
+  private account(client: string, rows: number, work: number): void {
     this.queuedRows += rows;
+    this.queuedWork += work;
     const left = (this.clientRows.get(client) ?? 0) + rows;
     if (left > 0) this.clientRows.set(client, left);
     else this.clientRows.delete(client);
+    const leftWork = (this.clientWork.get(client) ?? 0) + work;
+    if (leftWork > 0 && left > 0) this.clientWork.set(client, leftWork);
+    else this.clientWork.delete(client);
   }
 
   private fail(request: Request<I, O>, error: unknown): void {
@@ -300,25 +404,28 @@ export class DynamicBatcher<I, O> {
     }
   }
 
-  /** Up to `maxBatchSize` rows, taking each client's next part in turn. */
+  /** Up to `maxBatchSize` rows and `maxBatchWork` work units, taking each client's next part in turn. */
   private takeBatch(): Part<I, O>[] {
     const batch: Part<I, O>[] = [];
     let size = 0;
+    let work = 0;
     let progress = true;
-    while (progress && size < this.options.maxBatchSize) {
+    while (progress && size < this.options.maxBatchSize && work < this.maxBatchWork) {
       progress = false;
       for (const client of [...this.queues.keys()]) {
         const queue = this.queues.get(client) as Part<I, O>[];
         const next = queue[0] as Part<I, O>;
-        if (batch.length > 0 && size + rowsOf(next) > this.options.maxBatchSize) continue;
+        if (batch.length > 0 && (size + rowsOf(next) > this.options.maxBatchSize || work + next.work > this.maxBatchWork)) continue;
         queue.shift();
         this.queues.delete(client);
+        this.unserved.delete(client);
         if (queue.length > 0) this.queues.set(client, queue);
-        this.account(client, -rowsOf(next));
+        this.account(client, -rowsOf(next), -next.work);
         batch.push(next);
         size += rowsOf(next);
+        work += next.work;
         progress = true;
-        if (size >= this.options.maxBatchSize) break;
+        if (size >= this.options.maxBatchSize || work >= this.maxBatchWork) break;
       }
     }
     return batch;

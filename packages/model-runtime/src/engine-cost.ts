@@ -13,10 +13,12 @@ export interface EngineCostModel {
 }
 
 /**
- * Fitted on the wasm backend, one thread, on a shared 2-core machine (packages/model-runtime/
- * BUDGET.md, `scripts/measure-budget.ts`): an upper envelope of the measured calls, not their mean.
+ * Engine seconds on the wasm backend, one thread, measured as process CPU time (one core, whatever
+ * else the machine runs): a call's fixed cost from a least-squares fit, and per padded position the
+ * upper envelope of the measured calls of 256 positions or more (TREC questions cost ~0.53 ms,
+ * 128-piece texts ~0.74 ms). packages/model-runtime/BUDGET.md (d), `scripts/measure-budget.ts --bulk`.
  */
-export const USE_LITE_WASM_COST: EngineCostModel = Object.freeze({ fixed: 0.1, perPaddedPosition: 1.1e-3 });
+export const USE_LITE_WASM_COST: EngineCostModel = Object.freeze({ fixed: 0.025, perPaddedPosition: 0.75e-3 });
 
 /**
  * The positions an `embed` call of texts with these piece counts pays for: the batch is padded to
@@ -30,17 +32,18 @@ export function paddedPositions(piecesPerText: readonly number[]): number {
 }
 
 /**
- * Splits texts into `embed` calls of at most `maxPaddedPositions` padded positions each, with the
- * least padded positions plus `callOverhead` (a call's fixed cost, in positions) in total: texts
- * sorted by length, cut into runs by dynamic programming. Greedy filling pads badly (31 texts of
- * 16 pieces beside one of 128 cost as much as 32 of 128). A text alone always fits. Quadratic in
- * the number of texts (fine for a request or a batch: 1,024 texts plan in a few milliseconds).
- * Returns the texts' indices per call, shortest texts first.
+ * Splits texts into `embed` calls of at most `maxPaddedPositions` padded positions and `maxRows`
+ * texts each, with the least padded positions plus `callOverhead` (a call's fixed cost, in
+ * positions) in total: texts sorted by length, cut into runs by dynamic programming. Greedy
+ * filling pads badly (31 texts of 16 pieces beside one of 128 cost as much as 32 of 128). A text
+ * alone always fits. Each text tries at most one call's worth of predecessors, so a request of
+ * 2,048 texts plans in a few milliseconds. Returns the texts' indices per call, shortest first.
  */
 export function planEngineCalls(
   piecesPerText: readonly number[],
   maxPaddedPositions: number,
   callOverhead: number = Math.round(USE_LITE_WASM_COST.fixed / USE_LITE_WASM_COST.perPaddedPosition),
+  maxRows = Infinity,
 ): number[][] {
   const order = piecesPerText.map((_, i) => i).sort((a, b) => clip(piecesPerText[a]) - clip(piecesPerText[b]));
   const lengths = order.map((i) => clip(piecesPerText[i]));
@@ -53,7 +56,7 @@ export function planEngineCalls(
     const longest = lengths[j - 1] ?? 0;
     for (let i = j - 1; i >= 0; i--) {
       const padded = (j - i) * longest;
-      if (i < j - 1 && padded > maxPaddedPositions) break;
+      if (i < j - 1 && (padded > maxPaddedPositions || j - i > maxRows)) break;
       const cost = (best[i] ?? Infinity) + padded + callOverhead;
       if (cost < (best[j] ?? Infinity)) {
         best[j] = cost;
@@ -72,6 +75,37 @@ export function plannedPositions(piecesPerText: readonly number[], maxPaddedPosi
     (sum, call) => sum + paddedPositions(call.map((i) => piecesPerText[i] ?? 0)),
     0,
   );
+}
+
+/** What the engine calls of some texts cost, as {@link planEngineWork} plans them. */
+export interface EnginePlan {
+  /** Engine calls. */
+  readonly calls: number;
+  /** Padded positions of all the calls. */
+  readonly positions: number;
+  /** Estimated engine seconds of all the calls, on one wasm core ({@link USE_LITE_WASM_COST}). */
+  readonly seconds: number;
+}
+
+/**
+ * The engine calls of texts with these piece counts, planned as {@link planEngineCalls} plans
+ * them (at most `maxPositions` padded positions and `maxRows` texts each), and their estimated
+ * cost: what a server admits a request by and grows its deadline with.
+ */
+export function planEngineWork(
+  piecesPerText: readonly number[],
+  limits: { maxPositions: number; maxRows?: number },
+  model: EngineCostModel = USE_LITE_WASM_COST,
+): EnginePlan {
+  const calls = planEngineCalls(piecesPerText, limits.maxPositions, Math.round(model.fixed / model.perPaddedPosition), limits.maxRows);
+  let positions = 0;
+  for (const call of calls) positions += paddedPositions(call.map((i) => piecesPerText[i] ?? 0));
+  return { calls: calls.length, positions, seconds: calls.length * model.fixed + positions * model.perPaddedPosition };
+}
+
+/** Positions one text of `pieces` pieces takes in an engine call: the graph reads its first 128. */
+export function textPositions(pieces: number): number {
+  return clip(pieces);
 }
 
 function clip(pieces: number | undefined): number {

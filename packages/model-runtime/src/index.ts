@@ -18,9 +18,21 @@ export {
   loadSentenceEncoder,
   type SentenceEncoder,
 } from './sentence-encoder.js';
-export { USE_LITE_MAX_POSITIONS, USE_LITE_WASM_COST, estimateEngineCost, paddedPositions, planEngineCalls, plannedPositions, type EngineCostModel } from './engine-cost.js';
+export {
+  USE_LITE_MAX_POSITIONS,
+  USE_LITE_WASM_COST,
+  estimateEngineCost,
+  paddedPositions,
+  planEngineCalls,
+  planEngineWork,
+  plannedPositions,
+  textPositions,
+  type EngineCostModel,
+  type EnginePlan,
+} from './engine-cost.js';
 export { createUseTokenizer, loadUseTokenizer, normalizeForEncoder, parseUseVocabulary, type UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 export {
+  BULK_QUEUE_SHARE,
   DynamicBatcher,
   QueueFullError,
   BatcherClosedError,
@@ -47,6 +59,7 @@ export {
   emptyValues,
   rowSize,
   rowsOf,
+  selectRows,
   signatureSchema,
   sliceBatch,
   tensorSpecSchema,

@@ -27,6 +27,11 @@ export interface ModelKindImplementation<M> {
   describe(metadata: M): KindDescription;
   /** Text kinds: how the server measures a request's work. Absent for kinds whose inputs are tensors. */
   readonly measure?: TextMeasureDeclaration;
+  /**
+   * Text kinds whose engine does not read a text as it comes (a text transform): what it reads of
+   * it, so that texts with the same key get identical output rows. Default: the text itself.
+   */
+  textKey?(metadata: M): (text: string) => string;
   /** The runtime for a described version; `load()` reads the weights. */
   create(description: TypedDescription<M>, versionDir: string, deps: ModelDependencies): ModelRuntime;
 }

@@ -1,3 +1,4 @@
+import type { EnginePlan } from './engine-cost.js';
 import type { Batch, Signature } from './signature.js';
 
 /** The input every text kind takes: a BYTES tensor of texts, shape [n]. */
@@ -69,17 +70,29 @@ export interface ModelRuntime extends ModelDescription {
   predict(inputs: Batch, options?: PredictOptions): Promise<Batch>;
   /** Frees every tensor the model holds. */
   unload(): Promise<void>;
+  /**
+   * Text models: what the engine reads of a text (after the model's own text transform), so that
+   * texts with the same key get identical output rows; absent: the text itself. Cheap and pure: the
+   * server calls it on the HTTP thread to key its result cache.
+   */
+  textKey?(text: string): string;
 }
 
 /**
  * A text kind's measure of a request's work, with the tokenizer and the call planning its engine
- * uses: what the server bounds before anything is queued (characters, pieces, padded positions).
+ * uses: what the server bounds before anything is queued (characters, pieces, padded positions),
+ * cuts large requests by, and grows their deadline with.
  */
 export interface TextMeasure {
   /** The text exactly as the engine's tokenizer segments it (NFKC and the like), to bound its length. */
   normalize(text: string): string;
   /** Pieces the engine would compute for `text`. */
   countPieces(text: string): number;
-  /** Padded positions of the engine calls the engine would plan for texts of these piece counts: what its time grows with. */
-  plannedPositions(piecesPerText: readonly number[]): number;
+  /** Positions a text of `pieces` pieces takes in an engine call: its share of the work of a call. */
+  positions(pieces: number): number;
+  /**
+   * The engine calls the engine would plan for texts of these piece counts, each within `limits`:
+   * their padded positions (what engine time grows with) and estimated engine seconds.
+   */
+  plan(piecesPerText: readonly number[], limits: { maxPositions: number; maxRows?: number }): EnginePlan;
 }

@@ -145,6 +145,25 @@ export function sliceBatch(batch: Batch, start: number, end: number): Batch {
   return { rows: end - start, tensors };
 }
 
+/** The rows `rows` of `batch`, in that order (typed arrays are copied). */
+export function selectRows(batch: Batch, rows: readonly number[]): Batch {
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, tensor] of Object.entries(batch.tensors)) {
+    const width = rowSize(tensor.shape);
+    const shape = [rows.length, ...tensor.shape.slice(1)];
+    if (tensor.datatype === 'BYTES') {
+      const data = tensor.data as string[];
+      tensors[name] = { datatype: 'BYTES', shape, data: rows.flatMap((row) => data.slice(row * width, (row + 1) * width)) };
+      continue;
+    }
+    const source = tensor.data as Float32Array | Int32Array | Uint8Array;
+    const data = emptyValues(tensor.datatype, rows.length * width) as Float32Array | Int32Array | Uint8Array;
+    rows.forEach((row, i) => data.set(source.subarray(row * width, (row + 1) * width), i * width));
+    tensors[name] = { datatype: tensor.datatype, shape, data };
+  }
+  return { rows: rows.length, tensors };
+}
+
 /** A batch holding one BYTES tensor of texts, shape [n]: the input of every text kind. */
 export function textBatch(name: string, texts: readonly string[]): Batch {
   return { rows: texts.length, tensors: { [name]: { datatype: 'BYTES', shape: [texts.length], data: [...texts] } } };

@@ -1,12 +1,13 @@
-import { plannedPositions } from './engine-cost.js';
+import { planEngineWork, textPositions } from './engine-cost.js';
 import type { TextMeasureDeclaration } from './model-kind.js';
-import { MAX_CALL_POSITIONS } from './sentence-encoder.js';
 import { requireResource } from './shared-resources.js';
 
 /**
  * The work measure of the kinds fed by USE lite: a text's NFKC form, its encoder pieces (from the
- * tokenizer alone) and the padded positions of the engine calls `forEachEngineCall` plans. Counted on the text as received: a kind's text transform runs in the engine,
- * never on the HTTP thread (its regular expressions cost more than counting does).
+ * tokenizer alone), the positions the graph reads of it (the first 128) and the engine calls
+ * `forEachEngineCall` plans, costed on one wasm core. Counted on the text as received: a kind's
+ * text transform runs in the engine, never on the HTTP thread (its regular expressions cost more
+ * than counting does).
  */
 export const USE_LITE_TEXT_MEASURE: TextMeasureDeclaration = {
   resources: ['sentence-encoder-tokenizer'],
@@ -15,7 +16,8 @@ export const USE_LITE_TEXT_MEASURE: TextMeasureDeclaration = {
     return {
       normalize: (text) => text.normalize('NFKC'),
       countPieces: (text) => tokenizer.countPieces(text),
-      plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
+      positions: textPositions,
+      plan: (pieces, limits) => planEngineWork(pieces, limits),
     };
   },
 };

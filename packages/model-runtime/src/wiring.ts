@@ -78,6 +78,7 @@ export async function createModelRuntime(versionDir: string, options: EngineOpti
     scoresOutput: runtime.scoresOutput,
     textInput: runtime.textInput,
     info: runtime.info,
+    ...(runtime.textKey === undefined ? {} : { textKey: (text: string) => (runtime.textKey as (text: string) => string)(text) }),
     ready: () => runtime.ready(),
     load: () => runtime.load(),
     predict: (inputs, predictOptions) => runtime.predict(inputs, predictOptions),
@@ -112,7 +113,9 @@ export async function loadTextMeasure(descriptions: readonly Pick<ModelDescripti
       : {
           normalize: (text) => measures.map((each) => each.normalize(text)).reduce((a, b) => (b.length > a.length ? b : a)),
           countPieces: (text) => Math.max(...measures.map((each) => each.countPieces(text))),
-          plannedPositions: (pieces) => Math.max(...measures.map((each) => each.plannedPositions(pieces))),
+          positions: (pieces) => Math.max(...measures.map((each) => each.positions(pieces))),
+          plan: (pieces, limits) =>
+            measures.map((each) => each.plan(pieces, limits)).reduce((a, b) => (b.seconds > a.seconds ? b : a)),
         };
   return { measure, dispose: () => loaded.dispose() };
 }

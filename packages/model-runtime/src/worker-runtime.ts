@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend.js';
 import { DescribedModel } from './described-model.js';
 import type { ModelRuntime, PredictOptions, TypedDescription } from './model-runtime.js';
-import { describeModel } from './registry.js';
+import { describeModel, modelKind } from './registry.js';
 import type { Batch } from './signature.js';
 import type { EngineRequest, EngineResponse, EngineStartup, EngineWorkerData, WorkerRuntimeOptions } from './worker-protocol.js';
 
@@ -63,6 +63,8 @@ function rowGroups(rows: number, options: PredictOptions): { signals: AbortSigna
 
 class EngineThread extends DescribedModel implements WorkerRuntime {
   backend: BackendChoice | undefined;
+  /** The kind's, from the metadata this thread already has (the runtime itself is in the worker). */
+  readonly textKey: ((text: string) => string) | undefined;
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -72,6 +74,7 @@ class EngineThread extends DescribedModel implements WorkerRuntime {
     private readonly options: WorkerRuntimeOptions,
   ) {
     super(description);
+    this.textKey = modelKind(description.kind).textKey?.(description.metadata);
   }
 
   ready(): boolean {

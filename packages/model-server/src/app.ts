@@ -14,6 +14,7 @@ import {
 } from '@modeldock/service-kit';
 import { DEFAULT_TRUSTED_PROXIES } from './config.js';
 import type { DataPlane } from './data-plane.js';
+import { OPENAPI_PATH, openApiHandler } from './openapi.js';
 import { BUILT_IN_PLUGINS, type ModelServerPlugin } from './plugins.js';
 import { openAiErrorHandler } from './routes/openai.js';
 import type { ServerInfo } from './routes/options.js';
@@ -27,8 +28,6 @@ export interface AppDependencies {
   maxBodyBytes: number;
   /** Deepest JSON nesting accepted (default 32). */
   maxJsonDepth?: number;
-  /** Longest a request may wait for its answer (default 30 s). */
-  deadlineMs?: number;
   /** Peers whose `X-Forwarded-For` is believed (default: loopback only). */
   trustedProxies?: TrustedProxies;
   /** A model's own routes (mounted first), besides the built-in protocols. */
@@ -47,7 +46,6 @@ export function createApp(deps: AppDependencies): Express {
   const { plane, registry, logger, server, maxBodyBytes } = deps;
   const options = {
     server,
-    deadlineMs: deps.deadlineMs ?? 30_000,
     trustedProxies: deps.trustedProxies ?? createTrustedProxies(DEFAULT_TRUSTED_PROXIES),
   };
   const app = express();
@@ -62,9 +60,9 @@ export function createApp(deps: AppDependencies): Express {
   app.use(jsonBody({ limit: maxBodyBytes, maxDepth: deps.maxJsonDepth ?? 32 }));
 
   app.get('/metrics', metricsHandler(registry));
-  for (const plugin of [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS]) {
-    if (plugin.appliesTo?.(plane.model) ?? true) app.use(plugin.routes(plane, options));
-  }
+  const plugins = [...(deps.plugins ?? []), ...BUILT_IN_PLUGINS].filter((plugin) => plugin.appliesTo?.(plane.model) ?? true);
+  for (const plugin of plugins) app.use(plugin.routes(plane, options));
+  app.get(OPENAPI_PATH, openApiHandler(plane, plugins, server));
 
   app.use(notFoundHandler());
   app.use(openAiErrorHandler());

@@ -64,19 +64,32 @@ export const serverSettingsSchema = z.object({
     .describe('`worker`: inference on a worker thread, so HTTP, probes and load shedding stay responsive; `main`: on the event loop'),
   MAX_BODY_BYTES: positiveInt().default(1024 * 1024).describe('largest request body (413 beyond)'),
   MAX_JSON_DEPTH: positiveInt().default(32).describe('deepest JSON nesting accepted in a body (400 beyond)'),
-  MAX_TEXTS: positiveInt().default(256).describe('most rows (texts) in one request (400 beyond); larger valid requests are split into batches internally'),
+  MAX_TEXTS: positiveInt()
+    .default(2048)
+    .describe("most rows (texts) in one request (400 beyond): OpenAI's limit for embeddings; a large request runs as parts in the fair queue"),
   MAX_TEXT_LENGTH: positiveInt().default(2000).describe('most characters in one text, raw and after NFKC normalisation'),
   MAX_TEXT_PIECES: positiveInt().default(1024).describe('most sentence-encoder pieces (tokens) in one text (the encoder reads the first 128)'),
   MAX_REQUEST_POSITIONS: positiveInt()
-    .default(4096)
-    .describe("most padded sentence-encoder positions one request's engine calls may take: bounds its engine time (≤ ~4.6 s on wasm, one core)"),
+    .default(65_536)
+    .describe(
+      "most padded sentence-encoder positions one request's engine calls may take (400 beyond): its estimated engine time, ≤ ~51 s on one wasm core (512 texts of 128+ pieces, or 2,048 of up to 32)",
+    ),
   MAX_TENSOR_ELEMENTS: positiveInt().default(1_000_000).describe('most tensor elements in one request of a numeric model'),
   MAX_BATCH_SIZE: positiveInt().default(32).describe('dynamic batching: most rows per engine call; `1` turns batching off (requests are not merged; large ones still run in parts of up to 32 rows)'),
+  MAX_BATCH_POSITIONS: positiveInt()
+    .default(1024)
+    .describe('most padded sentence-encoder positions per engine call (≤ ~0.8 s on one wasm core): how long one call keeps other clients waiting; requests are cut into parts of it'),
   MAX_BATCH_DELAY_MS: nonNegativeInt().default(2).describe('dynamic batching: how long a request may wait for others to join its batch'),
-  MAX_QUEUE: positiveInt().default(1024).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
+  MAX_QUEUE: positiveInt().default(8192).describe('most rows waiting; beyond it requests get 503 + `Retry-After` at once'),
   MAX_QUEUE_PER_CLIENT: positiveInt()
-    .default(256)
+    .default(4096)
     .describe('most rows one client (its address, or the one a trusted proxy forwards) may have waiting; beyond it 429 + `Retry-After`'),
+  MAX_QUEUE_POSITIONS: positiveInt()
+    .default(131_072)
+    .describe('most padded sentence-encoder positions waiting (≤ ~100 s of engine time); requests of several parts may fill three quarters of it; beyond it 503 + `Retry-After`'),
+  MAX_QUEUE_POSITIONS_PER_CLIENT: positiveInt()
+    .default(65_536)
+    .describe('most padded sentence-encoder positions one client may have waiting; beyond it 429 + `Retry-After`'),
   TRUSTED_PROXIES: z
     .string()
     .transform((text) => (text.trim() === 'none' ? '' : text))
@@ -87,7 +100,17 @@ export const serverSettingsSchema = z.object({
     ),
   REQUEST_DEADLINE_MS: positiveInt()
     .default(30_000)
-    .describe('longest a request may wait for its answer; `x-modeldock-deadline-ms` from the gateway can only shorten it (504 when it passes)'),
+    .describe('longest an ordinary request may wait for its answer; `x-modeldock-deadline-ms` from the gateway can only shorten it (504 when it passes)'),
+  MAX_REQUEST_DEADLINE_MS: positiveInt()
+    .default(120_000)
+    .describe(
+      "longest deadline a request's work can earn: a text request gets twice its estimated engine time if that is longer than `REQUEST_DEADLINE_MS`; through the gateway, up to the `x-modeldock-deadline-max-ms` it offers",
+    ),
+  CACHE_BYTES: nonNegativeInt()
+    .default(0)
+    .describe(
+      'bytes of answer rows the result cache may hold, least recently used evicted first (0: off); keyed by model version and exact input (after the model’s text transform), so a repeated text skips the queue and the engine, and identical texts in flight are computed once; `Cache-Control: no-cache` bypasses it; a sentence-embedding row takes ~2.4 KB, a question-topic row ~0.4 KB',
+    ),
   HEADERS_TIMEOUT_MS: positiveInt().default(10_000).describe('time allowed to receive request headers (408 beyond)'),
   MAX_HEADER_BYTES: positiveInt().default(16_384).describe('largest request header section (431 beyond)'),
   REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),

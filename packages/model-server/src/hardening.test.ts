@@ -2,31 +2,17 @@
 // server as it was (no output de-duplication, limits before normalisation, no deadlines, no
 // cancellation, one shared queue, 500s from malformed paths and nesting, error-level shed logs).
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { Express } from 'express';
 import supertest from 'supertest';
-import { createTestApp, FakeClassifier, rawRequest } from './testing.js';
+import { createTestApp, FakeClassifier, listening, rawRequest } from './testing.js';
 
 const infer = (texts: unknown[], extra: Record<string, unknown> = {}) => ({
   inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }],
   ...extra,
 });
 
-/** Serves an app on a loopback port for the duration of `body`. */
-async function listening<T>(app: Express, body: (base: string) => Promise<T>): Promise<T> {
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    return await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  } finally {
-    server.closeAllConnections();
-    server.close();
-  }
-}
 
 const metricValue = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
 
@@ -70,7 +56,7 @@ describe('work limits after Unicode normalisation', () => {
     assert.match(long.body.error, /encoder pieces \(tokens\); the limit is 20/);
     const many = await supertest(app).post('/v2/models/question-topic/infer').send(infer(Array(4).fill('word '.repeat(12))));
     assert.equal(many.status, 400);
-    assert.match(many.body.error, /needs 64 padded encoder positions; the limit is 60/);
+    assert.match(many.body.error, /needs 64 padded encoder positions \(about 1 s of engine time\); the limit is 60: send fewer or shorter texts per request/);
     const raw = await supertest(app).post('/v2/models/question-topic/infer').send(infer(['x'.repeat(1001)]));
     assert.match(raw.body.error, /1001 characters; the limit is 1000/);
   });
@@ -80,7 +66,7 @@ describe('deadlines and cancellation', () => {
   it('drops the queued texts of a request whose client has gone, and counts them', async () => {
     const runtime = new FakeClassifier();
     const { app, registry } = createTestApp({ runtimes: [runtime], maxBatchSize: 2, limits: { maxRows: 64, maxRequestPositions: 10_000 } });
-    await listening(app, async (base) => {
+    await listening(app, async ({ base }) => {
       runtime.hold();
       const controller = new AbortController();
       const abandoned = fetch(`${base}/v2/models/question-topic/infer`, {
@@ -302,7 +288,7 @@ describe('request targets a hop in front could read differently', () => {
     ['/v2/models/question-topic/ready#x', /a fragment/],
   ];
   it('answers 400 {error} before routing (404, or 200 for a fragment, before)', async () => {
-    await listening(createTestApp().app, async (base) => {
+    await listening(createTestApp().app, async ({ base }) => {
       for (const [target, message] of targets) {
         const answer = await rawRequest(Number(new URL(base).port), `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
         assert.match(answer, /^HTTP\/1\.1 400 /, target);

@@ -1,5 +1,10 @@
 import type { Router } from 'express';
 import type { ModelDescription } from '@modeldock/model-runtime';
+import type { Paths } from '@modeldock/service-kit';
+import type { ApiContext } from './api/context.js';
+import { openInferenceApi } from './api/open-inference.js';
+import { openAiApi } from './api/openai.js';
+import { tfServingApi } from './api/tf-serving.js';
 import type { DataPlane } from './data-plane.js';
 import { openInferenceRoutes } from './routes/open-inference.js';
 import { openAiRoutes } from './routes/openai.js';
@@ -16,16 +21,18 @@ export interface ModelServerPlugin {
   /** Whether it serves this model (default: every model). */
   appliesTo?(model: ModelDescription): boolean;
   routes(plane: DataPlane, options: RouteOptions): Router;
+  /** Its routes in the server's OpenAPI document (GET /openapi.json), from the same schemas the routes use. */
+  openapi?(context: ApiContext): Paths;
 }
 
 /** Open Inference Protocol v2: every model. */
-export const openInferencePlugin: ModelServerPlugin = { name: 'open-inference', routes: openInferenceRoutes };
+export const openInferencePlugin: ModelServerPlugin = { name: 'open-inference', routes: openInferenceRoutes, openapi: openInferenceApi };
 
 /** TensorFlow Serving REST: every model (`:classify` answers only for classifiers). */
-export const tfServingPlugin: ModelServerPlugin = { name: 'tf-serving', routes: tfServingRoutes };
+export const tfServingPlugin: ModelServerPlugin = { name: 'tf-serving', routes: tfServingRoutes, openapi: tfServingApi };
 
 /** OpenAI-compatible embeddings and model list: every model (a model without an embedding output answers 400). */
-export const openAiEmbeddingsPlugin: ModelServerPlugin = { name: 'openai-embeddings', routes: openAiRoutes };
+export const openAiEmbeddingsPlugin: ModelServerPlugin = { name: 'openai-embeddings', routes: openAiRoutes, openapi: openAiApi };
 
 /** The protocols the model server speaks for every model it can. */
 export const BUILT_IN_PLUGINS: readonly ModelServerPlugin[] = [openAiEmbeddingsPlugin, openInferencePlugin, tfServingPlugin];

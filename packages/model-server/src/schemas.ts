@@ -5,13 +5,23 @@
  * model's signature (tensors.ts), which bounds their size first.
  */
 import { DATATYPES } from '@modeldock/model-runtime';
+import { modelListSchema, openAiErrorBodySchema, protocolSchemas } from '@modeldock/service-kit';
 import { z } from 'zod';
 
 const parameters = z.record(z.string(), z.unknown());
 const tensorMetadata = z.object({ name: z.string(), datatype: z.enum(DATATYPES), shape: z.array(z.number().int()) });
 
-/** OIP `$metadata_server_response`. */
-export const serverMetadataResponse = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
+/** OIP `$metadata_server_response` (the gateway answers the same shape). */
+export const serverMetadataResponse = protocolSchemas.serverMetadata;
+
+/** OIP `GET /v2/health/live` (the status code is the answer; the body says the same). */
+export const liveResponse = protocolSchemas.live;
+
+/** OIP `GET /v2/health/ready`: 200 ready, 503 not. */
+export const readyResponse = protocolSchemas.ready;
+
+/** OIP `GET /v2/models/<m>[/versions/<v>]/ready`: 200 ready, 503 not. */
+export const modelReadyResponse = z.object({ name: z.string(), ready: z.boolean() });
 
 /** OIP `$metadata_model_response`. */
 export const modelMetadataResponse = z.object({
@@ -66,6 +76,30 @@ export const predictRequest = z
   .object({ signature_name: z.string().optional(), instances: z.unknown().optional(), inputs: z.unknown().optional() })
   .refine((body) => (body.instances === undefined) !== (body.inputs === undefined), "request must have exactly one of 'instances' or 'inputs'");
 
+/** TF Serving `GET /v1/models/<m>[/versions/<v>|/labels/<l>]/metadata`: the model's one signature. */
+export const tfTensorInfo = z.object({
+  name: z.string(),
+  dtype: z.string(),
+  tensor_shape: z.object({ dim: z.array(z.object({ size: z.string(), name: z.string() })), unknown_rank: z.boolean() }),
+});
+export const tfMetadataResponse = z.object({
+  model_spec: z.object({ name: z.string(), signature_name: z.string(), version: z.string(), version_label: z.string().optional() }),
+  metadata: z.object({
+    signature_def: z.object({
+      signature_def: z.record(
+        z.string(),
+        z.object({ inputs: z.record(z.string(), tfTensorInfo), outputs: z.record(z.string(), tfTensorInfo), method_name: z.string() }),
+      ),
+    }),
+  }),
+});
+
+/** TF Serving `:predict` answers: `predictions` (row format) or `outputs` (columnar), as the request was. */
+export const predictResponse = z.union([z.object({ predictions: z.array(z.unknown()) }), z.object({ outputs: z.unknown() })]);
+
+/** TF Serving `:classify` answer: per example, `[label, score]` for every class. */
+export const classifyResponse = z.object({ results: z.array(z.array(z.tuple([z.string(), z.number()]))) });
+
 /** TF Serving `:classify` / `:regress`: tf.Example-like feature maps, optionally with shared `context`. */
 export const classifyRequest = z.object({
   signature_name: z.string().optional(),
@@ -73,9 +107,13 @@ export const classifyRequest = z.object({
   examples: z.array(z.record(z.string(), z.unknown()), "'examples' must be an array of objects").min(1).max(4096),
 });
 
-/** OpenAI `POST /v1/embeddings` request. */
+/**
+ * OpenAI `POST /v1/embeddings` request. `input` is a string, a list of strings, or token ids (a
+ * list of integers, or a list of such lists); its contents are checked by the route, which bounds
+ * their number first.
+ */
 export const embeddingsRequest = z.object({
-  input: z.union([z.string(), z.array(z.string())], 'must be a string or an array of strings'),
+  input: z.union([z.string(), z.array(z.unknown())], 'must be a string or an array of strings'),
   model: z.string().max(128),
   encoding_format: z.enum(['float', 'base64']).default('float'),
   dimensions: z.number().int().positive().optional(),
@@ -91,10 +129,10 @@ export const embeddingsResponse = z.object({
 });
 
 /** OpenAI's model object (`GET /v1/models` lists them, `GET /v1/models/<id>` answers one). */
-export const openAiModel = z.object({ id: z.string(), object: z.literal('model'), created: z.number().int(), owned_by: z.string() });
+export const openAiModel = protocolSchemas.openAiModel;
 
-/** OpenAI `GET /v1/models` response. */
-export const modelListResponse = z.object({ object: z.literal('list'), data: z.array(openAiModel) });
+/** OpenAI `GET /v1/models` response (the gateway answers the same shape). */
+export const modelListResponse = modelListSchema;
 
 /**
  * `GET /v1/models/<name>`, claimed by two APIs: TF Serving's model status (`model_version_status`)
@@ -111,6 +149,4 @@ export const modelStatusResponse = openAiModel.extend({
 });
 
 /** OpenAI error body (only on the OpenAI-compatible routes; everything else answers `{"error": string}`). */
-export const openAiError = z.object({
-  error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }),
-});
+export const openAiError = openAiErrorBodySchema;

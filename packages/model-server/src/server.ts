@@ -129,7 +129,12 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
       maxBatchDelayMs: settings.MAX_BATCH_DELAY_MS,
       maxQueue: settings.MAX_QUEUE,
       maxQueuePerClient: settings.MAX_QUEUE_PER_CLIENT,
+      maxBatchWork: settings.MAX_BATCH_POSITIONS,
+      maxQueueWork: settings.MAX_QUEUE_POSITIONS,
+      maxQueueWorkPerClient: settings.MAX_QUEUE_POSITIONS_PER_CLIENT,
     },
+    deadlines: { requestMs: settings.REQUEST_DEADLINE_MS, maxRequestMs: settings.MAX_REQUEST_DEADLINE_MS },
+    cacheBytes: settings.CACHE_BYTES,
     registry,
   });
   const app = createApp({
@@ -139,7 +144,6 @@ export async function runModelServer(options: ModelServerOptions): Promise<void>
     server: { name: `modeldock-${options.service}`, version: options.serviceVersion },
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxJsonDepth: settings.MAX_JSON_DEPTH,
-    deadlineMs: settings.REQUEST_DEADLINE_MS,
     trustedProxies: createTrustedProxies(settings.TRUSTED_PROXIES),
     plugins: options.plugins,
   });

@@ -19,8 +19,8 @@ export interface RequestLimits {
   /** Most encoder pieces in one text. */
   maxTextPieces: number;
   /**
-   * Most padded encoder positions the request's engine calls may take, as the runtime plans them
-   * (`plannedPositions`): what its engine time grows with (packages/model-runtime/BUDGET.md).
+   * Most padded encoder positions the request's engine calls may take, as the batcher runs them
+   * (the text measure's `plan`): what its engine time grows with (packages/model-runtime/BUDGET.md).
    */
   maxRequestPositions: number;
   /** Most elements in one request's tensors (numeric models). */
@@ -43,6 +43,9 @@ export interface RawTensor {
 }
 
 const invalid = (message: string) => HttpError.invalidInput(message);
+
+/** What a client does about a request over a size limit, unless its protocol has better advice. */
+export const SIZE_HINT = 'send fewer or shorter texts per request';
 
 /** A short, safe description of a client value for an error message (never more than a short prefix of it). */
 export function describeValue(value: unknown): string {
@@ -178,14 +181,15 @@ function typedValues(datatype: Datatype, values: unknown[], name: string, shape:
 }
 
 /**
- * Checks texts bound for the sentence encoder against the limits and counts their pieces. The raw
- * length is bounded first (Unicode normalisation is quadratic in a run of combining marks), then
- * the length after NFKC, which is what the encoder reads (one character can become eighteen), then
- * each text's pieces and the padded positions of the engine calls the whole request will take.
- * @returns the pieces of all texts (OpenAI's `usage`).
+ * Checks texts bound for the sentence encoder against the per-text limits and counts their
+ * pieces. The raw length is bounded first (Unicode normalisation is quadratic in a run of
+ * combining marks), then the length after NFKC, which is what the encoder reads (one character can
+ * become eighteen), then each text's pieces. The request's engine calls, which its pieces plan,
+ * are bounded by the data plane.
+ * @returns each text's pieces (their sum is OpenAI's `usage`).
  */
-export function checkTexts(texts: readonly string[], field: string, limits: RequestLimits, budget: TextBudget): number {
-  const pieces = texts.map((text, i) => {
+export function checkTexts(texts: readonly string[], field: string, limits: RequestLimits, budget: TextBudget): number[] {
+  return texts.map((text, i) => {
     const where = `'${field}[${i}]'`;
     if (text.length > limits.maxTextLength) throw invalid(`${where} has ${text.length} characters; the limit is ${limits.maxTextLength}`);
     if (text.trim() === '') throw invalid(`${where} is blank`);
@@ -197,13 +201,15 @@ export function checkTexts(texts: readonly string[], field: string, limits: Requ
     if (count > limits.maxTextPieces) throw invalid(`${where} has ${count} encoder pieces (tokens); the limit is ${limits.maxTextPieces}`);
     return count;
   });
-  const positions = budget.plannedPositions(pieces);
-  if (positions > limits.maxRequestPositions) {
-    throw invalid(
-      `the request needs ${positions} padded encoder positions; the limit is ${limits.maxRequestPositions}: send fewer or shorter texts per request`,
-    );
-  }
-  return pieces.reduce((sum, count) => sum + count, 0);
+}
+
+/** Validated request tensors as one batch, with the encoder pieces of each text of a text model. */
+export interface DecodedTensors {
+  inputs: Batch;
+  /** All texts' encoder pieces (OpenAI's `usage`); 0 for a model without text. */
+  pieces: number;
+  /** Each row's encoder pieces, for a text model measured by a {@link TextBudget}. */
+  textPieces?: number[];
 }
 
 /**
@@ -216,7 +222,9 @@ export function decodeTensors(
   raw: readonly RawTensor[],
   limits: RequestLimits,
   budget: TextBudget | undefined,
-): { inputs: Batch; pieces: number } {
+  /** What the client should do about a request over a size limit (default: send fewer or shorter texts). */
+  hint: string = SIZE_HINT,
+): DecodedTensors {
   const specs = model.signature.inputs;
   const expected = specs.map((spec) => `'${spec.name}'`).join(', ');
   if (raw.length !== specs.length) {
@@ -225,7 +233,7 @@ export function decodeTensors(
   const tensors: Record<string, Tensor> = {};
   let rows: number | undefined;
   let elements = 0;
-  let pieces = 0;
+  let textPieces: number[] | undefined;
   for (const tensor of raw) {
     if (typeof tensor.name !== 'string') throw invalid(`'${tensor.field}.name' must be a string`);
     const spec = specs.find((candidate) => candidate.name === tensor.name);
@@ -239,7 +247,7 @@ export function decodeTensors(
     const rowCount = shape[0] as number;
     if (rowCount === 0) throw invalid(`input '${spec.name}' has no rows`);
     if (rowCount > limits.maxRows) {
-      throw invalid(`'${tensor.dataField ?? `${tensor.field}.data`}' has ${rowCount} rows; the limit is ${limits.maxRows}`);
+      throw invalid(`'${tensor.dataField ?? `${tensor.field}.data`}' has ${rowCount} rows; the limit is ${limits.maxRows}: ${hint}`);
     }
     if (rows !== undefined && rows !== rowCount) throw invalid(`every input must have the same number of rows (${rows} and ${rowCount})`);
     rows = rowCount;
@@ -250,10 +258,12 @@ export function decodeTensors(
     }
     const values = tensorValues(tensor.data, given, count, spec.name, tensor.field);
     const data = typedValues(spec.datatype, values, spec.name, given);
-    if (isText && budget !== undefined) pieces += checkTexts(data as string[], tensor.dataField ?? `${tensor.field}.data`, limits, budget);
+    if (isText && budget !== undefined) textPieces = checkTexts(data as string[], tensor.dataField ?? `${tensor.field}.data`, limits, budget);
     tensors[spec.name] = { datatype: spec.datatype, shape, data };
   }
-  return { inputs: { rows: rows as number, tensors }, pieces };
+  const inputs = { rows: rows as number, tensors };
+  if (textPieces === undefined) return { inputs, pieces: 0 };
+  return { inputs, pieces: textPieces.reduce((sum, count) => sum + count, 0), textPieces };
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { MAX_CALL_POSITIONS, plannedPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
+import { planEngineWork, textPositions, type Batch, type ModelDescription, type ModelRuntime, type Signature } from '@modeldock/model-runtime';
 import { createLogger, createRegistry, createTrustedProxies, type Logger, type Registry } from '@modeldock/service-kit';
 import type { Express } from 'express';
 import { createApp } from './app.js';
@@ -176,11 +176,12 @@ export class FakeNumeric extends FakeRuntime {
   }
 }
 
-/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning. */
+/** A stand-in for a text kind's measure: NFKC, one piece per started group of four characters, USE lite's call planning and costs. */
 export const FAKE_TEXT_BUDGET: TextBudget = {
   normalize: (text) => text.normalize('NFKC'),
   countPieces: (text) => Math.ceil(text.normalize('NFKC').length / 4) + 1,
-  plannedPositions: (pieces) => plannedPositions(pieces, MAX_CALL_POSITIONS),
+  positions: textPositions,
+  plan: (pieces, limits) => planEngineWork(pieces, limits),
 };
 
 /** Options for {@link createTestApp}. */
@@ -190,10 +191,19 @@ export interface TestAppOptions {
   plugins?: readonly ModelServerPlugin[];
   limits?: Partial<RequestLimits>;
   maxBatchSize?: number;
+  /** Work limits of the batcher, in padded encoder positions (default: unbounded). */
+  maxBatchPositions?: number;
+  maxQueuePositions?: number;
+  maxQueuePositionsPerClient?: number;
   maxQueue?: number;
   maxQueuePerClient?: number;
   maxBodyBytes?: number;
+  /** An ordinary request's deadline (default 30 s). */
   deadlineMs?: number;
+  /** The longest deadline a request's work can earn (default 120 s). */
+  maxDeadlineMs?: number;
+  /** Result cache size (default 0: off). */
+  cacheBytes?: number;
   /** CIDR blocks whose `X-Forwarded-For` is believed (default: loopback, as the server's). */
   trustedProxies?: readonly string[];
   defaultVersion?: string;
@@ -224,7 +234,12 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
       maxBatchDelayMs: 1,
       maxQueue: options.maxQueue ?? 64,
       maxQueuePerClient: options.maxQueuePerClient,
+      maxBatchWork: options.maxBatchPositions,
+      maxQueueWork: options.maxQueuePositions,
+      maxQueueWorkPerClient: options.maxQueuePositionsPerClient,
     },
+    deadlines: { requestMs: options.deadlineMs ?? 30_000, maxRequestMs: options.maxDeadlineMs ?? Math.max(120_000, options.deadlineMs ?? 0) },
+    cacheBytes: options.cacheBytes,
     registry,
   });
   const app = createApp({
@@ -233,7 +248,6 @@ export function createTestApp(options: TestAppOptions = {}): { app: Express; pla
     logger: options.logger ?? createLogger({ service: 'test', level: 'silent' }),
     server: { name: `modeldock-${plane.name}`, version: '0.0.0-test' },
     maxBodyBytes: options.maxBodyBytes ?? 4096,
-    deadlineMs: options.deadlineMs,
     trustedProxies: options.trustedProxies === undefined ? undefined : createTrustedProxies(options.trustedProxies),
     plugins: options.plugins,
   });
@@ -318,4 +332,20 @@ export async function rawRequest(port: number, head: string, timeoutMs = 3000): 
   await Promise.race([once(socket, 'close'), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   socket.destroy();
   return answer;
+}
+
+/**
+ * Serves `app` on a loopback port chosen by the OS for the duration of `body` (for tests that need
+ * a real socket: a client leaving, interim responses), then closes every connection.
+ */
+export async function listening<T>(app: Express, body: (origin: { base: string; port: number }) => Promise<T>): Promise<T> {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await body({ base: `http://127.0.0.1:${port}`, port });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }

@@ -113,8 +113,11 @@ export const modelSettingsSchema = z.strictObject({
   defaultVersion: z.string().regex(MODEL_VERSION, 'digits').optional().describe('version unversioned requests get (as `MODEL_DEFAULT_VERSION`)'),
   maxBatchSize: positive().optional().describe('as `MODEL_MAX_BATCH_SIZE`'),
   maxBatchDelayMs: z.number().int().nonnegative().optional().describe('as `MODEL_MAX_BATCH_DELAY_MS`'),
+  maxBatchPositions: positive().optional().describe('as `MODEL_MAX_BATCH_POSITIONS`'),
   maxQueue: positive().optional().describe('as `MODEL_MAX_QUEUE`'),
   maxQueuePerClient: positive().optional().describe('as `MODEL_MAX_QUEUE_PER_CLIENT`'),
+  maxQueuePositions: positive().optional().describe('as `MODEL_MAX_QUEUE_POSITIONS`'),
+  maxQueuePositionsPerClient: positive().optional().describe('as `MODEL_MAX_QUEUE_POSITIONS_PER_CLIENT`'),
   maxTexts: positive().optional().describe('as `MODEL_MAX_TEXTS`'),
   maxTextLength: positive().optional().describe('as `MODEL_MAX_TEXT_LENGTH`'),
   maxTextPieces: positive().optional().describe('as `MODEL_MAX_TEXT_PIECES`'),
@@ -122,6 +125,8 @@ export const modelSettingsSchema = z.strictObject({
   maxTensorElements: positive().optional().describe('as `MODEL_MAX_TENSOR_ELEMENTS`'),
   maxBodyBytes: positive().optional().describe('as `MODEL_MAX_BODY_BYTES`'),
   requestDeadlineMs: positive().optional().describe('as `MODEL_REQUEST_DEADLINE_MS`'),
+  maxRequestDeadlineMs: positive().optional().describe('as `MODEL_MAX_REQUEST_DEADLINE_MS`'),
+  cacheBytes: z.number().int().nonnegative().optional().describe('as `MODEL_CACHE_BYTES` (the result cache; 0: off)'),
   replicas: replicas.default(DEPLOYMENT_DEFAULTS.replicas).describe('`{"min", "max", "targetRowsInFlight"?}`: the autoscaler\'s bounds and target'),
   resources: resourceRequirements
     .default(DEPLOYMENT_DEFAULTS.resources)
@@ -175,8 +180,11 @@ export const SERVING_SETTINGS = Object.freeze({
   labels: 'VERSION_LABELS',
   maxBatchSize: 'MAX_BATCH_SIZE',
   maxBatchDelayMs: 'MAX_BATCH_DELAY_MS',
+  maxBatchPositions: 'MAX_BATCH_POSITIONS',
   maxQueue: 'MAX_QUEUE',
   maxQueuePerClient: 'MAX_QUEUE_PER_CLIENT',
+  maxQueuePositions: 'MAX_QUEUE_POSITIONS',
+  maxQueuePositionsPerClient: 'MAX_QUEUE_POSITIONS_PER_CLIENT',
   maxTexts: 'MAX_TEXTS',
   maxTextLength: 'MAX_TEXT_LENGTH',
   maxTextPieces: 'MAX_TEXT_PIECES',
@@ -184,6 +192,8 @@ export const SERVING_SETTINGS = Object.freeze({
   maxTensorElements: 'MAX_TENSOR_ELEMENTS',
   maxBodyBytes: 'MAX_BODY_BYTES',
   requestDeadlineMs: 'REQUEST_DEADLINE_MS',
+  maxRequestDeadlineMs: 'MAX_REQUEST_DEADLINE_MS',
+  cacheBytes: 'CACHE_BYTES',
 } as const satisfies Partial<Record<keyof ModelSettings, string>>);
 
 /** A serving setting's key in the model server's schema. */

@@ -8,6 +8,14 @@
 export const DEADLINE_HEADER = 'x-modeldock-deadline-ms';
 
 /**
+ * The longest the gateway would wait for this request, in milliseconds, if the replica says it
+ * needs longer than {@link DEADLINE_HEADER} for the work it admitted: a replica that takes more
+ * answers `102 Processing` at once, and the gateway then waits up to this instead of the attempt's
+ * deadline (a replica that answers nothing is still given up on at the attempt's deadline).
+ */
+export const DEADLINE_MAX_HEADER = 'x-modeldock-deadline-max-ms';
+
+/**
  * On a model server's 503/504/429 answer: why the request was not computed in time.
  * `queue`: it waited behind other work of the same or other clients (fair queue, full queue);
  * the replica itself is healthy, so the gateway must not count it against the replica.

@@ -7,7 +7,9 @@ import type { BackendRoute, Routing } from '../routing.js';
 export type RouteMatch =
   /** The gateway's health routes: public even with access control on. */
   | { readonly kind: 'health'; readonly template: string; readonly answer: GatewayAnswer }
-  /** The gateway's own answers that need a key when access control is on (`/v2`, `/models`, `/v1/models`). */
+  /** The playground's pages and files: public even with access control on (they hold nothing about models). */
+  | { readonly kind: 'page'; readonly template: string; readonly answer: GatewayAnswer }
+  /** The gateway's own answers that need a key when access control is on (`/v2`, `/models`, `/v1/models`, `/openapi.json`). */
   | { readonly kind: 'gateway'; readonly template: string; readonly answer: GatewayAnswer }
   /**
    * A model's route: its `model` from the path, or (OpenAI embeddings) from the body, found by
@@ -19,8 +21,8 @@ export type RouteMatch =
   /** Nothing: 404, once the caller is known to be allowed in (deny by default comes first). */
   | { readonly kind: 'none' };
 
-/** Answers one of the gateway's own routes. */
-export type GatewayAnswer = (req: IncomingMessage, res: ServerResponse, state: RequestState) => void;
+/** Answers one of the gateway's own routes (a promise when it waits on something, e.g. the API document). */
+export type GatewayAnswer = (req: IncomingMessage, res: ServerResponse, state: RequestState) => void | Promise<void>;
 
 /** Who is asking: an API key's id, or (access control off) the client's address. */
 export interface Client {

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { launchChromium } from '@modeldock/api-testing';
+import type { Browser } from 'playwright-core';
 import { call, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type FakeUpstream } from './upstream.js';
 
-/** Debian's `chromium` package (`apt-get install chromium`; `.ci/run` installs it). */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const KEY = 'mdk_browser-page-key';
 
 /** A page server on 127.0.0.1: its origin is `http://127.0.0.1:<port>`, another origin than the gateway's. */
@@ -83,8 +81,7 @@ describe('CORS: an allow-list of origins', () => {
   describe('in a real browser (headless Chromium)', () => {
     let browser: Browser;
     before(async () => {
-      assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+      browser = await launchChromium();
     });
     after(async () => {
       await browser.close();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { call, post, startGateway, type TestGateway } from './harness.js';
+import { call, post, startGateway, useStack, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
@@ -352,6 +352,49 @@ describe('deadlines and disconnects', () => {
       left = await outstanding();
     }
     assert.equal(left, 0, 'the upstream request was abandoned, not left to run for 30 s');
+  });
+});
+
+describe('work that needs longer than an attempt (102 Processing)', () => {
+  // One model per case: a replica that times out may be ejected, which must not touch the next case.
+  const deadlines = { attemptTimeoutMs: 100, timeoutMs: 200, maxTimeoutMs: 1500 };
+  const stack = useStack(['long', 'silent', 'late'], ({ long, silent, late }) => ({
+    long: { upstream: long.url, ...deadlines },
+    silent: { upstream: silent.url, ...deadlines },
+    late: { upstream: late.url, ...deadlines },
+  }));
+  const infer = (model: string, headers: Record<string, string> = {}) =>
+    post(`${stack.gateway.url}/models/${model}/v2/models/${model}/infer`, { inputs: [] }, headers);
+
+  it('waits past the attempt and request deadlines, up to the longest one, for a replica that answered 102', async () => {
+    const { long } = stack.replicas;
+    long.mode = { kind: 'processing', delayMs: 600 };
+    const res = await infer('long', { 'x-modeldock-deadline-max-ms': '99999999' });
+    assert.equal(res.status, 200);
+    const echo = res.json as Echo;
+    // The replica is told the attempt's deadline and the longest one on offer, never what the client wrote.
+    const attempt = Number(echo.headers['x-modeldock-deadline-ms']);
+    const offer = Number(echo.headers['x-modeldock-deadline-max-ms']);
+    assert.ok(attempt > 0 && attempt < 100, `attempt ${attempt}`);
+    assert.ok(offer > 1000 && offer < 1500, `offer ${offer}`);
+    assert.equal(long.hits, 1, 'answered by the replica it waited for, not retried');
+  });
+
+  it('gives up at the attempt deadline on a replica that answered nothing, as before', async () => {
+    stack.replicas.silent.mode = { kind: 'slow', delayMs: 600 };
+    const started = Date.now();
+    const res = await infer('silent');
+    assert.equal(res.status, 504);
+    assert.ok(Date.now() - started < 500, `answered after ${Date.now() - started} ms`);
+  });
+
+  it('answers 504 at the longest deadline when even the replica that answered 102 is too slow', async () => {
+    stack.replicas.late.mode = { kind: 'processing', delayMs: 5000 };
+    const started = Date.now();
+    const res = await infer('late');
+    assert.equal(res.status, 504);
+    assert.deepEqual(res.json, { error: 'upstream did not answer within 1500 ms' });
+    assert.ok(Date.now() - started < 4000, `answered after ${Date.now() - started} ms`);
   });
 });
 

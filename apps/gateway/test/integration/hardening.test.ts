@@ -18,7 +18,7 @@ describe('gateway hardening', () => {
       [good, bad] = await Promise.all([startUpstream('good'), startUpstream('bad')]);
       gateway = await startGateway(
         { m: { upstream: `${good.url},${bad.url}`, attemptTimeoutMs: 300, aliases: ALIAS } },
-        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300', GATEWAY_EJECTION_MS: '400', GATEWAY_HEALTH_TIMEOUT_MS: '100' },
+        { GATEWAY_UPSTREAM_IDLE_TIMEOUT_MS: '300', GATEWAY_EJECTION_MS: '2000', GATEWAY_HEALTH_TIMEOUT_MS: '100' },
       );
     });
     after(async () => {
@@ -42,7 +42,7 @@ describe('gateway hardening', () => {
       good.mode = { kind: 'echo' };
       bad.mode = { kind: 'echo' };
       // Past the ejection hold, then a readiness round brings both back.
-      await new Promise((resolve) => setTimeout(resolve, 900));
+      await new Promise((resolve) => setTimeout(resolve, 2100));
       await gateway.upstreams.refresh();
     });
 
@@ -68,7 +68,7 @@ describe('gateway hardening', () => {
       await gateway.upstreams.refresh();
       assert.equal((await endpointOf(bad)).healthy, false, 'still held');
       bad.mode = { kind: 'echo' };
-      await new Promise((resolve) => setTimeout(resolve, 900));
+      await new Promise((resolve) => setTimeout(resolve, 2100));
       await gateway.upstreams.refresh();
       assert.equal((await endpointOf(bad)).healthy, true);
     });
@@ -85,8 +85,8 @@ describe('gateway hardening', () => {
       );
       assert.equal(bad.hits - hitsBefore, 1, 'one request timed out there, then the others went to the good replica');
       assert.equal((await endpointOf(bad)).healthy, true, 'not ejected: its readiness answered');
-      // Past the 400 ms of suspicion; it answers again.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Past the 2 s of suspicion; it answers again.
+      await new Promise((resolve) => setTimeout(resolve, 2100));
     });
 
     it('answers 504 when every replica times out, and tells each attempt its deadline', async () => {
@@ -101,7 +101,7 @@ describe('gateway hardening', () => {
       good.mode = { kind: 'echo' };
       bad.mode = { kind: 'echo' };
       // Past the ejection hold, then a readiness round brings both back.
-      await new Promise((resolve) => setTimeout(resolve, 900));
+      await new Promise((resolve) => setTimeout(resolve, 2100));
       await gateway.upstreams.refresh();
     });
   });

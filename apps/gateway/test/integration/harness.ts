@@ -3,6 +3,7 @@ import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before } from 'node:test';
+import type { Asset } from '@modeldock/playground';
 import { pino } from 'pino';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import { watchKeysFile } from '../../src/api-keys.js';
@@ -40,6 +41,7 @@ export interface ModelEntry {
   shadow?: { backend: string; percent: number };
   timeoutMs?: number;
   attemptTimeoutMs?: number;
+  maxTimeoutMs?: number;
   readyPath?: string;
   aliases?: AliasConfig[];
 }
@@ -52,7 +54,12 @@ export interface ModelEntry {
 export async function startGateway(
   models: Record<string, ModelEntry>,
   env: Record<string, string> = {},
-  { start = false, logger: givenLogger, keysPollMs = 200 }: { start?: boolean; logger?: Logger; keysPollMs?: number } = {},
+  {
+    start = false,
+    logger: givenLogger,
+    keysPollMs = 200,
+    assets,
+  }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[] } = {},
 ): Promise<TestGateway> {
   const config = loadConfig({
     ...(env.GATEWAY_MODELS_FILE === undefined ? { GATEWAY_MODELS: JSON.stringify(models) } : {}),
@@ -65,7 +72,7 @@ export async function startGateway(
   if (start) upstreams.start();
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
-  const apps = createApps({ config, logger, upstreams, keys, lifecycle });
+  const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets });
   const reloads: ReloadResult[] = [];
   const modelsWatch =
     config.modelsFile === undefined

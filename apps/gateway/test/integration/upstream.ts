@@ -8,6 +8,8 @@ export type UpstreamMode =
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   /** Holds the request this long before echoing (only requests whose body contains `match`, if given). */
   | { kind: 'slow'; delayMs: number; match?: string }
+  /** Like a model service admitting long work: answers `102 Processing` at once, then echoes after `delayMs`. */
+  | { kind: 'processing'; delayMs: number }
   /** Closes the connection without answering ("socket hang up" at the gateway); `times` then echoes again. */
   | { kind: 'reset'; times?: number }
   /** Like a model service: answers one request at a time, each after `perRequestMs`, in arrival order. */
@@ -42,6 +44,8 @@ export interface FakeUpstream {
   hits: number;
   /** The last non-readiness request received whole. */
   last: Echo | undefined;
+  /** Answered to `GET /openapi.json`, when set (a model service's document). */
+  openapi?: unknown;
   close(): Promise<void>;
 }
 
@@ -73,6 +77,10 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
       return;
     }
     upstream.hits++;
+    if (req.url === '/openapi.json' && upstream.openapi !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(upstream.openapi));
+      return;
+    }
     const mode = upstream.mode;
     if (mode.kind === 'blackhole') return;
     if (mode.kind === 'stall-body') {
@@ -107,8 +115,9 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
           res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'upstream-own-id' }).end(JSON.stringify(echo));
         }
       };
+      if (mode.kind === 'processing') res.writeProcessing();
       const delayMs =
-        mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))
+        (mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))) || mode.kind === 'processing'
           ? mode.delayMs
           : mode.kind === 'json'
             ? (mode.delayMs ?? 0)

@@ -45,11 +45,20 @@ export type TextClassifierMetadata = z.infer<typeof textClassifierMetadataSchema
 
 const DEFAULT_WARMUP = ['What is your salary?', 'Who wrote Hamlet?', 'Where is the Eiffel Tower?', ''];
 
+/**
+ * What a classifier reads of a text: the encoder reads it transformed, the lexical features (when
+ * the model has them) read it as it came, so then only the text itself identifies its output.
+ */
+function classifierTextKey(metadata: TextClassifierMetadata): (text: string) => string {
+  return metadata.inputs.some((input) => input.name === 'lexical') ? (text) => text : TEXT_TRANSFORMS[metadata.textTransform];
+}
+
 /** The `text-classifier` kind: USE embedding (plus optional lexical features) into a TF.js layers head. */
 export const textClassifierKind: ModelKindImplementation<TextClassifierMetadata> = {
   metadataSchema: textClassifierMetadataSchema,
   resources: ['sentence-encoder'],
   measure: USE_LITE_TEXT_MEASURE,
+  textKey: classifierTextKey,
   describe: (metadata) => ({
     labels: Object.freeze([...metadata.labels]),
     scoresOutput: 'probabilities',
@@ -83,6 +92,7 @@ class TextClassifier extends DescribedModel<TextClassifierMetadata> implements M
   /** The class names, in the order of each probability row. */
   private readonly classes: readonly string[];
   private readonly transform: (text: string) => string;
+  readonly textKey: (text: string) => string;
   private model: LayersModel | undefined;
   private featurizer: LexicalFeaturizer | undefined;
 
@@ -96,6 +106,7 @@ class TextClassifier extends DescribedModel<TextClassifierMetadata> implements M
     super(description, info);
     this.classes = description.labels ?? [];
     this.transform = TEXT_TRANSFORMS[description.metadata.textTransform];
+    this.textKey = classifierTextKey(description.metadata);
   }
 
   ready(): boolean {

@@ -9,7 +9,7 @@ import {
   loadSharedResources,
   loadTextMeasure,
   loadUseTokenizer,
-  plannedPositions,
+  planEngineWork,
   selectBackend,
   type SentenceEncoder,
   type TypedDescription,
@@ -47,7 +47,8 @@ describe('the wiring from kinds to what they need', () => {
       for (const text of texts) assert.equal(measure.countPieces(text), tokenizer.countPieces(text));
       assert.equal(measure.normalize('\uFDFA').length, 18);
       const pieces = texts.map((text) => tokenizer.countPieces(text));
-      assert.equal(measure.plannedPositions(pieces), plannedPositions(pieces, MAX_CALL_POSITIONS));
+      assert.deepEqual(measure.plan(pieces, { maxPositions: MAX_CALL_POSITIONS }), planEngineWork(pieces, { maxPositions: MAX_CALL_POSITIONS }));
+      assert.deepEqual(pieces.map((count) => measure.positions(count)), pieces.map((count) => Math.min(count, 128)));
     } finally {
       loaded.dispose();
     }

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { DEADLINE_HEADER, HttpError, QUEUE_TIME_HEADER, TIMEOUT_CAUSE_HEADER, forwardedClient, type TrustedProxies } from '@modeldock/service-kit';
+import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, QUEUE_TIME_HEADER, TIMEOUT_CAUSE_HEADER, forwardedClient, type TrustedProxies } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { InferenceContext } from '../data-plane.js';
 import type { RouteOptions } from './options.js';
@@ -46,21 +46,34 @@ export function clientOf(req: Request, trusted: TrustedProxies): string {
   return forwardedClient(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], trusted);
 }
 
+/** A deadline header's milliseconds, or undefined when absent; a 400 when malformed. */
+function deadlineHeader(req: Request, name: string): number | undefined {
+  const header = req.headers[name];
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d{1,9}$/.test(value)) throw HttpError.invalidInput(`${name} must be a number of milliseconds`);
+  return Number(value);
+}
+
+/** Whether a request's `Cache-Control` says `no-cache` (RFC 9111 §5.2.1.4: no stored answer without revalidation). */
+function noCache(req: Request): boolean {
+  const header = req.headers['cache-control'];
+  return header !== undefined && header.split(',').some((directive) => directive.trim().toLowerCase() === 'no-cache');
+}
+
 /**
  * The inference context of an HTTP exchange: its signal aborts when the client goes away before
- * the answer, or when the deadline passes (the gateway's `x-modeldock-deadline-ms`, capped by the
- * server's own `deadlineMs`), so queued work is dropped instead of computed for nobody. Every answer
- * says how long the request waited in the queue (`x-modeldock-queue-ms`), and a 503, 429 or 504
- * caused by the queue says so (`x-modeldock-timeout-cause: queue`), for the gateway.
+ * the answer, so queued work is dropped instead of computed for nobody. The deadline is the data
+ * plane's, from the request's work; the gateway's `x-modeldock-deadline-ms` shortens it, and when
+ * the gateway offers to wait longer (`x-modeldock-deadline-max-ms`) for work that needs it, the
+ * server says so at once with `102 Processing`. `Cache-Control: no-cache` keeps the result cache
+ * out of it. Every answer says how long the request waited in the queue (`x-modeldock-queue-ms`),
+ * and a 503, 429 or 504 caused by the queue says so (`x-modeldock-timeout-cause: queue`), for the gateway.
  */
 export function inferenceContext(req: Request, res: Response, protocol: string, options: RouteOptions): InferenceContext {
-  const header = req.headers[DEADLINE_HEADER];
-  let ms = options.deadlineMs;
-  if (header !== undefined) {
-    const value = Array.isArray(header) ? header[0] : header;
-    if (value === undefined || !/^\d{1,9}$/.test(value)) throw HttpError.invalidInput(`${DEADLINE_HEADER} must be a number of milliseconds`);
-    ms = Math.min(ms, Number(value));
-  }
+  const arrivedAt = performance.now();
+  const ms = deadlineHeader(req, DEADLINE_HEADER);
+  const maxMs = deadlineHeader(req, DEADLINE_MAX_HEADER);
   const gone = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) gone.abort(new Error('client closed the request'));
@@ -68,7 +81,13 @@ export function inferenceContext(req: Request, res: Response, protocol: string, 
   return {
     protocol,
     client: clientOf(req, options.trustedProxies),
-    signal: AbortSignal.any([gone.signal, AbortSignal.timeout(ms)]),
+    signal: gone.signal,
+    arrivedAt,
+    ...(ms === undefined ? {} : { deadline: { ms, ...(maxMs === undefined ? {} : { maxMs }) } }),
+    noCache: noCache(req),
+    extend: () => {
+      if (!res.headersSent) res.writeProcessing();
+    },
     queued: ({ waitedMs, cause }) => {
       if (res.headersSent) return;
       res.setHeader(QUEUE_TIME_HEADER, String(Math.round(waitedMs)));

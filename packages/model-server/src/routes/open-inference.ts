@@ -3,7 +3,15 @@ import type { Batch, ModelRuntime, Tensor } from '@modeldock/model-runtime';
 import { HttpError } from '@modeldock/service-kit';
 import type { z } from 'zod';
 import type { DataPlane } from '../data-plane.js';
-import { inferenceRequest, type inferenceResponse, type modelMetadataResponse } from '../schemas.js';
+import {
+  inferenceRequest,
+  type inferenceResponse,
+  type liveResponse,
+  type modelMetadataResponse,
+  type modelReadyResponse,
+  type readyResponse,
+  type serverMetadataResponse,
+} from '../schemas.js';
 import { describeValue, type RawTensor } from '../tensors.js';
 import { inferenceContext, modelParams, parseBody } from './http.js';
 import type { RouteOptions } from './options.js';
@@ -18,14 +26,16 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
   const model = '/v2/models/:name{/versions/:version}';
 
   router.get('/v2', (_req, res) => {
-    res.json({ name: options.server.name, version: options.server.version, extensions: [] });
+    res.json(serverMetadata(options));
   });
   router.get('/v2/health/live', (_req, res) => {
-    res.json({ live: true });
+    const body: z.input<typeof liveResponse> = { live: true };
+    res.json(body);
   });
   router.get('/v2/health/ready', (_req, res) => {
     const ready = plane.ready();
-    res.status(ready ? 200 : 503).json({ ready });
+    const body: z.input<typeof readyResponse> = { ready };
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.get(model, (req, res) => {
@@ -35,7 +45,8 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
   router.get(`${model}/ready`, (req, res) => {
     const runtime = plane.resolve(...modelParams(req));
     const ready = plane.ready() && runtime.ready();
-    res.status(ready ? 200 : 503).json({ name: runtime.name, ready });
+    const body: z.input<typeof modelReadyResponse> = { name: runtime.name, ready };
+    res.status(ready ? 200 : 503).json(body);
   });
 
   router.post(`${model}/infer`, async (req, res) => {
@@ -48,18 +59,26 @@ export function openInferenceRoutes(plane: DataPlane, options: RouteOptions): Ro
       }
       return { ...input, field: `inputs[${i}]` };
     });
-    const { inputs } = plane.decode(runtime, raw);
-    const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'open-inference', options));
-    const body: z.input<typeof inferenceResponse> = {
-      model_name: runtime.name,
-      model_version: runtime.version,
-      ...(request.id === undefined ? {} : { id: request.id }),
-      ...(runtime.labels === undefined ? {} : { parameters: { labels: [...runtime.labels] } }),
-      outputs: selected.map((name) => responseTensor(name, outputs)),
-    };
-    res.json(body);
+    const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'open-inference', options));
+    res.json(inferenceBody(runtime, selected, outputs, request.id));
   });
   return router;
+}
+
+/** OIP server metadata: this model server. */
+export function serverMetadata(options: Pick<RouteOptions, 'server'>): z.input<typeof serverMetadataResponse> {
+  return { name: options.server.name, version: options.server.version, extensions: [] };
+}
+
+/** The OIP answer to an infer request: the `selected` outputs of `outputs`, with the classifier's labels. */
+export function inferenceBody(runtime: ModelRuntime, selected: readonly string[], outputs: Batch, id: string | undefined): z.input<typeof inferenceResponse> {
+  return {
+    model_name: runtime.name,
+    model_version: runtime.version,
+    ...(id === undefined ? {} : { id }),
+    ...(runtime.labels === undefined ? {} : { parameters: { labels: [...runtime.labels] } }),
+    outputs: selected.map((name) => responseTensor(name, outputs)),
+  };
 }
 
 /** OIP model metadata from the signature. */

@@ -9,8 +9,6 @@ export interface ServerInfo {
 /** What every protocol's routes share besides the data plane. */
 export interface RouteOptions {
   server: ServerInfo;
-  /** The longest a request may wait for its answer (the gateway's deadline header can shorten it). */
-  deadlineMs: number;
   /** Peers whose `X-Forwarded-For` names the client (for the fair share of the queue). */
   trustedProxies: TrustedProxies;
 }

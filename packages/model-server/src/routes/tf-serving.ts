@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { rowSize, type Batch, type ModelRuntime, type Tensor, type TensorSpec } from '@modeldock/model-runtime';
 import { HttpError, clipInput } from '@modeldock/service-kit';
 import type { DataPlane } from '../data-plane.js';
-import { classifyRequest, predictRequest, type modelStatusResponse } from '../schemas.js';
+import { classifyRequest, predictRequest, type classifyResponse, type modelStatusResponse, type predictResponse, type tfMetadataResponse } from '../schemas.js';
 import type { RawTensor } from '../tensors.js';
 import { inferenceContext, parseBody } from './http.js';
 import { openAiModelObject } from './openai.js';
@@ -87,54 +87,31 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
     const runtime = target.label === undefined ? plane.resolve(target.name, target.version) : plane.resolveLabel(target.name, target.label);
 
     switch (target.action) {
-      case 'status': {
-        // Unversioned: every served version, newest first, as TF Serving lists them; a version or a
-        // label: that one. The unversioned path is OpenAI's `GET /v1/models/<id>`: its fields are
-        // in the answer too.
-        const body: z.input<typeof modelStatusResponse> = {
-          ...openAiModelObject(plane),
-          model_version_status: (target.version === undefined && target.label === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
-            version: served.version,
-            state: served.ready() ? 'AVAILABLE' : 'LOADING',
-            status: { error_code: 'OK', error_message: '' },
-          })),
-        };
-        res.json(body);
+      case 'status':
+        // Unversioned: every served version; a version or a label: that one.
+        res.json(statusBody(plane, target.version === undefined && target.label === undefined ? undefined : runtime));
         return;
-      }
       case 'metadata':
-        res.json({
-          model_spec: {
-            name: runtime.name,
-            signature_name: '',
-            version: runtime.version,
-            ...(target.label === undefined ? {} : { version_label: target.label }),
-          },
-          metadata: { signature_def: { signature_def: { [SIGNATURE_NAME]: signatureDef(runtime) } } },
-        });
+        res.json(tfMetadataBody(runtime, target.label));
         return;
       case 'predict': {
         const body = parseBody(predictRequest, req.body);
         checkSignatureName(body.signature_name);
         const columnar = body.instances === undefined;
         const raw = columnar ? columnarTensors(runtime, body.inputs) : rowTensors(runtime, body.instances);
-        const { inputs } = plane.decode(runtime, raw);
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
-        res.json(columnar ? { outputs: columnarOutputs(runtime, outputs) } : { predictions: rowOutputs(runtime, outputs) });
+        const outputs = await plane.infer(runtime, plane.decode(runtime, raw), inferenceContext(req, res, 'tf-serving', options));
+        res.json(predictBody(runtime, outputs, columnar));
         return;
       }
       case 'classify': {
-        const scores = runtime.scoresOutput;
-        const labels = runtime.labels;
-        if (scores === undefined || labels === undefined) {
+        if (runtime.scoresOutput === undefined || runtime.labels === undefined) {
           throw HttpError.invalidInput(`model '${runtime.name}' is not a classifier; use :predict`);
         }
         const body = parseBody(classifyRequest, req.body);
         checkSignatureName(body.signature_name);
-        const { inputs } = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
-        const outputs = await plane.infer(runtime, inputs, inferenceContext(req, res, 'tf-serving', options));
-        const rows = rowValues(outputs.tensors[scores] as Tensor) as number[][];
-        res.json({ results: rows.map((row) => labels.map((label, i) => [label, row[i]])) });
+        const decoded = plane.decode(runtime, exampleTensors(runtime, body.examples, body.context));
+        const outputs = await plane.infer(runtime, decoded, inferenceContext(req, res, 'tf-serving', options));
+        res.json(classifyBody(runtime, outputs));
         return;
       }
       case 'regress':
@@ -148,6 +125,42 @@ export function tfServingRoutes(plane: DataPlane, options: RouteOptions): Router
     }
   });
   return router;
+}
+
+/**
+ * Model status: every served version, newest first, as TF Serving lists them (or the one `runtime`
+ * a version or label path names). The unversioned path is also OpenAI's `GET /v1/models/<id>`: its
+ * fields are in the answer too.
+ */
+export function statusBody(plane: DataPlane, runtime?: ModelRuntime): z.input<typeof modelStatusResponse> {
+  return {
+    ...openAiModelObject(plane),
+    model_version_status: (runtime === undefined ? [...plane.versions].reverse() : [runtime]).map((served) => ({
+      version: served.version,
+      state: served.ready() ? 'AVAILABLE' : 'LOADING',
+      status: { error_code: 'OK', error_message: '' },
+    })),
+  };
+}
+
+/** Model metadata: the one signature, `serving_default`, in TF Serving's SignatureDef form. */
+export function tfMetadataBody(runtime: ModelRuntime, label: string | undefined): z.input<typeof tfMetadataResponse> {
+  return {
+    model_spec: { name: runtime.name, signature_name: '', version: runtime.version, ...(label === undefined ? {} : { version_label: label }) },
+    metadata: { signature_def: { signature_def: { [SIGNATURE_NAME]: signatureDef(runtime) } } },
+  };
+}
+
+/** A `:predict` answer in the format of the request: columnar `outputs` or row `predictions`. */
+export function predictBody(runtime: ModelRuntime, outputs: Batch, columnar: boolean): z.input<typeof predictResponse> {
+  return columnar ? { outputs: columnarOutputs(runtime, outputs) } : { predictions: rowOutputs(runtime, outputs) };
+}
+
+/** A `:classify` answer: every class with its score, per example (the classifier's scores output). */
+export function classifyBody(runtime: ModelRuntime, outputs: Batch): z.input<typeof classifyResponse> {
+  const labels = runtime.labels ?? [];
+  const rows = rowValues(outputs.tensors[runtime.scoresOutput as string] as Tensor) as number[][];
+  return { results: rows.map((row) => labels.map((label, i): [string, number] => [label, row[i] as number])) };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -26,7 +26,7 @@ export function authorizeModel(state: RequestState, model: string, metrics: Gate
 
 /**
  * Deny by default, before anything about routes or models is told: with access control on, every
- * request but the gateway's health routes needs a known key (401 with `WWW-Authenticate: Bearer`
+ * request but the gateway's health routes and the playground's files needs a known key (401 with `WWW-Authenticate: Bearer`
  * otherwise, on every path, method and spelling, known route or not), and a model route needs a key
  * whose scope has that model (403), whether or not the model exists. Without access control,
  * everything passes.
@@ -34,7 +34,7 @@ export function authorizeModel(state: RequestState, model: string, metrics: Gate
 export function authorize({ enabled, metrics }: AuthorizeOptions): RequestHandler {
   return (_req, res: ServerResponse, next) => {
     const state = stateOf(res);
-    if (!enabled || state.route.kind === 'health') {
+    if (!enabled || state.route.kind === 'health' || state.route.kind === 'page') {
       next();
       return;
     }

@@ -2,7 +2,16 @@ import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, Server
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
-import { BACKEND_HEADER, DEADLINE_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
+import {
+  BACKEND_HEADER,
+  DEADLINE_HEADER,
+  DEADLINE_MAX_HEADER,
+  HttpError,
+  SERVED_BY_HEADER,
+  TIMEOUT_CAUSE_HEADER,
+  plainAddress,
+  type TrustedProxies,
+} from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
@@ -23,6 +32,7 @@ const DROPPED_REQUEST_HEADERS = [
   'transfer-encoding',
   'expect',
   DEADLINE_HEADER,
+  DEADLINE_MAX_HEADER,
 ];
 
 /** Response headers not copied from the replica: hop-by-hop ones, and the request id and backend the gateway already set. */
@@ -130,6 +140,8 @@ function outgoingHeaders(
   requestId: string,
   fromTrustedProxy: boolean,
   deadlineMs: number,
+  /** The longest the gateway would wait if the replica answers 102 Processing (see {@link DEADLINE_MAX_HEADER}). */
+  maxDeadlineMs: number | undefined,
 ): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = {};
   for (const name in incoming) {
@@ -142,6 +154,7 @@ function outgoingHeaders(
   if (hadBody) headers['content-length'] = String(body.length);
   headers['x-request-id'] = requestId;
   headers[DEADLINE_HEADER] = String(deadlineMs);
+  if (maxDeadlineMs !== undefined) headers[DEADLINE_MAX_HEADER] = String(maxDeadlineMs);
   return headers;
 }
 
@@ -177,6 +190,8 @@ export interface AnswerSink {
 class Attempt {
   proxyReq: ClientRequest | undefined;
   settled = false;
+  /** Called when the replica answers `102 Processing`: it admitted work that needs more than this attempt's deadline. */
+  onProcessing: (() => void) | undefined;
   #released = false;
   /** The replica's response once it is being passed on. */
   #response: IncomingMessage | undefined;
@@ -383,6 +398,10 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         proxyReq.end(attempt.body.length > 0 ? attempt.body : undefined);
         // Bound to this request object, so a late error of an earlier attempt is never blamed on this one.
         proxyReq.on('error', (err) => attempt.fail(err));
+        // Interim answers are the gateway's to read, never passed on (http-proxy ignores them).
+        proxyReq.on('information', (info) => {
+          if (info.statusCode === 102 && !attempt.settled) attempt.onProcessing?.();
+        });
       },
       proxyRes: (proxyRes, req, res) => {
         const attempt = current.get(req);
@@ -402,8 +421,13 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     const incoming = req.headers;
     const peer = plainAddress(req.socket.remoteAddress ?? '');
     const fromTrustedProxy = trustedProxies.trusts(peer);
-    const { timeoutMs, attemptTimeoutMs } = backend.config;
-    const deadlineAt = performance.now() + timeoutMs;
+    const { timeoutMs, attemptTimeoutMs, maxTimeoutMs } = backend.config;
+    const startedAt = performance.now();
+    let deadlineAt = startedAt + timeoutMs;
+    /** The deadline a request gets once a replica says its admitted work needs more (102 Processing). */
+    const maxDeadlineAt = startedAt + maxTimeoutMs;
+    /** The request's deadline, for its 504: the ordinary one, or the longest once a replica answered 102. */
+    const requestMs = () => Math.round(deadlineAt - startedAt);
     /** Replicas that failed this request; a retry goes elsewhere. */
     let failed: Set<Endpoint> | undefined;
     let previous: Endpoint | undefined;
@@ -440,36 +464,47 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         // one attempt timeout, and the replica learns how long its answer is still wanted. One
         // timer per attempt also keeps the request's deadline: the last attempt ends with it.
         const remainingMs = Math.floor(deadlineAt - performance.now());
-        if (remainingMs < 1) throw HttpError.upstreamTimeout(timeoutMs);
+        if (remainingMs < 1) throw HttpError.upstreamTimeout(requestMs());
         const attemptMs = Math.min(attemptTimeoutMs, remainingMs);
         // The request's own deadline ends this attempt: a timeout is then the request's.
-        const lastChance = attemptTimeoutMs >= remainingMs;
+        let lastChance = attemptTimeoutMs >= remainingMs;
         let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
           const mayRetry = () => tries < maxRetries && !clientGone && pool.hasCandidate(new Set(avoid).add(endpoint));
           const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle, sink);
           attempt = started;
           current.set(req, started);
-          // Every attempt starts from the client's headers.
-          req.headers = outgoingHeaders(incoming, peer, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs));
+          // Every attempt starts from the client's headers. The replica may take up to the longest
+          // deadline for work that needs it, if it says so at once.
+          const offerMs = Math.floor(maxDeadlineAt - performance.now());
+          const offer = offerMs > attemptMs ? replicaDeadlineMs(offerMs) : undefined;
+          req.headers = outgoingHeaders(incoming, peer, body, hadBody, requestId, fromTrustedProxy, replicaDeadlineMs(attemptMs), offer);
           attemptTimer = setTimeout(() => started.timeout(), attemptMs);
+          started.onProcessing = () => {
+            if (deadlineAt >= maxDeadlineAt) return;
+            // The replica is alive and computing: wait for it up to the longest deadline, not the attempt's.
+            deadlineAt = maxDeadlineAt;
+            lastChance = true;
+            clearTimeout(attemptTimer);
+            attemptTimer = setTimeout(() => started.timeout(), Math.max(0, maxDeadlineAt - performance.now()));
+          };
           void proxy(req, res, (err: unknown) => started.fail(err as NodeJS.ErrnoException));
         });
         clearTimeout(attemptTimer);
 
         if (outcome.kind === 'responded' || clientGone) return;
-        if (outcome.kind === 'aborted') throw HttpError.upstreamTimeout(timeoutMs);
+        if (outcome.kind === 'aborted') throw HttpError.upstreamTimeout(requestMs());
         failed ??= new Set();
         if (outcome.kind === 'failed') {
           if (!RETRYABLE.has(outcome.code) || tries >= maxRetries) {
-            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(lastChance ? timeoutMs : attemptMs);
+            if (outcome.code === 'ETIMEDOUT') throw HttpError.upstreamTimeout(lastChance ? requestMs() : attemptMs);
             throw !pool.ready
               ? HttpError.noUpstream(pool.name)
               : HttpError.upstreamUnavailable(`model '${pool.name}' replica failed: ${outcome.code}`);
           }
           if (!outcome.staleSocket) failed.add(endpoint);
           retryReason = outcome.code.toLowerCase();
-          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? (lastChance ? timeoutMs : attemptMs) : undefined;
+          lastTimeoutMs = outcome.code === 'ETIMEDOUT' ? (lastChance ? requestMs() : attemptMs) : undefined;
         } else {
           // A 503 only comes back here when mayRetry() said another replica may take it.
           failed.add(endpoint);

@@ -1,10 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, clipInput } from '@modeldock/service-kit';
+import { HttpError, clipInput, type modelListSchema, type protocolSchemas } from '@modeldock/service-kit';
+import type { Asset } from '@modeldock/playground';
 import type { RequestHandler } from 'express';
+import type { z } from 'zod';
 import { mayUse } from '../../api-keys.js';
 import { modelReady, type ModelBackends, type Routing } from '../../routing.js';
 import type { GatewayAnswers } from '../route/index.js';
 import { stateOf, type GatewayAnswer, type RequestState } from '../state.js';
+import type { modelsSchema, statusSchema } from './own-api.js';
+import { assetAnswer } from './pages.js';
+
+export { ownApiPaths } from './own-api.js';
 
 /** What the gateway's own answers need. */
 export interface LocalOptions {
@@ -12,6 +18,10 @@ export interface LocalOptions {
   version: string;
   /** True while the gateway drains (readiness turns 503). */
   draining: () => boolean;
+  /** The playground's files, answered at their paths without a key. */
+  assets: readonly Asset[];
+  /** The API document's text, for the models configuration `routing`, for a caller who may use `models`. */
+  apiDocument: (routing: Routing, models: readonly string[]) => Promise<string>;
 }
 
 /** OIP server metadata name. */
@@ -31,7 +41,10 @@ function readyReplicas(endpoints: readonly { healthy: boolean }[]): number {
 }
 
 function json(res: ServerResponse, body: unknown): void {
-  const text = JSON.stringify(body);
+  jsonText(res, JSON.stringify(body));
+}
+
+function jsonText(res: ServerResponse, text: string): void {
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -44,9 +57,9 @@ function json(res: ServerResponse, body: unknown): void {
  * `/v1/models`, both limited to the models the key may use. The model list comes from the
  * configuration the request arrived under, so it answers while a model is down.
  */
-export function gatewayAnswers({ version, draining }: LocalOptions): GatewayAnswers {
+export function gatewayAnswers({ version, draining, assets, apiDocument }: LocalOptions): GatewayAnswers {
   const readiness =
-    (body: object): GatewayAnswer =>
+    (body: z.input<typeof statusSchema> | z.input<typeof protocolSchemas.ready>): GatewayAnswer =>
     (_req, res) => {
       if (draining()) throw HttpError.overloaded('the gateway is shutting down');
       json(res, body);
@@ -58,7 +71,7 @@ export function gatewayAnswers({ version, draining }: LocalOptions): GatewayAnsw
     ['/v2/health/ready', readiness({ ready: true })],
   ]);
   const gateway = new Map<string, GatewayAnswer>([
-    ['/v2', (_req, res) => json(res, { name: SERVER_NAME, version, extensions: [] })],
+    ['/v2', (_req, res) => json(res, { name: SERVER_NAME, version, extensions: [] } satisfies z.input<typeof protocolSchemas.serverMetadata>)],
     [
       '/models',
       (_req, res, state) =>
@@ -75,18 +88,24 @@ export function gatewayAnswers({ version, draining }: LocalOptions): GatewayAnsw
             })),
             ...(model.shadow === undefined ? {} : { shadow: { backend: model.shadow.backend.name, percent: model.shadow.percent } }),
           })),
-        }),
+        } satisfies z.input<typeof modelsSchema>),
     ],
     [
       '/v1/models',
       (_req, res, state) => {
         // `created`: when this configuration was loaded.
         const created = (state.routing as Routing).loadedAt;
-        json(res, { object: 'list', data: visible(state).map((model) => ({ id: model.name, object: 'model', created, owned_by: 'modeldock' })) });
+        json(res, {
+          object: 'list',
+          data: visible(state).map((model) => ({ id: model.name, object: 'model', created, owned_by: 'modeldock' })),
+        } satisfies z.input<typeof modelListSchema>);
       },
     ],
+    // The document lists what the caller may use; it is built from the model services' own documents.
+    ['/openapi.json', async (_req, res, state) => jsonText(res, await apiDocument(state.routing as Routing, visible(state).map((model) => model.name)))],
   ]);
-  return { health, gateway };
+  const pages = new Map<string, GatewayAnswer>(assets.map((asset) => [asset.path, assetAnswer(asset)]));
+  return { health, gateway, pages };
 }
 
 /**
@@ -103,9 +122,9 @@ export function local(): RequestHandler {
         next();
         return;
       case 'health':
+      case 'page':
       case 'gateway':
-        route.answer(req, res, state);
-        return;
+        return route.answer(req, res, state);
       case 'method-not-allowed':
         throw HttpError.methodNotAllowed(req.method ?? '', route.template);
       case 'none': {

@@ -3,16 +3,18 @@ import { checkRequestTarget } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 import type { Routing } from '../../routing.js';
 import { stateOf, type GatewayAnswer, type RouteMatch } from '../state.js';
-import { parseModelRoute, type Router } from './paths.js';
+import { modelRouteTemplates, parseModelRoute, type RouteTemplate, type Router, type RoutingTable } from './paths.js';
 
-export { createRouter, parseModelRoute, type ModelRoute, type Router, type RoutingTable } from './paths.js';
+export { createRouter, modelRouteTemplates, parseModelRoute, type ModelRoute, type RouteTemplate, type Router, type RoutingTable } from './paths.js';
 
 /** The gateway's own answers, by route. */
 export interface GatewayAnswers {
   /** Public even with access control on: `/healthz`, `/readyz`, `/v2/health/live`, `/v2/health/ready`. */
   health: ReadonlyMap<string, GatewayAnswer>;
-  /** Need a key when access control is on: `/v2`, `/models`, `/v1/models`. */
+  /** Need a key when access control is on: `/v2`, `/models`, `/v1/models`, `/openapi.json`. */
   gateway: ReadonlyMap<string, GatewayAnswer>;
+  /** The playground's pages and files (`/`, `/docs`, `/playground/...`): public, they hold nothing about models. */
+  pages: ReadonlyMap<string, GatewayAnswer>;
 }
 
 /** Options of {@link route}. */
@@ -54,6 +56,24 @@ export function route({ models, answers }: RouteOptions): RequestHandler {
   };
 }
 
+/**
+ * What the router makes of `method path`, for the API document: a model's route (`{model}`), a model
+ * named by the body (`'body'`, OpenAI embeddings), or anything else (undefined).
+ */
+export function routeOf(router: Router, answers: GatewayAnswers): (method: string, path: string) => { model: string } | 'body' | undefined {
+  return (method, path) => {
+    const found = match(method, path, router, answers);
+    if (found.kind !== 'model') return undefined;
+    return found.model === undefined ? 'body' : { model: found.model };
+  };
+}
+
+/** Every public route: the gateway's own answers and the shapes of model routes, from the router and the configuration. */
+export function publicRoutes(router: RoutingTable, answers: GatewayAnswers): RouteTemplate[] {
+  const own = [...answers.health.keys(), ...answers.gateway.keys(), ...answers.pages.keys()].map((path) => ({ path, methods: ['GET'] }));
+  return [...own, { path: '/v1/embeddings', methods: ['POST'] }, ...modelRouteTemplates(router)];
+}
+
 function match(method: string, url: string, router: Router, answers: GatewayAnswers): RouteMatch {
   const path = routePath(url);
   const readOnly = method === 'GET' || method === 'HEAD';
@@ -62,6 +82,8 @@ function match(method: string, url: string, router: Router, answers: GatewayAnsw
     if (health !== undefined) return { kind: 'health', template: path, answer: health };
     const own = answers.gateway.get(path);
     if (own !== undefined) return { kind: 'gateway', template: path, answer: own };
+    const page = answers.pages.get(path);
+    if (page !== undefined) return { kind: 'page', template: path, answer: page };
   }
   if (path === '/v1/embeddings') {
     if (method !== 'POST') return { kind: 'method-not-allowed', template: path };

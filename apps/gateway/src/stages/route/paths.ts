@@ -32,16 +32,19 @@ export function createRouter(models: RoutingTable): Router {
  * OIP model routes (inference_rest.md): metadata, readiness and infer, unversioned or versioned.
  * Segments are raw (still percent-encoded); they are decoded after matching.
  */
-const OIP = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer))?$/i;
+const OIP_ACTIONS = ['ready', 'infer'] as const;
+const OIP = new RegExp(`^/v2/models/([^/]+)(?:/versions/([^/]+))?(?:/(${OIP_ACTIONS.join('|')}))?$`, 'i');
 
 /**
  * TF Serving REST (http_rest_api_handler.cc; its regexes are `(?i)`): status, metadata and the
  * predict/classify/regress verbs, at an optional version or label.
  */
-const TF_SERVING = /^\/v1\/models\/([^/:]+)(?:\/versions\/(\d+)|\/labels\/([^/:]+))?(?::(predict|classify|regress)|\/(metadata))?$/i;
+const TF_SERVING_VERBS = ['predict', 'classify', 'regress'] as const;
+const TF_SERVING = new RegExp(`^/v1/models/([^/:]+)(?:/versions/(\\d+)|/labels/([^/:]+))?(?::(${TF_SERVING_VERBS.join('|')})|/(metadata))?$`, 'i');
 
 /** A model service's server-level routes, reachable only under `/models/<model>/`. */
 const SERVER_PATHS = new Map([
+  ['/openapi.json', 'GET'],
   ['/v2', 'GET'],
   ['/v2/health/live', 'GET'],
   ['/v2/health/ready', 'GET'],
@@ -50,6 +53,38 @@ const SERVER_PATHS = new Map([
 ]);
 
 const GATEWAY_PREFIX = /^\/models\/([^/]+)(\/.*)?$/i;
+
+/** A shape of path the router sends to a model, `{model}`, `{version}` and `{label}` standing for values. */
+export interface RouteTemplate {
+  readonly path: string;
+  /** The methods it is routed for; model routes are routed whatever the method (the replica answers 405). */
+  readonly methods: readonly string[];
+}
+
+/**
+ * Every shape of path {@link parseModelRoute} sends to a model, written from the same lists its
+ * patterns are built from: OIP and TF Serving paths, directly and under `/models/{model}`, a model
+ * service's server paths under `/models/{model}`, and the configured aliases (both ways).
+ */
+export function modelRouteTemplates(models: RoutingTable): RouteTemplate[] {
+  const any = ['GET', 'POST'];
+  const oip = ['', '/versions/{version}'].flatMap((at) => ['', ...OIP_ACTIONS.map((action) => `/${action}`)].map((end) => `/v2/models/{model}${at}${end}`));
+  const tf = ['', '/versions/{version}', '/labels/{label}'].flatMap((at) =>
+    ['', '/metadata', ...TF_SERVING_VERBS.map((verb) => `:${verb}`)].map((end) => `/v1/models/{model}${at}${end}`),
+  );
+  const protocol = [...oip, ...tf];
+  return [
+    ...protocol.map((path) => ({ path, methods: any })),
+    ...protocol.map((path) => ({ path: `/models/{model}${path}`, methods: any })),
+    ...[...SERVER_PATHS].map(([path, method]) => ({ path: `/models/{model}${path}`, methods: [method] })),
+    ...models.flatMap((model) =>
+      model.aliases.flatMap((alias) => [
+        { path: alias.path, methods: [alias.method] },
+        { path: `/models/${model.name}${alias.path}`, methods: [alias.method] },
+      ]),
+    ),
+  ];
+}
 
 /** Decodes one path segment; malformed percent-encoding is the client's mistake, a 400. */
 function decodeSegment(raw: string): string {
