@@ -154,7 +154,8 @@ describe('metrics as Prometheus reads them', () => {
       }
     });
 
-    it('exports every series the dashboard reads', { todo: `read by the dashboard, exported by nothing yet: ${[...NOT_YET_EXPORTED.keys()].join(', ')}` }, () => {
+    const missing = [...NOT_YET_EXPORTED.keys()];
+    it('exports every series the dashboard reads', { todo: missing.length > 0 && `read by the dashboard, exported by nothing yet: ${missing.join(', ')}` }, () => {
       assert.deepEqual([...NOT_YET_EXPORTED.keys()].filter((name) => !exported.has(name)), []);
     });
   });

@@ -11,8 +11,6 @@ import { UpstreamPool, httpProbe, type LookupFn, type PoolConfig, type ProbeFn }
 export interface Upstreams {
   /** The models configuration in force; {@link apply} replaces it. */
   readonly routing: Routing;
-  /** Every pool of the routing in force. */
-  readonly pools: readonly UpstreamPool[];
   /** Keep-alive agent for all upstream traffic: a new TCP connection per request would cost more than the gateway's whole latency budget. */
   readonly agent: Agent;
   /**
@@ -89,9 +87,6 @@ export function createUpstreams(
   return {
     get routing() {
       return routing;
-    },
-    get pools() {
-      return [...pools.values()];
     },
     agent,
     apply: (models) => {
