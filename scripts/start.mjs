@@ -5,7 +5,7 @@
 // in between (`a && b`) dies without passing SIGTERM on, leaving the services orphaned. This process
 // forwards SIGTERM/SIGINT to every child and exits once they have all exited (SIGKILL after a bound).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelConfigError, parseOnly, parsePorts, planStack, portRule, readModels } from './lib/models.mjs';
@@ -28,15 +28,41 @@ version folder) on 127.0.0.1 and the gateway in front of them (GATEWAY_HOST:GATE
 Environment:
   MODELDOCK_MODELS=a,b          start only these models (default: all)
   MODELDOCK_MODELS_DIR=<dir>    the models folder (default: models/ of the checkout)
-  MODELDOCK_PORTS='{"a": 9001}' ports that replace the models' own for this run
+  MODELDOCK_PORTS='{"a": 9001}' ports that replace the models' own (or a deployment's: "a-v2") for this run
   GATEWAY_MODELS                replace the gateway configuration built from models/ (JSON)
+  GATEWAY_MODELS_FILE=<file>    the gateway's models in a file it reloads when edited (weights, shadow;
+                                docs/rollouts.md); written from models/ if it does not exist, used as is if it does
   anything else (MODEL_*, GATEWAY_*) is passed to the processes: MODEL_* overrides every
   model's model-settings.json (QT_* is read by question-topic as an alias of MODEL_*).
 
 models/<name>/model-settings.json (optional; docs/configuration.md lists every field):
 {"app": "<apps folder>", "port": <int>, "aliases": [{"method": "POST", "path": "/..."}], ...}.
-Without "app" a model runs on the generic model server (apps/model-server).
+Without "app" a model runs on the generic model server (apps/model-server). With "deployments"
+([{"name": "v1", "weight": 90}, {"name": "v2", "weight": 10, "defaultVersion": "2"}]) a model runs as
+one process per deployment, each a backend of the model at the gateway.
 ${portSentence}.`;
+}
+
+/**
+ * The gateway's models: GATEWAY_MODELS as given; else GATEWAY_MODELS_FILE, written from the models found when it
+ * does not exist yet (so that a rollout edits it: the gateway reloads it), used as it is when it does; else the
+ * models found, as GATEWAY_MODELS.
+ */
+function gatewayModelsEnv(found) {
+  if (process.env.GATEWAY_MODELS !== undefined) {
+    log('GATEWAY_MODELS is set: using it instead of the models found');
+    return {};
+  }
+  const file = process.env.GATEWAY_MODELS_FILE;
+  if (file === undefined) return { GATEWAY_MODELS: JSON.stringify(found) };
+  const target = path.resolve(process.env.INIT_CWD ?? process.cwd(), file);
+  if (existsSync(target)) {
+    log(`gateway models from ${target} (edit it to change weights or the shadow: the gateway reloads it)`);
+  } else {
+    writeFileSync(target, `${JSON.stringify(found, null, 2)}\n`);
+    log(`wrote the gateway models found to ${target}; edit it to change weights or the shadow (the gateway reloads it)`);
+  }
+  return { GATEWAY_MODELS_FILE: target };
 }
 
 /** How long children get to drain after SIGTERM before SIGKILL (the services drain in ≤ 30 s). */
@@ -135,14 +161,14 @@ if (!stopping) {
     console.error(`start: no model to serve in ${path.relative(root, modelsDir) || '.'}/ (<name>/<version>/ with metadata.json; see CONTRIBUTING.md)`);
     process.exit(2);
   }
-  const gatewayEnv = { GATEWAY_MODELS: process.env.GATEWAY_MODELS ?? JSON.stringify(plan.gatewayModels) };
-  if (process.env.GATEWAY_MODELS !== undefined) log('GATEWAY_MODELS is set: using it instead of the models found');
+  const gatewayEnv = gatewayModelsEnv(plan.gatewayModels);
   const processes = [
     ...plan.services.map((s) => ({ name: s.name, entry: s.entry, env: s.env, note: `127.0.0.1:${s.port}` })),
     { name: 'gateway', entry: path.join(root, 'apps/gateway/dist/main.js'), env: gatewayEnv, note: `${process.env.GATEWAY_HOST ?? '127.0.0.1'}:${process.env.GATEWAY_PORT ?? 8080}` },
   ];
   for (const p of processes) {
-    log(`${p.name} on ${p.note}`);
+    const deployment = plan.services.find((s) => s.name === p.name && s.name !== s.model);
+    log(`${p.name} on ${p.note}${deployment === undefined ? '' : ` (deployment ${deployment.deployment} of ${deployment.model})`}`);
     void run(p.name, [p.entry], p.env).then(({ code, signal }) => {
       if (!stopping) stopAll(code || 1, `${p.name} exited (${signal ?? code}): stopping the others`);
     });

@@ -8,7 +8,7 @@ import { gatewaySettingsSchema } from '@modeldock/gateway/config';
 import { LOAD_METRICS, serverSettingsSchema, variableName } from '@modeldock/model-server';
 import { servingSettings, targetRowsInFlight } from '@modeldock/model-settings';
 import { stringify } from 'yaml';
-import { assignPorts } from './models.mjs';
+import { assignPorts, gatewayModels, instances } from './models.mjs';
 
 /** The namespace every overlay deploys to (deploy/k8s/base/namespace.yaml). */
 export const NAMESPACE = 'modeldock';
@@ -44,9 +44,13 @@ export function modelImage(name, version) {
   return `modeldock/${name}-model:${version}`;
 }
 
-/** The PromQL query of a model's load: its rows queued plus in the engine, summed over its replicas. */
-export function loadQuery(name) {
-  const selector = `{namespace="${NAMESPACE}",model="${name}"}`;
+/**
+ * The PromQL query of a model's load: its rows queued plus in the engine, summed over its replicas. With `service`,
+ * one deployment's replicas only (every deployment of a model exports the model's name; Prometheus labels each
+ * sample with the Service it scraped).
+ */
+export function loadQuery(name, service) {
+  const selector = `{namespace="${NAMESPACE}",model="${name}"${service === undefined ? '' : `,service="${service}"`}}`;
   return `sum(${LOAD_METRICS.queuedRows}${selector}) + sum(${LOAD_METRICS.engineRows}${selector})`;
 }
 
@@ -64,15 +68,21 @@ export function composeCpus(quantity) {
   return quantity.endsWith('m') ? String(Number(quantity.slice(0, -1)) / 1000) : quantity;
 }
 
-/** The instance of deploy/k8s/model-server for one model. */
-function serverKustomization(model) {
-  const { name, settings, served } = model;
+/** What a deployment's instance is called and says of itself: the model's own, or `deployment <d> of <model>`. */
+function instanceOf(model, deployment) {
+  return deployment.primary ? model.name : `${deployment.service} (deployment ${deployment.name} of ${model.name})`;
+}
+
+/** The instance of deploy/k8s/model-server for one deployment of a model (the model's own, or a further one). */
+function serverKustomization(model, deployment) {
+  const { name } = model;
+  const { service, settings, served } = deployment;
   const env = [
     { name: 'MODEL_NAME', value: name },
     { name: 'MODEL_DIR', value: `${MODELS_MOUNT}/${name}` },
     ...Object.entries(servingSettings(settings)).map(([key, value]) => ({ name: variableName('MODEL_', key), value })),
   ];
-  const deployment = [
+  const patches = [
     { op: 'replace', path: '/spec/template/spec/containers/0/resources', value: settings.resources },
     ...env.map((value) => ({ op: 'add', path: '/spec/template/spec/containers/0/env/-', value })),
     ...served.flatMap((version, i) => [
@@ -84,63 +94,66 @@ function serverKustomization(model) {
   const app = settings.app ?? GENERIC_APP;
   return [
     header(`models/${name}/model-settings.json`, [
-      `deploy/k8s/model-server instantiated as ${name}: its name and labels, the server of apps/${app}, a copy of`,
+      `deploy/k8s/model-server instantiated as ${instanceOf(model, deployment)}: its name and labels, the server of apps/${app}, a copy of`,
       `version${served.length > 1 ? 's' : ''} ${served.join(', ')} from ${served.length > 1 ? 'their' : 'its'} model image${served.length > 1 ? 's' : ''}, its serving settings and resources.`,
     ]),
     'apiVersion: kustomize.config.k8s.io/v1beta1',
     'kind: Kustomization',
     'resources:',
     '  - ../../../model-server',
-    ...renamed(name),
+    ...renamed(service),
     ...(app === GENERIC_APP ? [] : ['images:', `  - ${flow({ name: serverImage(), newName: serverImage(app) })}`]),
     'patches:',
     '  - target: {name: model-server}',
     '    patch: |-',
-    ops([{ op: 'replace', path: '/metadata/name', value: name }]),
+    ops([{ op: 'replace', path: '/metadata/name', value: service }]),
     '  - target: {kind: ServiceMonitor}',
     '    patch: |-',
-    ops([{ op: 'replace', path: '/spec/selector/matchLabels/app.kubernetes.io~1name', value: name }]),
+    ops([{ op: 'replace', path: '/spec/selector/matchLabels/app.kubernetes.io~1name', value: service }]),
     '  - target: {kind: Deployment}',
     '    patch: |-',
-    ops(deployment),
+    ops(patches),
     '',
   ].join('\n');
 }
 
-/** The instance of deploy/k8s/autoscaling/<autoscaler> for one model. */
-function autoscalerKustomization(model, autoscaler) {
-  const { name, settings } = model;
+/** The instance of deploy/k8s/autoscaling/<autoscaler> for one deployment of a model. */
+function autoscalerKustomization(model, deployment, autoscaler) {
+  const { name } = model;
+  const { service, settings } = deployment;
   const { min, max } = settings.replicas;
   const target = targetRowsInFlight(settings, DEFAULT_BATCH_SIZE);
   const keda = autoscaler === 'keda';
+  // A model of several deployments has each one's load on its own; the model's name alone selects them all.
+  const query = model.settings.deployments === undefined ? loadQuery(name) : loadQuery(name, service);
   const patch = keda
     ? [
-        { op: 'replace', path: '/spec/scaleTargetRef/name', value: name },
+        { op: 'replace', path: '/spec/scaleTargetRef/name', value: service },
         { op: 'replace', path: '/spec/minReplicaCount', value: min },
         { op: 'replace', path: '/spec/maxReplicaCount', value: max },
-        { op: 'replace', path: '/spec/triggers/0/metadata/query', value: loadQuery(name) },
+        { op: 'replace', path: '/spec/triggers/0/metadata/query', value: query },
         { op: 'replace', path: '/spec/triggers/0/metadata/threshold', value: String(target) },
       ]
     : [
-        { op: 'replace', path: '/spec/scaleTargetRef/name', value: name },
+        { op: 'replace', path: '/spec/scaleTargetRef/name', value: service },
         { op: 'replace', path: '/spec/minReplicas', value: min },
         { op: 'replace', path: '/spec/maxReplicas', value: max },
       ];
   return [
     header(`models/${name}/model-settings.json`, [
       keda
-        ? `deploy/k8s/autoscaling/keda for ${name}: ${min} to ${max} replicas, each holding ${target} rows in flight (or 75 % CPU).`
-        : `deploy/k8s/autoscaling/hpa for ${name}: ${min} to ${max} replicas at 75 % CPU.`,
+        ? `deploy/k8s/autoscaling/keda for ${instanceOf(model, deployment)}: ${min} to ${max} replicas, each holding ${target} rows in flight (or 75 % CPU).`
+        : `deploy/k8s/autoscaling/hpa for ${instanceOf(model, deployment)}: ${min} to ${max} replicas at 75 % CPU.`,
     ]),
     'apiVersion: kustomize.config.k8s.io/v1beta1',
     'kind: Kustomization',
     'resources:',
     `  - ../../../autoscaling/${autoscaler}`,
-    ...renamed(name),
+    ...renamed(service),
     'patches:',
     `  - target: {kind: ${keda ? 'ScaledObject' : 'HorizontalPodAutoscaler'}}`,
     '    patch: |-',
-    ops([{ op: 'replace', path: '/metadata/name', value: name }, ...patch]),
+    ops([{ op: 'replace', path: '/metadata/name', value: service }, ...patch]),
     '',
   ].join('\n');
 }
@@ -151,7 +164,7 @@ function overlayModels(overlayName, overlay, models, appVersions) {
   const gpu = overlay.gpu
     ? [
         'patches:',
-        ...models.flatMap(({ name, settings }) => {
+        ...instances(models).flatMap(({ name, settings }) => {
           const { requests, limits, gpus } = settings.gpuResources;
           return [
             `  - target: ${flow({ kind: 'Deployment', name })}`,
@@ -166,7 +179,7 @@ function overlayModels(overlayName, overlay, models, appVersions) {
     'apiVersion: kustomize.config.k8s.io/v1alpha1',
     'kind: Component',
     'resources:',
-    ...models.flatMap(({ name }) => [`  - ../../../models/${name}/server`, `  - ../../../models/${name}/${overlay.autoscaler}`]),
+    ...instances(models).flatMap(({ name }) => [`  - ../../../models/${name}/server`, `  - ../../../models/${name}/${overlay.autoscaler}`]),
     'images:',
     ...apps.map((app) => {
       const version = appVersions.get(app);
@@ -180,16 +193,19 @@ function overlayModels(overlayName, overlay, models, appVersions) {
 
 /** The model services of docker-compose.yml, between {@link COMPOSE_BEGIN} and {@link COMPOSE_END}. */
 function composeServices(models) {
-  const blocks = models.map(({ name, settings }) => {
+  const blocks = instances(models).map(({ name: service, model: { name }, deployment, settings }) => {
     const { requests, limits } = settings.resources;
     const args = { APP: settings.app ?? GENERIC_APP, MODEL: name, TFJS_BACKEND: '${TFJS_BACKEND:-tensorflow}' };
+    const overrides = Object.entries(servingSettings(deployment.overrides)).map(([key, value]) => `      ${variableName('MODEL_', key)}: ${flow(value)}`);
     return [
-      `  ${name}:`,
+      ...(deployment.primary ? [] : [`  # deployment ${deployment.name} of ${name}: the same model and image, its own serving settings`]),
+      `  ${service}:`,
       '    <<: *model-server',
       '    build:',
       '      <<: *model-build',
       `      args: ${flow(args)}`,
       `    image: modeldock/${name}:\${TFJS_BACKEND:-tensorflow}`,
+      ...(overrides.length === 0 ? [] : ['    environment:', '      <<: *model-env', ...overrides]),
       '    deploy:',
       '      resources:',
       `        limits: ${flow({ cpus: composeCpus(limits.cpu), memory: limits.memory })}`,
@@ -207,10 +223,9 @@ export function withComposeServices(compose, models) {
   return compose.slice(0, begin) + composeServices(models) + compose.slice(end + COMPOSE_END.length);
 }
 
-/** The gateway's models file for compose and Kubernetes: every model at its service name. */
-function gatewayModels(models, upstream) {
-  const entries = models.map(({ name, settings }) => [name, { upstream: upstream(name), ...(settings.aliases?.length ? { aliases: settings.aliases } : {}) }]);
-  return `${JSON.stringify(Object.fromEntries(entries), null, 2)}\n`;
+/** A gateway models file: every model (each deployment) at `upstream(service)`. */
+function gatewayModelsFile(models, upstream) {
+  return `${JSON.stringify(gatewayModels(models, upstream), null, 2)}\n`;
 }
 
 /** The version of each app under `root` (its package.json), for the server image tags. */
@@ -226,15 +241,15 @@ export function readAppVersions(root, apps) {
  */
 export function deployFiles(models, { appVersions, compose }) {
   const files = new Map();
-  files.set('deploy/gateway/models.json', gatewayModels(models, (name) => `http://${name}:${SERVER_PORT}`));
+  files.set('deploy/gateway/models.json', gatewayModelsFile(models, (service) => `http://${service}:${SERVER_PORT}`));
   // `pnpm start`'s ports, for the gateway run alone from a checkout (its default models file).
   const gatewayPorts = ['GATEWAY_PORT', 'GATEWAY_ADMIN_PORT'].map((key) => gatewaySettingsSchema.shape[key].parse(undefined));
-  const ports = assignPorts(models, gatewayPorts);
-  files.set('deploy/gateway/models.local.json', gatewayModels(models, (name) => `http://127.0.0.1:${ports.get(name)}`));
-  for (const model of models) {
-    files.set(`deploy/k8s/models/${model.name}/server/kustomization.yaml`, serverKustomization(model));
-    files.set(`deploy/k8s/models/${model.name}/keda/kustomization.yaml`, autoscalerKustomization(model, 'keda'));
-    files.set(`deploy/k8s/models/${model.name}/hpa/kustomization.yaml`, autoscalerKustomization(model, 'hpa'));
+  const ports = assignPorts(instances(models), gatewayPorts);
+  files.set('deploy/gateway/models.local.json', gatewayModelsFile(models, (service) => `http://127.0.0.1:${ports.get(service)}`));
+  for (const { name: service, model, deployment } of instances(models)) {
+    files.set(`deploy/k8s/models/${service}/server/kustomization.yaml`, serverKustomization(model, deployment));
+    files.set(`deploy/k8s/models/${service}/keda/kustomization.yaml`, autoscalerKustomization(model, deployment, 'keda'));
+    files.set(`deploy/k8s/models/${service}/hpa/kustomization.yaml`, autoscalerKustomization(model, deployment, 'hpa'));
   }
   for (const [name, overlay] of Object.entries(OVERLAYS)) {
     files.set(`deploy/k8s/overlays/${name}/models/kustomization.yaml`, overlayModels(name, overlay, models, appVersions));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,50 @@ describe('deployFiles', () => {
     assert.ok(![...without.keys()].some((file) => file.includes(`/models/${gone}/`)));
     assert.equal(JSON.parse(without.get('deploy/gateway/models.json'))[gone], undefined);
     assert.ok(!without.get('deploy/k8s/overlays/cpu/models/kustomization.yaml').includes(`/${gone}/`));
+  });
+
+  it('generates a further deployment of a model as its own Service, compose service and autoscaler, and the gateway backends and shadow', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'modeldock-deploy-'));
+    try {
+      for (const version of ['1', '2']) mkdirSync(path.join(dir, 'qt', version), { recursive: true });
+      writeFileSync(
+        path.join(dir, 'qt/model-settings.json'),
+        JSON.stringify({ versions: 'all', defaultVersion: '1', deployments: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10, defaultVersion: '2' }], shadow: { backend: 'v2', percent: 50 } }),
+      );
+      const split = generate(await readModels(dir));
+      assert.deepEqual(JSON.parse(split.get('deploy/gateway/models.json')), {
+        qt: {
+          backends: [
+            { name: 'v1', upstream: 'http://qt:8501', weight: 90 },
+            { name: 'v2', upstream: 'http://qt-v2:8501', weight: 10 },
+          ],
+          shadow: { backend: 'v2', percent: 50 },
+        },
+      });
+      const local = JSON.parse(split.get('deploy/gateway/models.local.json'));
+      assert.deepEqual(local.qt.backends.map((b) => b.upstream), ['http://127.0.0.1:8502', 'http://127.0.0.1:8503']);
+
+      const services = parse(split.get('docker-compose.yml'), { merge: true }).services;
+      assert.equal(services.qt.environment.MODEL_DEFAULT_VERSION, undefined, 'the first deployment reads its settings from the model');
+      assert.equal(services['qt-v2'].environment.MODEL_DEFAULT_VERSION, '2');
+      assert.equal(services['qt-v2'].environment.MODEL_DRAIN_TIMEOUT_MS, '30000', 'every model service setting too');
+      assert.equal(services['qt-v2'].image, services.qt.image, 'the same model, the same image');
+
+      const server = parse(split.get('deploy/k8s/models/qt-v2/server/kustomization.yaml'));
+      assert.deepEqual(server.labels[0].pairs, { 'app.kubernetes.io/name': 'qt-v2' });
+      const deployment = parse(server.patches.find((p) => p.target.kind === 'Deployment').patch);
+      const env = Object.fromEntries(deployment.filter((op) => op.path.endsWith('/env/-')).map((op) => [op.value.name, op.value.value]));
+      assert.deepEqual([env.MODEL_NAME, env.MODEL_DIR, env.MODEL_DEFAULT_VERSION], ['qt', '/models/qt', '2']);
+      assert.deepEqual(deployment.filter((op) => /initContainers\/\d+\/image$/.test(op.path)).map((op) => op.value), ['modeldock/qt-model:1', 'modeldock/qt-model:2']);
+      const keda = parse(parse(split.get('deploy/k8s/models/qt-v2/keda/kustomization.yaml')).patches[0].patch);
+      assert.equal(keda.find((op) => op.path.endsWith('/query')).value, loadQuery('qt', 'qt-v2'));
+      assert.match(loadQuery('qt', 'qt-v2'), /\{namespace="modeldock",model="qt",service="qt-v2"\}/);
+      assert.equal(parse(parse(split.get('deploy/k8s/models/qt/keda/kustomization.yaml')).patches[0].patch).find((op) => op.path.endsWith('/query')).value, loadQuery('qt', 'qt'));
+      const overlay = parse(split.get('deploy/k8s/overlays/cpu/models/kustomization.yaml'));
+      assert.deepEqual(overlay.resources, ['../../../models/qt/server', '../../../models/qt/keda', '../../../models/qt-v2/server', '../../../models/qt-v2/keda']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('converts millicores for compose', () => {

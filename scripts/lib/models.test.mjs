@@ -133,6 +133,46 @@ describe('planStack', () => {
     assert.equal(gatewayModels['question-topic'].upstream, 'http://127.0.0.1:40002');
   });
 
+  it('runs each deployment of a model as its own process, with its serving settings, and gives the gateway its backends and shadow', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'modeldock-deployments-'));
+    try {
+      await mkdir(path.join(dir, 'qt/1'), { recursive: true });
+      await mkdir(path.join(dir, 'qt/2'), { recursive: true });
+      const settings = {
+        port: 8501,
+        versions: 'all',
+        defaultVersion: '1',
+        aliases: [{ method: 'POST', path: '/predict_topic' }],
+        deployments: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10, defaultVersion: '2' }],
+        shadow: { backend: 'v2', percent: 100 },
+      };
+      await writeFile(path.join(dir, 'qt/model-settings.json'), JSON.stringify(settings));
+      const models = await readModels(dir);
+      const plan = planStack(models, { root: '/repo', only: ['qt'], exists: everything, reservedPorts: [8080] });
+      assert.deepEqual(
+        plan.services.map((s) => [s.name, s.model, s.deployment, s.port, s.env.MODEL_NAME, s.env.MODEL_PORT, s.env.MODEL_DEFAULT_VERSION]),
+        [
+          ['qt', 'qt', 'v1', 8501, 'qt', '8501', undefined],
+          ['qt-v2', 'qt', 'v2', 8502, 'qt', '8502', '2'],
+        ],
+      );
+      assert.deepEqual(plan.gatewayModels, {
+        qt: {
+          backends: [
+            { name: 'v1', upstream: 'http://127.0.0.1:8501', weight: 90 },
+            { name: 'v2', upstream: 'http://127.0.0.1:8502', weight: 10 },
+          ],
+          shadow: { backend: 'v2', percent: 100 },
+          aliases: [{ method: 'POST', path: '/predict_topic' }],
+        },
+      });
+      const moved = planStack(models, { root: '/repo', only: undefined, exists: everything, ports: new Map([['qt-v2', 40001]]) });
+      assert.equal(moved.gatewayModels.qt.backends[1].upstream, 'http://127.0.0.1:40001', 'MODELDOCK_PORTS names a deployment by its service');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects a MODELDOCK_PORTS name that is not a model folder', () => {
     assert.throws(() => planStack([QT], { root: '/repo', only: undefined, exists: everything, ports: new Map([['nope', 9000]]) }), /MODELDOCK_PORTS names nope/);
   });

@@ -60,8 +60,8 @@ async function listedModels(gateway) {
 
 /**
  * Starts `scripts/start.mjs --no-build` (dist/ must be built) with the gateway, its admin listener and every
- * model on free loopback ports (`GATEWAY_PORT`, `GATEWAY_ADMIN_PORT`, `MODELDOCK_PORTS`), and waits until the
- * gateway lists every started model ready. A port taken in between (EADDRINUSE) starts it again on new ports.
+ * model (each deployment) on free loopback ports (`GATEWAY_PORT`, `GATEWAY_ADMIN_PORT`, `MODELDOCK_PORTS`), and
+ * waits until the gateway lists every started model, and each of its backends, ready. A port taken in between (EADDRINUSE) starts it again on new ports.
  *
  * @param options.modelsDir the models folder (default: models/ of the checkout)
  * @param options.only model names to start (default: all)
@@ -74,21 +74,23 @@ export async function startStack({ modelsDir = path.join(ROOT, 'models'), only, 
   const models = await readModels(modelsDir);
   const names = only ?? parseOnly(env.MODELDOCK_MODELS) ?? models.map((m) => m.name);
   if (names.length === 0) throw new Error(`no model to start in ${modelsDir}`);
-  // The ports the documentation shows: what `pnpm start` would use for these models.
+  // The ports the documentation shows: what `pnpm start` would use for these models (one per deployment).
   const documented = planStack(models, { root: ROOT, only: names, exists: () => true, reservedPorts: [DOCUMENTED_GATEWAY_PORT, DOCUMENTED_ADMIN_PORT] });
+  const services = documented.services.map((s) => s.name);
   for (let attempt = 1; ; attempt += 1) {
-    const [gatewayPort, adminPort, ...modelPorts] = await freePorts(2 + names.length);
-    const assigned = new Map(names.map((name, i) => [name, modelPorts[i]]));
+    const [gatewayPort, adminPort, ...modelPorts] = await freePorts(2 + services.length);
+    const assigned = new Map(services.map((name, i) => [name, modelPorts[i]]));
     const ports = new Map([
       [DOCUMENTED_GATEWAY_PORT, gatewayPort],
       [DOCUMENTED_ADMIN_PORT, adminPort],
       ...documented.services.map((s) => [s.port, assigned.get(s.name)]),
     ]);
-    const stackEnv = { ...process.env, GATEWAY_LOG_LEVEL: 'warn', MODEL_LOG_LEVEL: 'warn', ...env };
-    // The stack routes the models it starts, whatever the caller's environment names.
+    const stackEnv = { ...process.env, GATEWAY_LOG_LEVEL: 'warn', MODEL_LOG_LEVEL: 'warn' };
+    // The stack routes the models it starts, whatever this process's environment names; a test may still give
+    // the gateway a models file of its own (`env.GATEWAY_MODELS_FILE`: written by start.mjs if it does not exist).
     delete stackEnv.GATEWAY_MODELS;
     delete stackEnv.GATEWAY_MODELS_FILE;
-    Object.assign(stackEnv, {
+    Object.assign(stackEnv, env, {
       GATEWAY_HOST: LOOPBACK,
       GATEWAY_PORT: String(gatewayPort),
       GATEWAY_ADMIN_HOST: LOOPBACK,
@@ -103,7 +105,9 @@ export async function startStack({ modelsDir = path.join(ROOT, 'models'), only, 
     let failure;
     for (;;) {
       const listed = await listedModels(gateway);
-      if (listed !== undefined && names.every((n) => listed.some((m) => m.name === n && m.ready))) break;
+      // Every backend of every model: a deployment at weight 0 too (a test pins it).
+      const ready = (m) => m.ready && (m.backends ?? []).every((b) => b.ready);
+      if (listed !== undefined && names.every((n) => listed.some((m) => m.name === n && ready(m)))) break;
       if (stack.exited()) {
         failure = `the stack exited before it was ready:\n${stack.output()}`;
         break;

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '@modeldock/service-kit';
 import { z } from 'zod';
+import { WATCH_POLL_MS, watchFile } from './watch-file.js';
 
 /** One entry of the API keys file, as the gateway uses it (the key itself is never kept). */
 export interface ApiKey {
@@ -17,6 +17,8 @@ export interface ApiKey {
   readonly burst: number | undefined;
   /** The same as one object, made once (the admit stage's bucket), when `ratePerSecond` is set. */
   readonly rate: { readonly ratePerSecond: number; readonly burst: number } | undefined;
+  /** It may choose a model's backend with `x-modeldock-backend` (a candidate under test), not only take the weighted split. */
+  readonly pinBackends: boolean;
 }
 
 /** Key ids appear in logs and metric labels, so they stay short and plain. */
@@ -30,6 +32,7 @@ const keysFileSchema = z.strictObject({
       models: z.array(z.string().min(1)).min(1),
       ratePerSecond: z.number().positive().optional(),
       burst: z.number().int().positive().optional(),
+      pinBackends: z.boolean().optional(),
     }),
   ),
 });
@@ -62,6 +65,7 @@ export function parseKeysFile(text: string): ApiKey[] {
       ratePerSecond: entry.ratePerSecond,
       burst,
       rate: entry.ratePerSecond === undefined || burst === undefined ? undefined : { ratePerSecond: entry.ratePerSecond, burst },
+      pinBackends: entry.pinBackends ?? false,
     };
   });
 }
@@ -99,63 +103,41 @@ export interface KeyStore {
   readonly keys: readonly ApiKey[];
   /** Changes whenever `keys` does, so that what was looked up under older keys is looked up again. */
   readonly version: number;
+  /** Reads the file again now (SIGHUP), whether or not it looks changed. */
+  reload(): void;
   /** Stops watching the file. */
   close(): void;
 }
 
-/** How often the file is checked when `fs.watch` says nothing (network filesystems, some container mounts). */
-export const KEYS_POLL_MS = 2000;
-
 /**
  * Reads the keys file now (throwing when it cannot be used: the gateway must not start without
- * the keys it was told to use), then keeps it current: `fs.watch` on its folder (editors and
- * Kubernetes ConfigMap/Secret updates replace the file, which a watch on the file itself misses)
- * and a poll every {@link KEYS_POLL_MS} as the fallback, so a change is in force within a few
- * seconds, without a restart and without dropping requests. A file that does not parse keeps the
- * previous keys, and the log says why (never a key or a hash).
+ * the keys it was told to use), then keeps it current (see `watchFile`): a change is in force
+ * within a few seconds, without a restart and without dropping requests. A file that does not parse
+ * keeps the previous keys, and the log says why (never a key or a hash).
  */
-export function watchKeysFile(file: string, logger: Logger, pollMs = KEYS_POLL_MS): KeyStore {
+export function watchKeysFile(file: string, logger: Logger, pollMs = WATCH_POLL_MS): KeyStore {
   const read = (): ApiKey[] => parseKeysFile(readFileSync(file, 'utf8'));
-  const stamp = (): string => {
-    try {
-      const s = statSync(file);
-      return `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  };
   let keys: readonly ApiKey[];
   try {
     keys = read();
   } catch (err) {
     throw new Error(`invalid configuration: GATEWAY_API_KEYS_FILE: ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  let seen = stamp();
   let version = 0;
   logger.info({ file, keys: keys.length }, 'API keys loaded');
-  const reload = () => {
-    const now = stamp();
-    if (now === seen) return;
-    seen = now;
-    try {
-      keys = read();
-      version++;
-      logger.info({ file, keys: keys.length }, 'API keys reloaded');
-    } catch (err) {
-      logger.error({ file, reason: err instanceof Error ? err.message : String(err) }, 'API keys file not usable; keeping the previous keys');
-    }
-  };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
-      if (name === null || name === path.basename(file) || name.startsWith('..')) reload();
-    });
-    watcher.on('error', () => watcher?.close());
-  } catch {
-    watcher = undefined;
-  }
-  const timer = setInterval(reload, pollMs);
-  timer.unref();
+  const watch = watchFile(
+    file,
+    () => {
+      try {
+        keys = read();
+        version++;
+        logger.info({ file, keys: keys.length }, 'API keys reloaded');
+      } catch (err) {
+        logger.error({ file, reason: err instanceof Error ? err.message : String(err) }, 'API keys file not usable; keeping the previous keys');
+      }
+    },
+    pollMs,
+  );
   return {
     get keys() {
       return keys;
@@ -163,9 +145,7 @@ export function watchKeysFile(file: string, logger: Logger, pollMs = KEYS_POLL_M
     get version() {
       return version;
     },
-    close: () => {
-      clearInterval(timer);
-      watcher?.close();
-    },
+    reload: () => watch.check(true),
+    close: () => watch.close(),
   };
 }

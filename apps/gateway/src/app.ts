@@ -17,21 +17,22 @@ import type { Asset } from '@modeldock/playground';
 import { createApiDocument } from './api-document.js';
 import { hashKey, type KeyStore } from './api-keys.js';
 import type { GatewayConfig } from './config.js';
-import { createGatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { LogSampler, accessLog } from './stages/access-log/index.js';
 import { ClientLimiter, admit, clientAddress } from './stages/admit/index.js';
 import { authorize } from './stages/authorize/index.js';
 import { BodyBudget, body } from './stages/body/index.js';
 import { cors } from './stages/cors/index.js';
-import { createForwarder, forward } from './stages/forward/index.js';
+import { createForwarder, createShadower, forward } from './stages/forward/index.js';
 import { identify, presentedKey } from './stages/identify/index.js';
 import { pipeline } from './stages/pipeline.js';
 import { gatewayAnswers, local, ownApiPaths } from './stages/local/index.js';
-import { OPENAI_PATHS, createRouter, publicRoutes, route, routeOf, routePath } from './stages/route/index.js';
-import { createModelDocuments } from './model-documents.js';
+import { OPENAI_PATHS, publicRoutes, route, routeOf, routePath } from './stages/route/index.js';
+import { createModelDocuments, type DocumentPool } from './model-documents.js';
 import { selectBackend } from './stages/select-backend/index.js';
 import { trace } from './stages/trace/index.js';
-import type { Upstreams } from './upstream-pool.js';
+import { modelReady, type Routing } from './routing.js';
+import type { Upstreams } from './upstreams.js';
 
 /** Whether the gateway is still taking work; `main.ts` sets `draining` on SIGTERM. */
 export interface Lifecycle {
@@ -63,6 +64,7 @@ export interface GatewayApps {
   readonly bodyBudget: BodyBudget;
   /** The registry both apps' metrics are in (the public server adds its connection counts). */
   readonly registry: Registry;
+  readonly metrics: GatewayMetrics;
 }
 
 /** Deepest JSON nesting the gateway scans before it finds `model` (the model servers allow the same). */
@@ -79,6 +81,17 @@ export function readVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * Each model's replicas as the API document's source fetches from them: those of its weighted
+ * backends first, so a model's document is the one most of its traffic gets.
+ */
+function documentPools(routing: Routing): DocumentPool[] {
+  return [...routing.models.values()].map((model) => ({
+    name: model.name,
+    endpoints: [...model.weighted, ...model.backends.filter((backend) => backend.weight === 0)].flatMap((backend) => backend.pool.endpoints),
+  }));
 }
 
 /** Requires the admin key (its SHA-256 configured) on every admin request, compared in constant time. */
@@ -118,30 +131,35 @@ export function createApps({
     bodyBytesInFlight: () => budget.used,
     clientsTracked: () => limiter.tracked,
   });
-  const pools = upstreams.pools;
   const { ratePerSecond, burst, maxConcurrency } = config.clientLimits;
   const version = readVersion();
-  const router = createRouter(config.models);
   // The API document is built from configuration and the model services' own documents, fetched
-  // when someone asks for it (never on the proxy path) and kept.
-  const documents = createModelDocuments(() => pools.values(), {
+  // when someone asks for it (never on the proxy path) and kept. A model's document comes from a
+  // ready replica of any of its backends.
+  const documents = createModelDocuments(() => documentPools(upstreams.routing), {
     refreshMs: config.apiDocumentRefreshMs,
     timeoutMs: config.apiDocumentTimeoutMs,
     maxBytes: MAX_MODEL_DOCUMENT_BYTES,
     onError: (model, reason) => logger.warn({ model, reason }, 'model service API document not fetched'),
   });
-  let apiDocument: (models: readonly string[]) => Promise<string> = () => Promise.reject(new Error('not ready'));
+  /** The document's builder for the models configuration last asked about (a reload changes its routes). */
+  let built: { routing: Routing; document: (models: readonly string[]) => Promise<string> } | undefined;
   const answers = gatewayAnswers({
-    pools: [...pools.values()],
     version,
     draining: () => lifecycle.draining,
     assets,
-    apiDocument: (models) => apiDocument(models),
+    apiDocument: (routing, models) => {
+      if (built?.routing !== routing) {
+        const own = ownApiPaths(assets, keys !== undefined);
+        const configs = [...routing.models.values()].map((model) => model.config);
+        built = {
+          routing,
+          document: createApiDocument({ version, models: configs, routeOf: routeOf(routing.router, answers), own, accessControl: keys !== undefined }, documents),
+        };
+      }
+      return built.document(models);
+    },
   });
-  apiDocument = createApiDocument(
-    { version, models: config.models, routeOf: routeOf(router, answers), own: ownApiPaths(assets, keys !== undefined), accessControl: keys !== undefined },
-    documents,
-  );
 
   const stages: RequestHandler[] = [
     accessLog({
@@ -151,7 +169,7 @@ export function createApps({
     }),
     ...(tracer === undefined ? [] : [trace({ tracer })]),
     ...(config.corsOrigins.length > 0 ? [cors({ origins: config.corsOrigins })] : []),
-    route({ router, answers }),
+    route({ models: upstreams, answers }),
     identify({ keys, clientAddress: clientAddress(trustedProxies) }),
     authorize({ enabled: keys !== undefined, metrics }),
     local(),
@@ -160,10 +178,9 @@ export function createApps({
       maxConcurrency,
       defaultRate: ratePerSecond > 0 ? { ratePerSecond, burst } : undefined,
       metrics,
-      models: new Set(pools.keys()),
     }),
     body({ budget, maxBodyBytes: config.maxBodyBytes, maxJsonDepth: MAX_JSON_DEPTH, metrics }),
-    selectBackend({ pools }),
+    selectBackend({ metrics }),
     forward({
       forwarder: createForwarder({
         agent: upstreams.agent,
@@ -173,6 +190,7 @@ export function createApps({
         trustedProxies,
       }),
       metrics,
+      shadower: createShadower({ agent: upstreams.agent, limits: config.shadow, metrics, logger }),
     }),
   ];
   const run = pipeline(stages);
@@ -198,36 +216,41 @@ export function createApps({
     res.json({ status: 'ready' });
   });
   admin.get('/models', (_req, res) => {
+    const routing = upstreams.routing;
     res.json({
       draining: lifecycle.draining,
       bodyBytesInFlight: budget.used,
-      models: [...pools.values()].map((pool) => ({
-        name: pool.name,
-        ready: pool.ready,
-        upstreams: pool.config.upstreams.map((upstream) => upstream.url),
-        readyPath: pool.config.readyPath,
-        timeoutMs: pool.config.timeoutMs,
-        attemptTimeoutMs: pool.config.attemptTimeoutMs,
-        maxTimeoutMs: pool.config.maxTimeoutMs,
-        aliases: pool.config.aliases,
-        endpoints: pool.endpoints.map(({ id, publicId, healthy, outstanding, reason }) => ({
-          id,
-          publicId,
-          healthy,
-          outstanding,
-          reason,
+      configVersion: routing.version,
+      models: [...routing.models.values()].map((model) => ({
+        name: model.name,
+        ready: modelReady(model),
+        upstreams: model.config.backends.flatMap((backend) => backend.upstreams.map((upstream) => upstream.url)),
+        readyPath: model.config.readyPath,
+        timeoutMs: model.config.timeoutMs,
+        attemptTimeoutMs: model.config.attemptTimeoutMs,
+        maxTimeoutMs: model.config.maxTimeoutMs,
+        aliases: model.config.aliases,
+        shadow: model.config.shadow,
+        backends: model.backends.map(({ name, weight, pool }) => ({
+          name,
+          weight,
+          ready: pool.ready,
+          upstreams: pool.config.upstreams.map((upstream) => upstream.url),
         })),
+        endpoints: model.backends.flatMap(({ name, pool }) =>
+          pool.endpoints.map(({ id, publicId, healthy, outstanding, reason }) => ({ id, publicId, backend: name, healthy, outstanding, reason })),
+        ),
       })),
     });
   });
   // Every public route's shape, from the router and the configuration (the API document's coverage test reads it).
   admin.get('/routes', (_req, res) => {
-    res.json({ routes: publicRoutes(config.models, answers) });
+    res.json({ routes: publicRoutes([...upstreams.routing.models.values()].map((model) => model.config), answers) });
   });
   admin.use((req, _res, next) => {
     next(HttpError.notFound(`no route for ${req.method} ${req.path}`));
   });
   admin.use(errorHandler({ logger }));
 
-  return { app, admin, bodyBudget: budget, registry };
+  return { app, admin, bodyBudget: budget, registry, metrics };
 }

@@ -15,7 +15,8 @@ describe('loadConfig', () => {
     assert.deepEqual(config.models, [
       {
         name: 'embedding-topic',
-        upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }],
+        backends: [{ name: 'default', weight: 1, upstreams: [{ url: 'http://127.0.0.1:8503', hostname: '127.0.0.1', port: 8503 }] }],
+        shadow: undefined,
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
@@ -24,7 +25,8 @@ describe('loadConfig', () => {
       },
       {
         name: 'question-topic',
-        upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }],
+        backends: [{ name: 'default', weight: 1, upstreams: [{ url: 'http://127.0.0.1:8501', hostname: '127.0.0.1', port: 8501 }] }],
+        shadow: undefined,
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
@@ -33,7 +35,8 @@ describe('loadConfig', () => {
       },
       {
         name: 'sentence-embedding',
-        upstreams: [{ url: 'http://127.0.0.1:8502', hostname: '127.0.0.1', port: 8502 }],
+        backends: [{ name: 'default', weight: 1, upstreams: [{ url: 'http://127.0.0.1:8502', hostname: '127.0.0.1', port: 8502 }] }],
+        shadow: undefined,
         readyPath: '/v2/health/ready',
         timeoutMs: 30_000,
         attemptTimeoutMs: 15_000,
@@ -65,17 +68,17 @@ describe('loadConfig', () => {
       GATEWAY_MAX_RETRIES: '0',
     });
     const [topic, sentiment, ipv6] = config.models;
-    assert.deepEqual(topic?.upstreams, [{ url: 'http://question-topic:8501', hostname: 'question-topic', port: 8501 }]);
+    assert.deepEqual(topic?.backends[0]?.upstreams, [{ url: 'http://question-topic:8501', hostname: 'question-topic', port: 8501 }]);
     assert.equal(topic?.timeoutMs, 1234, 'a model without timeoutMs gets GATEWAY_TIMEOUT_MS');
     assert.equal(topic?.maxTimeoutMs, 1234, 'a longest deadline shorter than the ordinary one is the ordinary one');
     assert.deepEqual(
-      sentiment?.upstreams.map((u) => u.url),
+      sentiment?.backends[0]?.upstreams.map((u) => u.url),
       ['http://127.0.0.1:9001', 'http://localhost:9002'],
     );
     assert.equal(sentiment?.readyPath, '/ready');
     assert.equal(sentiment?.timeoutMs, 500);
     assert.equal(sentiment?.maxTimeoutMs, 9000);
-    assert.equal(ipv6?.upstreams[0]?.hostname, '::1');
+    assert.equal(ipv6?.backends[0]?.upstreams[0]?.hostname, '::1');
     assert.equal(config.maxRetries, 0);
   });
 
@@ -84,13 +87,13 @@ describe('loadConfig', () => {
     after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'models.json');
     writeFileSync(file, JSON.stringify({ 'question-topic': { upstream: 'http://qt:8501' } }));
-    assert.equal(loadConfig({ GATEWAY_MODELS_FILE: file }).models[0]?.upstreams[0]?.hostname, 'qt');
+    assert.equal(loadConfig({ GATEWAY_MODELS_FILE: file }).models[0]?.backends[0]?.upstreams[0]?.hostname, 'qt');
   });
 
   it('returns a deeply frozen object', () => {
     const config = loadConfig({});
     assert.ok(Object.isFrozen(config));
-    assert.ok(Object.isFrozen(config.models[0]?.upstreams[0]));
+    assert.ok(Object.isFrozen(config.models[0]?.backends[0]?.upstreams[0]));
   });
 
   it('names the variable in every error', () => {

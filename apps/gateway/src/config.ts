@@ -1,42 +1,39 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cidrList, logLevel, nonNegativeInt, parseEnv, port, positiveInt } from '@modeldock/service-kit';
 import { z } from 'zod';
+import { parseModels, readModelsFile, type ModelConfig, type ModelDefaults } from './models-file.js';
 
-/** One `http://host:port` a model's replicas are reached at; `hostname` may resolve to many IPs. */
-export interface UpstreamAddress {
-  /** As configured, normalised (`http://my-model:8501`). */
-  readonly url: string;
-  /** Without IPv6 brackets, ready for `dns.lookup`. */
-  readonly hostname: string;
-  readonly port: number;
-}
+export {
+  DEFAULT_BACKEND,
+  DEFAULT_READY_PATH,
+  type AliasConfig,
+  type BackendConfig,
+  type ModelConfig,
+  type ShadowConfig,
+  type UpstreamAddress,
+} from './models-file.js';
 
-/** A path that a model answers besides its protocol routes, e.g. a seed-style `POST /classify`. */
-export interface AliasConfig {
-  /** Upper case, e.g. `POST`. */
-  readonly method: string;
-  /** Exact path without query, e.g. `/classify`; forwarded unchanged. */
+/** A models file and how to read it again. */
+export interface ModelsFile {
   readonly path: string;
+  /** Names it in error messages (`GATEWAY_MODELS_FILE`). */
+  readonly source: string;
+  readonly defaults: ModelDefaults;
 }
 
-/** Where one model's replicas live and how to talk to them. */
-export interface ModelConfig {
-  readonly name: string;
-  readonly upstreams: readonly UpstreamAddress[];
-  /** GET this on every replica; 200 means it may take traffic (OIP: `/v2/health/ready`). */
-  readonly readyPath: string;
-  /** Deadline for an upstream answer (all retries included). */
+/** What shadow copies may hold at once; past a bound a copy is dropped and counted, never queued. */
+export interface ShadowLimits {
+  /** Shadow requests in flight at once, all models together. */
+  readonly maxConcurrency: number;
+  /** Bytes held for shadow work at once: request bodies copied and answers kept for comparison. */
+  readonly maxBytes: number;
+  /** Largest answer (the served one or the shadow's) kept for comparison. */
+  readonly maxAnswerBytes: number;
+  /** A shadow request without an answer by then is abandoned. */
   readonly timeoutMs: number;
-  /** Deadline of one attempt on one replica; past it the request is retried elsewhere (the replica ejected only when at fault). */
-  readonly attemptTimeoutMs: number;
-  /**
-   * The longest a request may take when its replica answers `102 Processing` (the work it
-   * admitted needs more than the attempt's deadline); the replica is offered it in
-   * `x-modeldock-deadline-max-ms`. At least `timeoutMs`.
-   */
-  readonly maxTimeoutMs: number;
-  readonly aliases: readonly AliasConfig[];
+  /** Disagreements logged per minute (each with the input's hash and both labels, never the input). */
+  readonly disagreementLogsPerMinute: number;
 }
 
 /** Per-client limits at the gateway (client = its address, see `trustedProxies`). */
@@ -63,7 +60,12 @@ export interface GatewayConfig {
   readonly logLevel: z.output<ReturnType<typeof logLevel>>;
   /** Access-log lines per second before repeats are suppressed (and counted in a summary line). */
   readonly logLinesPerSecond: number;
+  /** The models at start-up; {@link modelsFile} says where later versions come from. */
   readonly models: readonly ModelConfig[];
+  /** The models file, reloaded when it changes and on SIGHUP; undefined when they come from `GATEWAY_MODELS`. */
+  readonly modelsFile: ModelsFile | undefined;
+  /** Shadow traffic's bounds (see {@link ShadowLimits}). */
+  readonly shadow: ShadowLimits;
   readonly resolveIntervalMs: number;
   readonly healthIntervalMs: number;
   readonly healthTimeoutMs: number;
@@ -108,15 +110,6 @@ export interface GatewayConfig {
  * checkout, which lists every model `pnpm start` runs on the laptop. Images set one of the variables.
  */
 export const DEFAULT_MODELS_FILE = fileURLToPath(new URL('../../../deploy/gateway/models.local.json', import.meta.url));
-/** OIP readiness, which every modeldock model service answers. */
-export const DEFAULT_READY_PATH = '/v2/health/ready';
-
-/** Model names become a path segment, so they stay within the characters that never need escaping. */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-/** Paths the gateway routes itself, which an alias must not shadow. */
-const RESERVED_PATH = /^\/(models|v1|v2|healthz|readyz|metrics)(\/|$)/i;
-
 /** Every GATEWAY_* variable; each `.describe()` is the text of the generated configuration reference. */
 export const gatewaySettingsSchema = z.object({
   GATEWAY_PORT: port().default(8080).describe('public listener port'),
@@ -138,10 +131,10 @@ export const gatewaySettingsSchema = z.object({
     .describe('comma-separated origins (`https://app.example.com`) whose pages may call the public listener (CORS); unset: CORS off'),
   GATEWAY_LOG_LEVEL: logLevel().default('info').describe('pino log level'),
   GATEWAY_LOG_LINES_PER_SECOND: positiveInt().default(100).describe('access-log lines per second; beyond it lines are counted and summarised once per second'),
-  /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]", "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
-  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?, "maxTimeoutMs"?}}`'),
+  /** JSON: `{"<model>": {"upstream": "http://host:port[,http://host2:port]" | "backends": [...], "shadow"?, "readyPath"?, "timeoutMs"?, "aliases"?}}`. */
+  GATEWAY_MODELS: z.string().optional().describe('JSON, one key per model: `{"<model>": {"upstream": "http://host:port[,...]", "aliases"?: [{"method", "path"}], "readyPath"?, "timeoutMs"?, "attemptTimeoutMs"?, "maxTimeoutMs"?}}`; or, for several deployments, `"backends": [{"name", "upstream", "weight"}]` instead of `"upstream"`, and `"shadow"?: {"backend", "percent"}` (docs/rollouts.md)'),
   /** Path to a JSON file of the same shape as GATEWAY_MODELS. */
-  GATEWAY_MODELS_FILE: z.string().optional().describe('a file with the same JSON (not together with `GATEWAY_MODELS`); default: `deploy/gateway/models.local.json` of the checkout'),
+  GATEWAY_MODELS_FILE: z.string().optional().describe('a file with the same JSON (not together with `GATEWAY_MODELS`), reloaded within seconds when it changes and on SIGHUP (a file that is not valid keeps the running configuration); default: `deploy/gateway/models.local.json` of the checkout'),
   GATEWAY_RESOLVE_INTERVAL_MS: positiveInt().default(2000).describe('how often upstream hostnames are re-resolved (every replica behind a service name)'),
   GATEWAY_HEALTH_INTERVAL_MS: positiveInt().default(1000).describe("how often every replica's readiness path is probed"),
   GATEWAY_HEALTH_TIMEOUT_MS: positiveInt().default(1000).describe('a probe without an answer by then counts as unhealthy'),
@@ -171,114 +164,29 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0).describe('per-client token bucket rate; 0 turns it off (429 + `Retry-After` beyond)'),
   GATEWAY_CLIENT_BURST: positiveInt().optional().describe('per-client token bucket size (default: twice the rate)'),
   GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000).describe('how long in-flight requests get after SIGTERM'),
+  GATEWAY_SHADOW_MAX_CONCURRENCY: positiveInt().default(8).describe("shadow requests in flight at once, all models together; a copy beyond it is dropped (`gateway_shadow_dropped_total{reason=\"concurrency\"}`), never queued"),
+  GATEWAY_SHADOW_MAX_BYTES: positiveInt().default(16 * 1024 * 1024).describe('bytes held for shadow copies at once (request bodies and the answers kept for comparison); a copy beyond it is dropped (`reason="bytes"`)'),
+  GATEWAY_SHADOW_MAX_ANSWER_BYTES: positiveInt().default(1024 * 1024).describe('largest answer kept for comparison, the served one or the shadow\'s; a larger one is not compared (`reason="answer_too_large"`)'),
+  GATEWAY_SHADOW_TIMEOUT_MS: positiveInt().default(10_000).describe('a shadow request without a whole answer by then is abandoned (`gateway_shadow_requests_total{status="timeout"}`)'),
+  GATEWAY_SHADOW_DISAGREEMENT_LOGS_PER_MINUTE: nonNegativeInt().default(10).describe("disagreeing shadow answers logged per minute (the input's SHA-256 and both labels, never the input); 0: none"),
 });
 
-function parseUpstream(raw: string, ctx: z.RefinementCtx): UpstreamAddress | undefined {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `'${raw}' is not a URL` });
-    return undefined;
-  }
-  // Plain HTTP only: upstreams sit on the private compose/cluster network, and the keep-alive agent is http.
-  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
-    ctx.addIssue({ code: 'custom', message: `'${raw}' must look like http://host:port (no path, query or credentials)` });
-    return undefined;
-  }
-  return {
-    url: url.origin,
-    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port === '' ? 80 : Number(url.port),
-  };
-}
-
-const upstreamList = z
-  .union([z.string(), z.array(z.string()).min(1)])
-  .transform((value, ctx) => {
-    const parts = (Array.isArray(value) ? value : value.split(',')).filter((part) => part.trim() !== '');
-    if (parts.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'at least one upstream URL is required' });
-      return z.NEVER;
-    }
-    const parsed = parts.map((part) => parseUpstream(part, ctx));
-    return parsed.every((p) => p !== undefined) ? parsed : z.NEVER;
-  });
-
-const aliasSchema = z.strictObject({
-  method: z
-    .string()
-    .regex(/^[A-Za-z]+$/, 'must be an HTTP method')
-    .transform((method) => method.toUpperCase()),
-  path: z
-    .string()
-    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, 'must be an absolute path without query or percent-encoding')
-    .refine((path) => !RESERVED_PATH.test(path), 'is a path the gateway routes itself')
-    .refine((path) => !/\/\/|\/\.\.?(\/|$)/.test(path), 'must not contain empty or dot segments'),
-});
-
-const modelSchema = z.strictObject({
-  upstream: upstreamList,
-  readyPath: z.string().regex(/^\/\S*$/, 'must be an absolute path').default(DEFAULT_READY_PATH),
-  timeoutMs: z.number().int().positive().optional(),
-  attemptTimeoutMs: z.number().int().positive().optional(),
-  maxTimeoutMs: z.number().int().positive().optional(),
-  aliases: z.array(aliasSchema).default([]),
-});
-
-const modelsSchema = z.record(z.string(), modelSchema).superRefine((models, ctx) => {
-  const names = Object.keys(models);
-  if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'configure at least one model' });
-  for (const name of names.filter((n) => !MODEL_NAME.test(n))) {
-    ctx.addIssue({ code: 'custom', path: [name], message: 'model names use letters, digits, ".", "_" and "-"' });
-  }
-  // One alias, one model: the request names no model, so the alias alone must decide.
-  const owners = new Map<string, string>();
-  for (const [name, model] of Object.entries(models)) {
-    model.aliases.forEach((alias, index) => {
-      const key = `${alias.method} ${alias.path}`;
-      const owner = owners.get(key);
-      if (owner !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [name, 'aliases', index], message: `${key} is already an alias of '${owner}'` });
-      }
-      owners.set(key, name);
-    });
-  }
-});
-
-function readModelsJson(
+/** Where the models come from: the variable's JSON, or a file (reloaded when it changes). */
+function readModels(
   parsed: { GATEWAY_MODELS?: string | undefined; GATEWAY_MODELS_FILE?: string | undefined },
-): { source: string; value: unknown } {
+  defaults: ModelDefaults,
+): { models: ModelConfig[]; file: ModelsFile | undefined } {
   if (parsed.GATEWAY_MODELS !== undefined && parsed.GATEWAY_MODELS_FILE !== undefined) {
     throw new Error('invalid configuration: set GATEWAY_MODELS or GATEWAY_MODELS_FILE, not both');
   }
-  let source = 'GATEWAY_MODELS';
-  let text = parsed.GATEWAY_MODELS;
+  if (parsed.GATEWAY_MODELS !== undefined) return { models: parseModels(parsed.GATEWAY_MODELS, 'GATEWAY_MODELS', defaults), file: undefined };
   if (parsed.GATEWAY_MODELS_FILE !== undefined) {
-    source = 'GATEWAY_MODELS_FILE';
-    try {
-      text = readFileSync(parsed.GATEWAY_MODELS_FILE, 'utf8');
-    } catch (err) {
-      throw new Error(`invalid configuration: GATEWAY_MODELS_FILE: cannot read ${parsed.GATEWAY_MODELS_FILE}`, {
-        cause: err,
-      });
-    }
+    const file = { path: parsed.GATEWAY_MODELS_FILE, source: 'GATEWAY_MODELS_FILE', defaults };
+    return { models: readModelsFile(file.path, file.source, defaults), file };
   }
-  if (text === undefined) {
-    source = DEFAULT_MODELS_FILE;
-    try {
-      text = readFileSync(DEFAULT_MODELS_FILE, 'utf8');
-    } catch (err) {
-      throw new Error('invalid configuration: set GATEWAY_MODELS or GATEWAY_MODELS_FILE (no models file in the checkout)', {
-        cause: err,
-      });
-    }
-  }
-  try {
-    return { source, value: JSON.parse(text) };
-  } catch {
-    throw new Error(`invalid configuration: ${source}: not valid JSON`);
-  }
+  const file = { path: DEFAULT_MODELS_FILE, source: DEFAULT_MODELS_FILE, defaults };
+  if (!existsSync(file.path)) throw new Error('invalid configuration: set GATEWAY_MODELS or GATEWAY_MODELS_FILE (no models file in the checkout)');
+  return { models: readModelsFile(file.path, file.source, defaults), file };
 }
 
 /** True for addresses only this machine reaches: `localhost`, 127.0.0.0/8, `::1`. */
@@ -321,24 +229,10 @@ function deepFreeze<T>(value: T): T {
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const parsed = parseEnv(gatewaySettingsSchema, env);
-  const { source, value } = readModelsJson(parsed);
-  const models = modelsSchema.safeParse(value);
-  if (!models.success) {
-    const problems = models.error.issues.map((issue) => [source, ...issue.path].join('.') + `: ${issue.message}`);
-    throw new Error(`invalid configuration: ${problems.join('; ')}`);
-  }
-  const modelConfigs: ModelConfig[] = Object.entries(models.data).map(([name, model]) => {
-    const timeoutMs = model.timeoutMs ?? parsed.GATEWAY_TIMEOUT_MS;
-    return {
-      name,
-      upstreams: model.upstream,
-      readyPath: model.readyPath,
-      timeoutMs,
-      attemptTimeoutMs: model.attemptTimeoutMs ?? parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
-      // Never shorter than the ordinary deadline: a 102 only ever lets a request wait longer.
-      maxTimeoutMs: Math.max(timeoutMs, model.maxTimeoutMs ?? parsed.GATEWAY_MAX_TIMEOUT_MS),
-      aliases: model.aliases,
-    };
+  const { models: modelConfigs, file: modelsFile } = readModels(parsed, {
+    timeoutMs: parsed.GATEWAY_TIMEOUT_MS,
+    attemptTimeoutMs: parsed.GATEWAY_ATTEMPT_TIMEOUT_MS,
+    maxTimeoutMs: parsed.GATEWAY_MAX_TIMEOUT_MS,
   });
   // Node refuses a header deadline longer than the whole-request one.
   if (parsed.GATEWAY_HEADERS_TIMEOUT_MS > parsed.GATEWAY_REQUEST_TIMEOUT_MS) {
@@ -371,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     logLevel: parsed.GATEWAY_LOG_LEVEL,
     logLinesPerSecond: parsed.GATEWAY_LOG_LINES_PER_SECOND,
     models: modelConfigs,
+    modelsFile,
     resolveIntervalMs: parsed.GATEWAY_RESOLVE_INTERVAL_MS,
     healthIntervalMs: parsed.GATEWAY_HEALTH_INTERVAL_MS,
     healthTimeoutMs: parsed.GATEWAY_HEALTH_TIMEOUT_MS,
@@ -400,6 +295,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       burst: parsed.GATEWAY_CLIENT_BURST ?? Math.max(1, rate * 2),
     },
     drainTimeoutMs: parsed.GATEWAY_DRAIN_TIMEOUT_MS,
+    shadow: {
+      maxConcurrency: parsed.GATEWAY_SHADOW_MAX_CONCURRENCY,
+      maxBytes: parsed.GATEWAY_SHADOW_MAX_BYTES,
+      maxAnswerBytes: parsed.GATEWAY_SHADOW_MAX_ANSWER_BYTES,
+      timeoutMs: parsed.GATEWAY_SHADOW_TIMEOUT_MS,
+      disagreementLogsPerMinute: parsed.GATEWAY_SHADOW_DISAGREEMENT_LOGS_PER_MINUTE,
+    },
   });
 }
 

@@ -5,12 +5,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashKey, newKey, parseKeysFile } from './api-keys.js';
 
-const USAGE = `Usage: pnpm gateway:key --id <id> --models <model,...|*> [--rate <per second> [--burst <n>]] [--file <keys.json>]
+const USAGE = `Usage: pnpm gateway:key --id <id> --models <model,...|*> [--rate <per second> [--burst <n>]] [--pin-backends] [--file <keys.json>]
        pnpm gateway:key --admin
 
 Prints a new random API key (shown once: only its SHA-256 is kept) and the entry for the file that
 GATEWAY_API_KEYS_FILE names. With --file the entry is added to that file (created if missing), and the
-running gateway picks it up within seconds. --admin prints a key for the admin listener and the value
+running gateway picks it up within seconds. --pin-backends lets the key choose a model's backend with
+x-modeldock-backend (to try a candidate before it gets a share of the traffic). --admin prints a key for the admin listener and the value
 of GATEWAY_ADMIN_API_KEY_SHA256.`;
 
 function fail(message: string): never {
@@ -29,6 +30,7 @@ function main(argv: readonly string[]): void {
         rate: { type: 'string' },
         burst: { type: 'string' },
         file: { type: 'string' },
+        'pin-backends': { type: 'boolean' },
         admin: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -58,6 +60,7 @@ function main(argv: readonly string[]): void {
     if (values.rate === undefined) fail('--burst needs --rate');
     entry.burst = Number(values.burst);
   }
+  if (values['pin-backends'] === true) entry.pinBackends = true;
   // The entry goes through the gateway's own check, so a file this writes is one the gateway accepts.
   try {
     parseKeysFile(JSON.stringify({ keys: [entry] }));

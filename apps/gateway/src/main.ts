@@ -5,8 +5,9 @@ import { loadPlaygroundAssets } from '@modeldock/playground';
 import { watchKeysFile } from './api-keys.js';
 import { createApps, readVersion, type Lifecycle } from './app.js';
 import { loadConfig } from './config.js';
+import { watchModelsFile } from './models-reload.js';
 import { createLimitedServer } from './server.js';
-import { createUpstreams } from './upstream-pool.js';
+import { createUpstreams } from './upstreams.js';
 
 /** Loads the configuration, starts replica discovery, listens (public and admin), and drains on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -23,7 +24,17 @@ async function main(): Promise<void> {
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger);
   const lifecycle: Lifecycle = { draining: false };
   const assets = await loadPlaygroundAssets();
-  const { app, admin, registry } = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer: tracing.tracer });
+  const { app, admin, registry, metrics } = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer: tracing.tracer });
+  // New weights, backends and shadows without a restart: the models file when it changes, both files on SIGHUP.
+  const models =
+    config.modelsFile === undefined
+      ? undefined
+      : watchModelsFile(config.modelsFile, upstreams, { logger, onReload: (result) => metrics.modelsReloads.inc({ result }) });
+  process.on('SIGHUP', () => {
+    logger.info({ modelsFile: config.modelsFile?.path ?? 'none (GATEWAY_MODELS)', keysFile: config.apiKeysFile ?? 'none' }, 'SIGHUP: reading the models and keys files again');
+    models?.reload();
+    keys?.reload();
+  });
   const server = createLimitedServer(app, config, { logger, registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   // Loopback by default: metrics and replica addresses are for operators, not clients.
   const adminServer = createServer(admin);
@@ -34,7 +45,12 @@ async function main(): Promise<void> {
     {
       address: server.address(),
       admin: adminServer.address(),
-      models: config.models.map((m) => ({ name: m.name, upstreams: m.upstreams.map((u) => u.url), aliases: m.aliases })),
+      models: config.models.map((m) => ({
+        name: m.name,
+        backends: m.backends.map((b) => ({ name: b.name, weight: b.weight, upstreams: b.upstreams.map((u) => u.url) })),
+        shadow: m.shadow,
+        aliases: m.aliases,
+      })),
       accessControl: keys === undefined ? 'off' : `${keys.keys.length} API keys`,
       cors: config.corsOrigins,
     },
@@ -50,6 +66,7 @@ async function main(): Promise<void> {
     },
     afterClose: async () => {
       keys?.close();
+      models?.close();
       upstreams.close();
       adminServer.closeAllConnections();
       adminServer.close();

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, childCache, type Registry } from '@modeldock/service-kit';
-import type { Upstreams } from './upstream-pool.js';
+import type { Upstreams } from './upstreams.js';
 
 /** A labelled counter or histogram child, as the hot path uses them (see {@link GatewayMetrics.series}). */
 interface CounterChild {
@@ -13,15 +13,29 @@ interface HistogramChild {
 export interface GatewayMetrics {
   /** The per-request series by label values, children cached (prom-client hashes labels on every call otherwise). */
   readonly series: {
-    request(model: string, status: string): CounterChild;
-    requestDuration(model: string): HistogramChild;
+    request(model: string, backend: string, status: string): CounterChild;
+    requestDuration(model: string, backend: string): HistogramChild;
+    fallback(model: string, backend: string): CounterChild;
     upstream(model: string, upstream: string, status: string): CounterChild;
     upstreamDuration(model: string, upstream: string): HistogramChild;
     key(key: string, model: string): CounterChild;
   };
-  /** Client-facing outcome per model, including the gateway's own 413/503/504 answers. */
-  readonly requests: Counter<'model' | 'status'>;
-  readonly requestDuration: Histogram<'model'>;
+  /** Client-facing outcome per model and backend, including the gateway's own 503/504 answers once a backend was chosen. */
+  readonly requests: Counter<'model' | 'backend' | 'status'>;
+  readonly requestDuration: Histogram<'model' | 'backend'>;
+  /** Requests the weights gave to a backend with no ready replica, served by the model's other backends. */
+  readonly backendFallbacks: Counter<'model' | 'backend'>;
+  /** Shadow copies compared with the served answer, per row: `agree`, `disagree` (top labels) or `incomparable`. */
+  readonly shadowComparisons: Counter<'model' | 'backend' | 'shadow' | 'result'>;
+  /** Cosine between the served answer's rows and the shadow's (embeddings, scores without labels). */
+  readonly shadowCosine: Histogram<'model' | 'backend' | 'shadow'>;
+  /** Shadow requests by the status the shadow answered (`error`, `timeout` or `too_large` without one). */
+  readonly shadowRequests: Counter<'model' | 'shadow' | 'status'>;
+  readonly shadowDuration: Histogram<'model' | 'shadow'>;
+  /** Copies not sent, by reason: `concurrency`, `bytes`, `answer_too_large`, `unready`. */
+  readonly shadowDropped: Counter<'model' | 'reason'>;
+  /** Reloads of the models file: `applied`, `refused` (the running configuration kept) or `unchanged`. */
+  readonly modelsReloads: Counter<'result'>;
   /** One per attempt: `status` is the upstream's HTTP status, or `error` / `aborted` when it gave none. */
   readonly upstreamRequests: Counter<'model' | 'upstream' | 'status'>;
   readonly upstreamDuration: Histogram<'model' | 'upstream'>;
@@ -37,6 +51,9 @@ export interface GatewayMetrics {
   /** Requests refused per API key id, model (when configured, else `""`) and reason. */
   readonly keyRefusals: Counter<'key' | 'model' | 'reason'>;
 }
+
+/** Cosine buckets: fine near 1, where a shadow that computes the same thing lands. */
+const COSINE_BUCKETS = [0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999];
 
 /**
  * Registers the gateway metrics. Health and outstanding gauges are read from the pools at scrape
@@ -65,42 +82,116 @@ export function createGatewayMetrics(
       this.set(gauges.clientsTracked());
     },
   });
+  /** Every backend of the configuration in force. */
+  const backends = () => [...upstreams.routing.models.values()].flatMap((model) => model.backends);
   new Gauge({
     name: 'gateway_upstream_healthy',
     help: 'Whether a replica passes its readiness check (1) or not (0).',
-    labelNames: ['model', 'upstream'] as const,
+    labelNames: ['model', 'backend', 'upstream'] as const,
     registers,
     collect() {
       this.reset();
-      for (const pool of upstreams.pools.values()) {
-        for (const endpoint of pool.endpoints) this.set({ model: pool.name, upstream: endpoint.id }, endpoint.healthy ? 1 : 0);
+      for (const { name, pool } of backends()) {
+        for (const endpoint of pool.endpoints) this.set({ model: pool.name, backend: name, upstream: endpoint.id }, endpoint.healthy ? 1 : 0);
       }
     },
   });
   new Gauge({
     name: 'gateway_upstream_outstanding_requests',
     help: 'Requests in flight to a replica.',
-    labelNames: ['model', 'upstream'] as const,
+    labelNames: ['model', 'backend', 'upstream'] as const,
     registers,
     collect() {
       this.reset();
-      for (const pool of upstreams.pools.values()) {
-        for (const endpoint of pool.endpoints) this.set({ model: pool.name, upstream: endpoint.id }, endpoint.outstanding);
+      for (const { name, pool } of backends()) {
+        for (const endpoint of pool.endpoints) this.set({ model: pool.name, backend: name, upstream: endpoint.id }, endpoint.outstanding);
       }
+    },
+  });
+  new Gauge({
+    name: 'gateway_backend_weight',
+    help: "A backend's configured weight (its share is the weight over the sum of its model's weights).",
+    labelNames: ['model', 'backend'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, pool, weight } of backends()) this.set({ model: pool.name, backend: name }, weight);
+    },
+  });
+  new Gauge({
+    name: 'gateway_backend_ready',
+    help: 'Whether a backend has a ready replica (1) or not (0); one without gives its share to the others.',
+    labelNames: ['model', 'backend'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { name, pool } of backends()) this.set({ model: pool.name, backend: name }, pool.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'gateway_models_config_version',
+    help: 'Reloads of the models file applied since start (0: the configuration read at start).',
+    registers,
+    collect() {
+      this.set(upstreams.routing.version);
     },
   });
   const metrics = {
     requests: new Counter({
       name: 'gateway_requests_total',
-      help: 'Proxied requests answered, by model and status.',
-      labelNames: ['model', 'status'] as const,
+      help: 'Proxied requests answered, by model, backend and status.',
+      labelNames: ['model', 'backend', 'status'] as const,
       registers,
     }),
     requestDuration: new Histogram({
       name: 'gateway_request_duration_seconds',
-      help: 'Time from request arrival to the end of the response, retries included.',
-      labelNames: ['model'] as const,
+      help: 'Time from request arrival to the end of the response, retries included, by model and backend.',
+      labelNames: ['model', 'backend'] as const,
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    backendFallbacks: new Counter({
+      name: 'gateway_backend_fallbacks_total',
+      help: 'Requests the weights gave to a backend with no ready replica, served by the same model\'s other backends instead.',
+      labelNames: ['model', 'backend'] as const,
+      registers,
+    }),
+    shadowComparisons: new Counter({
+      name: 'gateway_shadow_comparisons_total',
+      help: 'Rows of shadow answers compared with the served answer by top label: agree, disagree, or incomparable (answers of another form).',
+      labelNames: ['model', 'backend', 'shadow', 'result'] as const,
+      registers,
+    }),
+    shadowCosine: new Histogram({
+      name: 'gateway_shadow_cosine',
+      help: "Cosine similarity between a row of the served answer and the shadow's (embeddings, scores without labels).",
+      labelNames: ['model', 'backend', 'shadow'] as const,
+      buckets: COSINE_BUCKETS,
+      registers,
+    }),
+    shadowRequests: new Counter({
+      name: 'gateway_shadow_requests_total',
+      help: 'Copies sent to a shadow backend, by the status it answered (error, timeout or too_large when none was read).',
+      labelNames: ['model', 'shadow', 'status'] as const,
+      registers,
+    }),
+    shadowDuration: new Histogram({
+      name: 'gateway_shadow_request_duration_seconds',
+      help: 'Time from sending a copy to a shadow backend until its answer was read or failed.',
+      labelNames: ['model', 'shadow'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    modelsReloads: new Counter({
+      name: 'gateway_models_reloads_total',
+      help: 'Reloads of the models file (on change or SIGHUP), by result: applied, refused (not valid: the running configuration kept) or unchanged.',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    shadowDropped: new Counter({
+      name: 'gateway_shadow_dropped_total',
+      help: 'Copies for a shadow backend not sent, by reason: concurrency or bytes (over the GATEWAY_SHADOW_* bounds), answer_too_large, unready (no ready replica).',
+      labelNames: ['model', 'reason'] as const,
       registers,
     }),
     upstreamRequests: new Counter({
@@ -153,12 +244,13 @@ export function createGatewayMetrics(
       registers,
     }),
   };
-  const { requests, requestDuration, upstreamRequests, upstreamDuration, keyRequests } = metrics;
+  const { requests, requestDuration, upstreamRequests, upstreamDuration, keyRequests, backendFallbacks } = metrics;
   return {
     ...metrics,
     series: {
-      request: childCache(([model = '', status = '']) => requests.labels(model, status)),
-      requestDuration: childCache(([model = '']) => requestDuration.labels(model)),
+      request: childCache(([model = '', backend = '', status = '']) => requests.labels(model, backend, status)),
+      requestDuration: childCache(([model = '', backend = '']) => requestDuration.labels(model, backend)),
+      fallback: childCache(([model = '', backend = '']) => backendFallbacks.labels(model, backend)),
       upstream: childCache(([model = '', upstream = '', status = '']) => upstreamRequests.labels(model, upstream, status)),
       upstreamDuration: childCache(([model = '', upstream = '']) => upstreamDuration.labels(model, upstream)),
       key: childCache(([key = '', model = '']) => keyRequests.labels(key, model)),

@@ -3,23 +3,27 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '@modeldock/service-kit';
 import { pino } from 'pino';
-import type { ModelConfig } from './config.js';
-import { SLOW_PROBES_TO_EJECT, UpstreamPool, publicEndpointId, type Endpoint, type LookupFn, type PoolOptions, type ProbeFn } from './upstream-pool.js';
+import {
+  SLOW_PROBES_TO_EJECT,
+  UpstreamPool,
+  publicEndpointId,
+  type Endpoint,
+  type LookupFn,
+  type PoolConfig,
+  type PoolOptions,
+  type ProbeFn,
+} from './upstream-pool.js';
 
 const KEY = Buffer.alloc(32, 7);
 const logger = createLogger({ service: 'gateway-test', level: 'silent' });
 
-const model = (upstream: string, readyPath = '/v2/health/ready'): ModelConfig => ({
-  name: 'm',
+const model = (upstream: string, readyPath = '/v2/health/ready'): PoolConfig => ({
+  model: 'm',
   upstreams: upstream.split(',').map((url) => {
     const parsed = new URL(url);
     return { url: parsed.origin, hostname: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port) };
   }),
   readyPath,
-  timeoutMs: 1000,
-  attemptTimeoutMs: 1000,
-  maxTimeoutMs: 1000,
-  aliases: [],
 });
 
 /** A DNS whose answers the test edits, and a readiness check that answers from a set of healthy URLs. */
@@ -39,7 +43,7 @@ function fakes() {
   return { dns, healthyUrls, probed, lookup, probe };
 }
 
-function pool(config: ModelConfig, fake: ReturnType<typeof fakes>, options: Partial<PoolOptions> = {}) {
+function pool(config: PoolConfig, fake: ReturnType<typeof fakes>, options: Partial<PoolOptions> = {}) {
   return new UpstreamPool(config, { logger, lookup: fake.lookup, probe: fake.probe, healthTimeoutMs: 100, ejectionBaseMs: 50, idKey: KEY, ...options });
 }
 

@@ -1,10 +1,9 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { Agent, get } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { get, type Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '@modeldock/service-kit';
 import { LeastOutstandingBalancer } from './balancer.js';
-import type { GatewayConfig, ModelConfig, UpstreamAddress } from './config.js';
+import type { UpstreamAddress } from './models-file.js';
 
 /** One replica: an IP and port behind a model's upstream hostname. */
 export interface Endpoint {
@@ -44,7 +43,16 @@ export interface ProbeResult {
 /** GETs a replica's readiness URL. */
 export type ProbeFn = (url: string, timeoutMs: number) => Promise<ProbeResult>;
 
-/** What a pool needs besides its model's configuration; tests replace `lookup` and `probe`. */
+/** The replicas a pool balances over: one backend of one model. */
+export interface PoolConfig {
+  /** The model's name: the pool's metric label and log field. */
+  readonly model: string;
+  readonly upstreams: readonly UpstreamAddress[];
+  /** GET this on every replica; 200 means it may take traffic. */
+  readonly readyPath: string;
+}
+
+/** What a pool needs besides its configuration; tests replace `lookup` and `probe`. */
 export interface PoolOptions {
   logger: Logger;
   lookup: LookupFn;
@@ -103,14 +111,15 @@ export class UpstreamPool {
   #resolving: Promise<void> | undefined;
 
   constructor(
-    readonly config: ModelConfig,
+    readonly config: PoolConfig,
     options: PoolOptions,
   ) {
     this.#options = options;
   }
 
+  /** The model's name. */
   get name(): string {
-    return this.config.name;
+    return this.config.model;
   }
 
   /** Every known endpoint, healthy or not. */
@@ -311,77 +320,4 @@ export function httpProbe(agent: Agent): ProbeFn {
         resolve({ healthy: false, reason, timedOut: err.name === 'AbortError' });
       });
     });
-}
-
-/** Every model's pool plus the shared upstream agent and the background resolve/probe timers. */
-export interface Upstreams {
-  readonly pools: ReadonlyMap<string, UpstreamPool>;
-  /** Keep-alive agent for all upstream traffic: a new TCP connection per request would cost more than the gateway's whole latency budget. */
-  readonly agent: Agent;
-  /** One resolve + probe round over every pool (main calls it at start; tests call it to be deterministic). */
-  refresh(): Promise<void>;
-  /** Starts the periodic resolve and readiness timers (unref'd: they never keep the process alive). */
-  start(): void;
-  /** Stops the timers and closes upstream connections. */
-  close(): void;
-}
-
-/** Options for {@link createUpstreams}; `lookup` and `probe` default to DNS and HTTP. */
-export interface UpstreamsOptions {
-  logger: Logger;
-  lookup?: LookupFn;
-  probe?: ProbeFn;
-  /** Key for the replicas' public ids; random per process by default. */
-  idKey?: Buffer;
-}
-
-/** Builds one {@link UpstreamPool} per configured model. Does no I/O until `refresh` or `start`. */
-export function createUpstreams(
-  config: Pick<GatewayConfig, 'models' | 'resolveIntervalMs' | 'healthIntervalMs' | 'healthTimeoutMs' | 'ejectionBaseMs'>,
-  options: UpstreamsOptions,
-): Upstreams {
-  const agent = new Agent({ keepAlive: true });
-  const lookup: LookupFn = options.lookup ?? ((hostname) => dnsLookup(hostname, { all: true }));
-  const probe = options.probe ?? httpProbe(agent);
-  const idKey = options.idKey ?? randomBytes(32);
-  const pools = new Map(
-    config.models.map((model) => [
-      model.name,
-      new UpstreamPool(model, {
-        logger: options.logger.child({ model: model.name }),
-        lookup,
-        probe,
-        healthTimeoutMs: config.healthTimeoutMs,
-        ejectionBaseMs: config.ejectionBaseMs,
-        idKey,
-      }),
-    ]),
-  );
-  const timers: NodeJS.Timeout[] = [];
-  const every = (ms: number, task: (pool: UpstreamPool) => Promise<void>) => {
-    const timer = setInterval(() => {
-      for (const pool of pools.values()) {
-        task(pool).catch((err: unknown) => options.logger.error({ err, model: pool.name }, 'upstream refresh failed'));
-      }
-    }, ms);
-    timer.unref();
-    timers.push(timer);
-  };
-
-  return {
-    pools,
-    agent,
-    refresh: async () => {
-      await Promise.all([...pools.values()].map((pool) => pool.refresh()));
-    },
-    start: () => {
-      if (timers.length > 0) return;
-      every(config.resolveIntervalMs, (pool) => pool.resolve());
-      every(config.healthIntervalMs, (pool) => pool.checkHealth());
-    },
-    close: () => {
-      for (const timer of timers.splice(0)) clearInterval(timer);
-      agent.destroy();
-    },
-  };
 }

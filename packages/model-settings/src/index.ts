@@ -1,6 +1,8 @@
 export {
   ALIAS_METHODS,
   DEPLOYMENT_DEFAULTS,
+  DEPLOYMENT_NAME,
+  DEPLOYMENT_OVERRIDES,
   MODEL_NAME,
   MODEL_NAME_RULE,
   MODEL_VERSION,
@@ -18,4 +20,4 @@ export {
   type ModelSettings,
   type ServingSettingKey,
 } from './model-settings.js';
-export { SETTINGS_FILE, readModelDirectory, readModelSettings, readModels, type ModelDirectory } from './model-directory.js';
+export { SETTINGS_FILE, readModelDirectory, readModelSettings, readModels, type Deployment, type ModelDirectory } from './model-directory.js';

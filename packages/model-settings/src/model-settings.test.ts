@@ -80,6 +80,33 @@ describe('labels', () => {
   });
 });
 
+describe('deployments', () => {
+  const two = [
+    { name: 'v1', weight: 90 },
+    { name: 'v2', weight: 10, defaultVersion: '2', port: 8511 },
+  ];
+
+  it('are the model as backends with weights, and a shadow naming one of them', () => {
+    const settings = parse({ deployments: two, shadow: { backend: 'v2', percent: 100 } });
+    assert.deepEqual(settings.deployments?.map((d) => [d.name, d.weight, d.defaultVersion]), [
+      ['v1', 90, undefined],
+      ['v2', 10, '2'],
+    ]);
+    assert.deepEqual(settings.shadow, { backend: 'v2', percent: 100 });
+  });
+
+  it('refuse serving settings or a port on the first (the model\'s own), repeated names, weights all 0, and an unknown shadow', () => {
+    assert.throws(() => parse({ deployments: [{ name: 'v1', weight: 1, defaultVersion: '1' }] }), /"deployments.0.defaultVersion": the first deployment is the model's own/);
+    assert.throws(() => parse({ deployments: [{ name: 'v1', weight: 1, port: 9 }] }), /"deployments.0.port"/);
+    assert.throws(() => parse({ deployments: [{ name: 'v1', weight: 1 }, { name: 'v1', weight: 1 }] }), /"deployments.1.name": 'v1' names another deployment already/);
+    assert.throws(() => parse({ deployments: [{ name: 'v1', weight: 0 }, { name: 'v2', weight: 0 }] }), /"deployments": every weight is 0/);
+    assert.throws(() => parse({ deployments: [{ name: 'v1', weight: -1 }] }), /"deployments.0.weight": must not be negative/);
+    assert.throws(() => parse({ deployments: two, shadow: { backend: 'v3', percent: 5 } }), /"shadow.backend": 'v3' is not one of the deployments \(v1, v2\)/);
+    assert.throws(() => parse({ shadow: { backend: 'v3', percent: 5 } }), /"shadow.backend": a shadow needs `deployments`/);
+    assert.throws(() => parse({ deployments: [{ name: 'V2', weight: 1 }] }), /"deployments.0.name": lowercase/);
+  });
+});
+
 describe('targetRowsInFlight', () => {
   it('is the setting, else two full batches', () => {
     assert.equal(targetRowsInFlight(parse({ replicas: { min: 1, max: 2, targetRowsInFlight: 100 } }), 32), 100);
@@ -158,6 +185,34 @@ describe('readModels', () => {
       await assert.rejects(readModels(bad), /"labels" name versions that are not served: old=1 \(serving 2\)/);
     } finally {
       await rm(bad, { recursive: true, force: true });
+    }
+  });
+
+  it('reads deployments: the model\'s own under its name, each further one as <model>-<name> with its overrides and served versions', async () => {
+    const models = await readModels(dir);
+    const b = models.find((m) => m.name === 'b-model');
+    assert.deepEqual(b?.deployments.map((d) => [d.name, d.service, d.weight, d.primary]), [['default', 'b-model', 1, true]]);
+    const deployed = await mkdtemp(path.join(os.tmpdir(), 'modeldock-deployments-'));
+    try {
+      await mkdir(path.join(deployed, 'm/1'), { recursive: true });
+      await mkdir(path.join(deployed, 'm/2'), { recursive: true });
+      const settings = { port: 9000, versions: 'all', defaultVersion: '1', labels: { stable: '1' }, deployments: [{ name: 'v1', weight: 90 }, { name: 'v2', weight: 10, defaultVersion: '2', port: 9001 }] };
+      await writeFile(path.join(deployed, 'm/model-settings.json'), JSON.stringify(settings));
+      const [m] = await readModels(deployed);
+      assert.deepEqual(
+        m?.deployments.map((d) => [d.name, d.service, d.weight, d.primary, d.overrides, d.settings.defaultVersion, d.settings.port, d.served]),
+        [
+          ['v1', 'm', 90, true, {}, '1', 9000, ['1', '2']],
+          ['v2', 'm-v2', 10, false, { defaultVersion: '2' }, '2', 9001, ['1', '2']],
+        ],
+      );
+      await writeFile(path.join(deployed, 'm/model-settings.json'), JSON.stringify({ ...settings, deployments: [{ name: 'v1', weight: 1 }, { name: 'v2', weight: 1, versions: '2' }] }));
+      await assert.rejects(readModels(deployed), /"deployments.1.defaultVersion" 1 is not served \(serving 2\)/);
+      await writeFile(path.join(deployed, 'm/model-settings.json'), JSON.stringify({ deployments: [{ name: 'v1', weight: 1 }, { name: 'x', weight: 1 }] }));
+      await mkdir(path.join(deployed, 'm-x/1'), { recursive: true });
+      await assert.rejects(readModels(deployed), /the Service 'm-x' is/);
+    } finally {
+      await rm(deployed, { recursive: true, force: true });
     }
   });
 

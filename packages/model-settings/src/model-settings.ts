@@ -43,6 +43,34 @@ const alias = z.strictObject({
     .refine((path) => !/\/\/|\/\.\.?(\/|$)/.test(path), 'must not contain empty or dot segments'),
 });
 
+/**
+ * A deployment's name: its backend name at the gateway, and the suffix of its Service (`<model>-<name>`), so a DNS
+ * label's characters.
+ */
+export const DEPLOYMENT_NAME = /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
+const versionLabels = z
+  .record(z.string(), z.string().regex(MODEL_VERSION, 'a version (digits)'))
+  .superRefine((labels, ctx) => {
+    for (const label of Object.keys(labels).filter((key) => !VERSION_LABEL.test(key))) {
+      ctx.addIssue({ code: 'custom', path: [label], message: 'a label is a letter, then letters, digits, ".", "_" or "-"' });
+    }
+  });
+
+const versionPolicy = z.string().regex(VERSION_POLICY, "'latest', 'all' or versions like '1,2'");
+
+/** The serving fields a further deployment may set differently from the model's own. */
+export const DEPLOYMENT_OVERRIDES = ['versions', 'defaultVersion', 'labels'] as const;
+
+const deployment = z.strictObject({
+  name: z.string().regex(DEPLOYMENT_NAME, 'lowercase letters, digits and "-", starting with a letter, at most 32'),
+  weight: z.number().min(0, 'must not be negative').describe('its share of the requests at the gateway (0: none, pinned and shadow only)'),
+  port: z.number().int().min(1).max(65535).optional(),
+  versions: versionPolicy.optional(),
+  defaultVersion: z.string().regex(MODEL_VERSION, 'digits').optional(),
+  labels: versionLabels.optional(),
+});
+
 const replicas = z
   .strictObject({
     min: positive().describe('fewest replicas (the autoscaler never goes below; 2 keeps one serving through a node drain)'),
@@ -76,18 +104,12 @@ export const modelSettingsSchema = z.strictObject({
     .describe('the `apps/` folder of the server when the model has its own routes (question-topic); default: the generic model server'),
   port: z.number().int().min(1).max(65535).optional().describe('its port under `pnpm start` (default: the first free one from 8502 up)'),
   aliases: z.array(alias).optional().describe('extra gateway routes to it, e.g. `[{"method": "POST", "path": "/predict_topic"}]`'),
-  labels: z
-    .record(z.string(), z.string().regex(MODEL_VERSION, 'a version (digits)'))
-    .superRefine((labels, ctx) => {
-      for (const label of Object.keys(labels).filter((key) => !VERSION_LABEL.test(key))) {
-        ctx.addIssue({ code: 'custom', path: [label], message: 'a label is a letter, then letters, digits, ".", "_" or "-"' });
-      }
-    })
+  labels: versionLabels
     .optional()
     .describe(
       'TF Serving version labels, e.g. `{"stable": "1", "canary": "2"}`: `/v1/models/<m>/labels/<label>` with `:predict`, `:classify` or `/metadata` reaches the version (as `MODEL_VERSION_LABELS`)',
     ),
-  versions: z.string().regex(VERSION_POLICY, "'latest', 'all' or versions like '1,2'").optional().describe('versions to serve (as `MODEL_VERSIONS`)'),
+  versions: versionPolicy.optional().describe('versions to serve (as `MODEL_VERSIONS`)'),
   defaultVersion: z.string().regex(MODEL_VERSION, 'digits').optional().describe('version unversioned requests get (as `MODEL_DEFAULT_VERSION`)'),
   maxBatchSize: positive().optional().describe('as `MODEL_MAX_BATCH_SIZE`'),
   maxBatchDelayMs: z.number().int().nonnegative().optional().describe('as `MODEL_MAX_BATCH_DELAY_MS`'),
@@ -113,6 +135,35 @@ export const modelSettingsSchema = z.strictObject({
     .strictObject({ requests: compute, limits: compute, gpus: positive() })
     .default(DEPLOYMENT_DEFAULTS.gpuResources)
     .describe('the same for a replica on an NVIDIA GPU node, plus `gpus` (`nvidia.com/gpu`), for the `gpu` overlay'),
+  deployments: z
+    .array(deployment)
+    .min(1)
+    .optional()
+    .describe(
+      'the model as several deployments behind the gateway, each a backend with a weight (docs/rollouts.md): `[{"name": "v1", "weight": 90}, {"name": "v2", "weight": 10, "defaultVersion": "2"}]`. The first is the model\'s own (its Service and port, the settings above); each further one is a Service `<model>-<name>` of the same model with its own `versions`, `defaultVersion`, `labels` and `port` where set',
+    ),
+  shadow: z
+    .strictObject({ backend: z.string(), percent: z.number().min(0).max(100) })
+    .optional()
+    .describe('with `deployments`: `{"backend": "<deployment>", "percent": 0-100}`, a share of the others\' requests copied to that deployment and compared (the gateway\'s `shadow`)'),
+}).superRefine((settings, ctx) => {
+  const deployments = settings.deployments ?? [];
+  const first = deployments[0];
+  for (const field of DEPLOYMENT_OVERRIDES) {
+    if (first?.[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['deployments', 0, field], message: `the first deployment is the model's own: set its \`${field}\` at the top level` });
+  }
+  if (first?.port !== undefined) ctx.addIssue({ code: 'custom', path: ['deployments', 0, 'port'], message: "the first deployment is the model's own: set its `port` at the top level" });
+  const names = new Set<string>();
+  deployments.forEach(({ name }, index) => {
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['deployments', index, 'name'], message: `'${name}' names another deployment already` });
+    names.add(name);
+  });
+  if (deployments.length > 0 && deployments.every((d) => d.weight === 0)) {
+    ctx.addIssue({ code: 'custom', path: ['deployments'], message: 'every weight is 0: the gateway would serve no request' });
+  }
+  if (settings.shadow !== undefined && !names.has(settings.shadow.backend)) {
+    ctx.addIssue({ code: 'custom', path: ['shadow', 'backend'], message: deployments.length === 0 ? 'a shadow needs `deployments`' : `'${settings.shadow.backend}' is not one of the deployments (${[...names].join(', ')})` });
+  }
 });
 
 /** A model's settings as written (fields left out stay undefined or take their defaults). */

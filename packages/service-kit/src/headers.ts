@@ -27,3 +27,12 @@ export const QUEUE_TIME_HEADER = 'x-modeldock-queue-ms';
 
 /** An opaque id of the replica that answered, set by the gateway. */
 export const SERVED_BY_HEADER = 'x-served-by';
+
+/**
+ * The backend (deployment) of a model: on a request, the one the client pins (gateway); on an
+ * answer, the one that served it.
+ */
+export const BACKEND_HEADER = 'x-modeldock-backend';
+
+/** On a request the gateway sends to a model's shadow backend: a copy of a request already answered. */
+export const SHADOW_HEADER = 'x-modeldock-shadow';

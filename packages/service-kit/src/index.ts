@@ -30,7 +30,15 @@ export {
   type Response,
 } from './openapi.js';
 export { createHttpServer, type HttpServerLimits } from './http-server.js';
-export { DEADLINE_HEADER, DEADLINE_MAX_HEADER, QUEUE_TIME_HEADER, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER } from './headers.js';
+export {
+  BACKEND_HEADER,
+  DEADLINE_HEADER,
+  DEADLINE_MAX_HEADER,
+  QUEUE_TIME_HEADER,
+  SERVED_BY_HEADER,
+  SHADOW_HEADER,
+  TIMEOUT_CAUSE_HEADER,
+} from './headers.js';
 export {
   createLogger,
   createLogSampler,

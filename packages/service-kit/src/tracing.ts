@@ -232,6 +232,9 @@ export const SPAN_ATTRIBUTES = Object.freeze({
   version: 'modeldock.model.version',
   /** Gateway: the API key's id (never the key). */
   apiKey: 'modeldock.api_key.id',
+  /** Gateway: the backend (deployment) that served the request, and whether the client pinned it. */
+  backend: 'modeldock.backend',
+  pinned: 'modeldock.backend.pinned',
   /** Gateway attempt: the replica's opaque id, its `x-served-by`. */
   replica: 'modeldock.replica.id',
   /** Model server: the request's rows (texts), its deadline, its wait until its first rows reached the engine. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ApiKey } from '../api-keys.js';
+import type { BackendRoute, Routing } from '../routing.js';
 import type { Endpoint, UpstreamPool } from '../upstream-pool.js';
 
 /** What a request is, as the route stage found it. */
@@ -32,13 +33,6 @@ export interface Client {
   readonly key: ApiKey | undefined;
 }
 
-/** How the select-backend stage hands the chosen model's replicas to the forward stage. */
-export interface Backend {
-  readonly pool: UpstreamPool;
-  /** The replica for the next attempt, avoiding those already tried; undefined when none is left. */
-  pick(avoid: ReadonlySet<Endpoint>): Endpoint | undefined;
-}
-
 /** How the trace stage follows each attempt of the forward stage (tracing on). */
 export interface AttemptTracing {
   /**
@@ -60,6 +54,8 @@ export interface RequestState {
   /** `performance.now()` when its response closed (set just before the `onClose` functions run). */
   closedAt: number;
   route: RouteMatch;
+  /** The models configuration this request is routed by, read once when it arrived (route stage). */
+  routing: Routing | undefined;
   client: Client | undefined;
   /** Why identification failed, when a key was presented but not found. */
   presentedUnknownKey: boolean;
@@ -68,7 +64,10 @@ export interface RequestState {
   body: Buffer | undefined;
   /** The request carries a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding). */
   readonly hasBody: boolean;
-  backend: Backend | undefined;
+  /** The backend chosen by the select-backend stage (its pool's replicas take the attempts). */
+  backend: BackendRoute | undefined;
+  /** The client chose the backend (`x-modeldock-backend`) rather than the weights. */
+  pinned: boolean;
   /** Set by the trace stage while tracing is on. */
   trace: AttemptTracing | undefined;
   /** Runs `fn` once, when the response closes (finished or not). */
@@ -95,8 +94,10 @@ export function createState(req: IncomingMessage, res: ServerResponse, requestId
     model: undefined,
     body: undefined,
     hasBody: req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0',
+    routing: undefined,
     backend: undefined,
     trace: undefined,
+    pinned: false,
     onClose: (fn) => {
       closers.push(fn);
     },

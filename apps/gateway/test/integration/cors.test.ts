@@ -57,7 +57,7 @@ describe('CORS: an allow-list of origins', () => {
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), allowed.origin);
     assert.equal(res.headers.get('access-control-allow-methods'), 'GET, HEAD, POST');
-    assert.equal(res.headers.get('access-control-allow-headers'), 'authorization, content-type, x-api-key, x-request-id');
+    assert.equal(res.headers.get('access-control-allow-headers'), 'authorization, content-type, x-api-key, x-request-id, x-modeldock-backend');
     assert.equal(res.headers.get('access-control-max-age'), '600');
     assert.match(res.headers.get('vary') ?? '', /Origin/);
   });

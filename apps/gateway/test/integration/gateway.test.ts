@@ -164,13 +164,13 @@ describe('routing and proxying', () => {
     assert.deepEqual(res.json, { status: 'ready' });
   });
 
-  it('public GET /models lists each model, its readiness and ready replica count, and no address', async () => {
+  it('public GET /models lists each model, its readiness and ready replica count, the weight and readiness of its backends, and no address', async () => {
     const res = await call(`${gateway.url}/models`);
     assert.equal(res.status, 200);
     assert.deepEqual(res.json, {
       models: [
-        { name: MODEL, ready: true, readyReplicas: 3 },
-        { name: 'other', ready: true, readyReplicas: 1 },
+        { name: MODEL, ready: true, readyReplicas: 3, backends: [{ name: 'default', weight: 1, ready: true, readyReplicas: 3 }] },
+        { name: 'other', ready: true, readyReplicas: 1, backends: [{ name: 'default', weight: 1, ready: true, readyReplicas: 1 }] },
       ],
     });
     assert.doesNotMatch(res.text, /127\.0\.0\.1/);
@@ -194,11 +194,12 @@ describe('routing and proxying', () => {
     const { text, status } = await call(`${gateway.adminUrl}/metrics`);
     assert.equal(status, 200);
     const labels = `model="other",upstream="${other.id}"`;
+    const gauges = `model="other",backend="default",upstream="${other.id}"`;
     assert.match(text, new RegExp(`gateway_upstream_requests_total\\{${labels},status="200"[^}]*\\} [1-9]`));
     assert.match(text, new RegExp(`gateway_upstream_request_duration_seconds_count\\{[^}]*${labels}[^}]*\\} [1-9]`));
-    assert.match(text, new RegExp(`gateway_upstream_healthy\\{${labels}[^}]*\\} 1`));
-    assert.match(text, new RegExp(`gateway_upstream_outstanding_requests\\{${labels}[^}]*\\} 0`));
-    assert.match(text, /gateway_requests_total\{model="other",status="200"[^}]*\} [1-9]/);
+    assert.match(text, new RegExp(`gateway_upstream_healthy\\{${gauges}[^}]*\\} 1`));
+    assert.match(text, new RegExp(`gateway_upstream_outstanding_requests\\{${gauges}[^}]*\\} 0`));
+    assert.match(text, /gateway_requests_total\{model="other",backend="default",status="200"[^}]*\} [1-9]/);
     assert.match(text, /gateway_retries_total/);
     assert.match(text, /http_requests_total\{method="POST",route="\/predict_topic",status="200"/);
   });
@@ -238,6 +239,7 @@ describe('failover', () => {
     assert.deepEqual(endpoints.find((e) => e.id === b.id), {
       id: b.id,
       publicId: gateway?.servedBy(b.id),
+      backend: 'default',
       healthy: false,
       outstanding: 0,
       reason: 'ECONNREFUSED',
@@ -299,7 +301,7 @@ describe('failover', () => {
     const ready = await call(`${gateway?.url}/readyz`);
     assert.equal(ready.status, 200);
     const models = await call(`${gateway?.url}/models`);
-    assert.deepEqual(models.json.models, [{ name: MODEL, ready: false, readyReplicas: 0 }]);
+    assert.deepEqual(models.json.models, [{ name: MODEL, ready: false, readyReplicas: 0, backends: [{ name: 'default', weight: 1, ready: false, readyReplicas: 0 }] }]);
   });
 
   it('answers 503 at once when no replica passes its readiness check', async () => {

@@ -277,8 +277,8 @@ describe('gateway hardening', () => {
         assert.equal((await post(`${stack.gateway.url}/v2/models/b/infer`, {})).status, 503);
         const models = await call(`${stack.gateway.url}/models`);
         assert.deepEqual(models.json.models, [
-          { name: 'a', ready: true, readyReplicas: 1 },
-          { name: 'b', ready: false, readyReplicas: 0 },
+          { name: 'a', ready: true, readyReplicas: 1, backends: [{ name: 'default', weight: 1, ready: true, readyReplicas: 1 }] },
+          { name: 'b', ready: false, readyReplicas: 0, backends: [{ name: 'default', weight: 1, ready: false, readyReplicas: 0 }] },
         ]);
         stack.gateway.lifecycle.draining = true;
         const draining = await call(`${stack.gateway.url}/v2/health/ready`);

@@ -1,15 +1,19 @@
 import { once } from 'node:events';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before } from 'node:test';
 import type { Asset } from '@modeldock/playground';
+import { pino } from 'pino';
 import { createLogger, createTrustedProxies, type Logger } from '@modeldock/service-kit';
 import type { Tracer } from '@opentelemetry/api';
 import { watchKeysFile } from '../../src/api-keys.js';
 import { createApps, type GatewayApps, type Lifecycle } from '../../src/app.js';
 import { loadConfig, type AliasConfig } from '../../src/config.js';
+import { watchModelsFile, type ModelsWatch, type ReloadResult } from '../../src/models-reload.js';
 import { createLimitedServer } from '../../src/server.js';
-import { createUpstreams, publicEndpointId, type Upstreams } from '../../src/upstream-pool.js';
+import { publicEndpointId } from '../../src/upstream-pool.js';
+import { createUpstreams, type Upstreams } from '../../src/upstreams.js';
 import { startUpstream, type FakeUpstream } from './upstream.js';
 
 /** A gateway built with createApps, its public and admin servers on 127.0.0.1, ports chosen by the OS. */
@@ -19,6 +23,10 @@ export interface TestGateway {
   readonly upstreams: Upstreams;
   readonly apps: GatewayApps;
   readonly lifecycle: Lifecycle;
+  /** The models file's watch, when the gateway was started with `GATEWAY_MODELS_FILE`. */
+  readonly models: ModelsWatch | undefined;
+  /** What each reload of the models file did, in order. */
+  readonly reloads: ReloadResult[];
   /** The opaque `x-served-by` id of the replica at `127.0.0.1:<port>`. */
   servedBy(address: string): string;
   close(): Promise<void>;
@@ -29,7 +37,9 @@ const ID_KEY = Buffer.alloc(32, 1);
 
 /** A model entry of the GATEWAY_MODELS JSON. */
 export interface ModelEntry {
-  upstream: string;
+  upstream?: string;
+  backends?: { name: string; upstream: string; weight: number }[];
+  shadow?: { backend: string; percent: number };
   timeoutMs?: number;
   attemptTimeoutMs?: number;
   maxTimeoutMs?: number;
@@ -38,8 +48,9 @@ export interface ModelEntry {
 }
 
 /**
- * Starts a gateway for `models` (the GATEWAY_MODELS shape) after one deterministic resolve and
- * readiness round. `start: true` also runs the background timers.
+ * Starts a gateway for `models` (the GATEWAY_MODELS shape; with `GATEWAY_MODELS_FILE` in `env`,
+ * the file instead, watched as main.ts watches it) after one deterministic resolve and readiness
+ * round. `start: true` also runs the background timers.
  */
 export async function startGateway(
   models: Record<string, ModelEntry>,
@@ -52,7 +63,11 @@ export async function startGateway(
     tracer,
   }: { start?: boolean; logger?: Logger; keysPollMs?: number; assets?: readonly Asset[]; tracer?: Tracer } = {},
 ): Promise<TestGateway> {
-  const config = loadConfig({ GATEWAY_MODELS: JSON.stringify(models), GATEWAY_LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    ...(env.GATEWAY_MODELS_FILE === undefined ? { GATEWAY_MODELS: JSON.stringify(models) } : {}),
+    GATEWAY_LOG_LEVEL: 'silent',
+    ...env,
+  });
   const logger = givenLogger ?? createLogger({ service: 'gateway', level: config.logLevel });
   const upstreams = createUpstreams(config, { logger, idKey: ID_KEY });
   await upstreams.refresh();
@@ -60,6 +75,17 @@ export async function startGateway(
   const lifecycle: Lifecycle = { draining: false };
   const keys = config.apiKeysFile === undefined ? undefined : watchKeysFile(config.apiKeysFile, logger, keysPollMs);
   const apps = createApps({ config, logger, upstreams, keys, lifecycle, assets, tracer });
+  const reloads: ReloadResult[] = [];
+  const modelsWatch =
+    config.modelsFile === undefined
+      ? undefined
+      : watchModelsFile(config.modelsFile, upstreams, {
+          logger,
+          onReload: (result) => {
+            reloads.push(result);
+            apps.metrics.modelsReloads.inc({ result });
+          },
+        });
   const server = createLimitedServer(apps.app, config, { logger, registry: apps.registry, trustedProxies: createTrustedProxies(config.trustedProxies) });
   const admin = createServer(apps.admin);
   server.listen(0, '127.0.0.1');
@@ -73,14 +99,29 @@ export async function startGateway(
     upstreams,
     apps,
     lifecycle,
+    models: modelsWatch,
+    reloads,
     servedBy: (address) => publicEndpointId(ID_KEY, address),
     close: async () => {
       keys?.close();
+      modelsWatch?.close();
       upstreams.close();
       for (const s of [server, admin]) s.closeAllConnections();
       await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
+}
+
+/** A logger at `level` whose lines (JSON text) the test reads in `lines`. */
+export function capturedLogger(level = 'info'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { logger: pino({ level }, sink), lines };
 }
 
 /** Fake replicas by name and the gateway in front of them; see {@link useStack}. */

@@ -58,6 +58,8 @@ describe('tracing at the gateway (OpenTelemetry)', () => {
     assert.equal(server.attributes['http.response.status_code'], 200);
     assert.equal(server.attributes['modeldock.model'], 'm');
     assert.equal(server.attributes['modeldock.request_id'], 'req-1');
+    assert.equal(server.attributes['modeldock.backend'], 'default', 'the backend that served it');
+    assert.equal(server.attributes['modeldock.backend.pinned'], undefined, 'not pinned');
     assert.equal(attempt.name, 'attempt');
     assert.equal(parentOf(attempt), server.spanContext().spanId);
     assert.equal(attempt.attributes['http.response.status_code'], 200);

@@ -17,7 +17,9 @@ export type UpstreamMode =
   /** Accepts the request and never answers (a black hole). */
   | { kind: 'blackhole' }
   /** Sends the head and the start of a body, then never sends more. */
-  | { kind: 'stall-body' };
+  | { kind: 'stall-body' }
+  /** Answers this JSON (a model's answer), after `delayMs` if given. */
+  | { kind: 'json'; body: unknown; delayMs?: number };
 
 /** What the fake replica saw and answered, as JSON. */
 export interface Echo {
@@ -40,6 +42,8 @@ export interface FakeUpstream {
   mode: UpstreamMode;
   /** Non-readiness requests received. */
   hits: number;
+  /** The last non-readiness request received whole. */
+  last: Echo | undefined;
   /** Answered to `GET /openapi.json`, when set (a model service's document). */
   openapi?: unknown;
   close(): Promise<void>;
@@ -60,6 +64,7 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
     ready: true,
     mode: { kind: 'echo' },
     hits: 0,
+    last: undefined,
     close: async () => {
       for (const timer of pending) clearTimeout(timer);
       server.closeAllConnections();
@@ -98,8 +103,11 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       };
+      upstream.last = echo;
       const answer = () => {
-        if (mode.kind === 'status') {
+        if (mode.kind === 'json') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(mode.body));
+        } else if (mode.kind === 'status') {
           res
             .writeHead(mode.status, { 'content-type': 'application/json', ...mode.headers })
             .end(JSON.stringify({ error: `status ${mode.status}` }));
@@ -111,7 +119,9 @@ export async function startUpstream(name: string): Promise<FakeUpstream> {
       const delayMs =
         (mode.kind === 'slow' && (mode.match === undefined || echo.body.includes(mode.match))) || mode.kind === 'processing'
           ? mode.delayMs
-          : mode.kind === 'queue'
+          : mode.kind === 'json'
+            ? (mode.delayMs ?? 0)
+            : mode.kind === 'queue'
             ? (queueFreeAt = Math.max(queueFreeAt, Date.now()) + mode.perRequestMs) - Date.now()
             : 0;
       if (delayMs > 0) {

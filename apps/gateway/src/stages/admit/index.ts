@@ -15,8 +15,6 @@ export interface AdmitOptions {
   /** The token bucket of a client whose key sets none (and of every client without access control); undefined: none. */
   defaultRate: RateLimit | undefined;
   metrics: GatewayMetrics;
-  /** The configured models: only they become metric labels (a path can name anything). */
-  models: ReadonlySet<string>;
 }
 
 /** The bucket that applies to `client`: its key's, else the default. */
@@ -69,7 +67,7 @@ export function rateLimitHeaders(
  * answer on a model route carries the RateLimit headers, the 429 included. Requests and refusals
  * are counted per key id (never the key) and model.
  */
-export function admit({ limiter, maxConcurrency, defaultRate, metrics, models }: AdmitOptions): RequestHandler {
+export function admit({ limiter, maxConcurrency, defaultRate, metrics }: AdmitOptions): RequestHandler {
   return (_req: IncomingMessage, res: ServerResponse, next) => {
     const state = stateOf(res);
     const client = state.client as Client;
@@ -83,7 +81,8 @@ export function admit({ limiter, maxConcurrency, defaultRate, metrics, models }:
     const keyLabel = client.key?.id ?? '';
     if (!admission.ok) {
       metrics.clientLimited.inc({ reason: admission.reason });
-      const model = state.model !== undefined && models.has(state.model) ? state.model : '';
+      // Only configured models become metric labels (a path can name anything).
+      const model = state.model !== undefined && state.routing?.models.has(state.model) === true ? state.model : '';
       metrics.keyRefusals.inc({ key: keyLabel, model, reason: admission.reason });
       // The body is not wanted; reading it just to keep the connection would cost the flood's bytes.
       if (state.hasBody) res.setHeader('connection', 'close');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BACKEND_HEADER } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
 
 /** Options of {@link cors}. */
@@ -11,9 +12,9 @@ export interface CorsOptions {
 
 /** What a page may send: the gateway's methods and the headers its clients use. */
 const ALLOW_METHODS = 'GET, HEAD, POST';
-const ALLOW_HEADERS = 'authorization, content-type, x-api-key, x-request-id';
+const ALLOW_HEADERS = `authorization, content-type, x-api-key, x-request-id, ${BACKEND_HEADER}`;
 /** Response headers a page's script may read besides the safelisted ones. */
-const EXPOSE_HEADERS = 'x-request-id, x-served-by, ratelimit, ratelimit-policy, retry-after';
+const EXPOSE_HEADERS = `x-request-id, x-served-by, ${BACKEND_HEADER}, ratelimit, ratelimit-policy, retry-after`;
 
 /**
  * CORS (Fetch standard, "CORS protocol") for an allow-list of origins. A preflight (`OPTIONS` with

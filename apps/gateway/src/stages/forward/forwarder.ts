@@ -2,11 +2,21 @@ import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, Server
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
-import { DEADLINE_HEADER, DEADLINE_MAX_HEADER, HttpError, SERVED_BY_HEADER, TIMEOUT_CAUSE_HEADER, plainAddress, type TrustedProxies } from '@modeldock/service-kit';
+import {
+  BACKEND_HEADER,
+  DEADLINE_HEADER,
+  DEADLINE_MAX_HEADER,
+  HttpError,
+  SERVED_BY_HEADER,
+  TIMEOUT_CAUSE_HEADER,
+  plainAddress,
+  type TrustedProxies,
+} from '@modeldock/service-kit';
 import { createProxyMiddleware, proxyEventsPlugin, type Plugin } from 'http-proxy-middleware';
 import type { GatewayMetrics } from '../../metrics.js';
 import type { Endpoint, UpstreamPool } from '../../upstream-pool.js';
-import type { AttemptTracing, Backend } from '../state.js';
+import type { AttemptTracing } from '../state.js';
+import type { BackendRoute } from '../../routing.js';
 
 /**
  * Request headers that belong to the client's hop, not the message (RFC 9110 §7.6.1). Forwarding a
@@ -26,8 +36,9 @@ const DROPPED_REQUEST_HEADERS = [
   DEADLINE_MAX_HEADER,
 ];
 
-/** Response headers not copied from the replica: hop-by-hop ones, and the request id the gateway already set. */
+/** Response headers not copied from the replica: hop-by-hop ones, and the request id and backend the gateway already set. */
 const DROPPED_RESPONSE_HEADERS = new Set([
+  BACKEND_HEADER,
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -112,10 +123,11 @@ const NO_STREAM = {
 const FORWARDING_HEADERS = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip']);
 
 /**
- * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, and the
- * client's credentials for the gateway (the replicas have no use for them, and must not log them).
+ * Request headers not sent on: hop-by-hop ones (above), ones the gateway sets itself, the client's
+ * credentials for the gateway (the replicas have no use for them, and must not log them) and its
+ * choice of backend, which the gateway has acted on.
  */
-const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key']);
+const NOT_FORWARDED = new Set([...DROPPED_REQUEST_HEADERS, 'content-length', 'x-request-id', 'authorization', 'x-api-key', BACKEND_HEADER]);
 
 /**
  * The headers of one attempt, built by copying what is forwarded rather than deleting from a copy
@@ -166,6 +178,15 @@ function copyResponseHead(proxyRes: IncomingMessage, res: ServerResponse, served
   res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage);
 }
 
+/**
+ * Sees the response passed on to the client as it streams (the shadow's copy of the served answer):
+ * `start` with its status and headers, returning whether it wants the body, then each chunk.
+ */
+export interface AnswerSink {
+  start(status: number, headers: IncomingHttpHeaders): boolean;
+  chunk(data: Buffer): void;
+}
+
 /** One try of one request against one replica. */
 class Attempt {
   proxyReq: ClientRequest | undefined;
@@ -190,6 +211,7 @@ class Attempt {
     /** A started response body silent this long is cut off. */
     private readonly idleTimeoutMs: number,
     private readonly settle: (outcome: Outcome) => void,
+    private readonly sink: AnswerSink | undefined,
   ) {
     endpoint.outstanding++;
   }
@@ -220,7 +242,15 @@ class Attempt {
       proxyRes.destroy();
       res.destroy();
     }, this.idleTimeoutMs);
-    proxyRes.on('data', () => idle.refresh());
+    const sink = this.sink;
+    if (sink !== undefined && sink.start(status, proxyRes.headers)) {
+      proxyRes.on('data', (chunk: Buffer) => {
+        idle.refresh();
+        sink.chunk(chunk);
+      });
+    } else {
+      proxyRes.on('data', () => idle.refresh());
+    }
     res.on('drain', () => idle.refresh());
     // Plain pipe plus two close hooks rather than stream.pipeline, which would add five more
     // listeners to every response. A replica dying mid-body cuts the client short (it must not
@@ -304,7 +334,7 @@ export type Forward = (
   req: IncomingMessage,
   res: ServerResponse,
   request: {
-    backend: Backend;
+    backend: BackendRoute;
     path: string;
     body: Buffer;
     hadBody: boolean;
@@ -313,6 +343,8 @@ export type Forward = (
     onClose: (fn: () => void) => void;
     /** Tracing on: follows each attempt (see `RequestState.trace`). */
     trace?: AttemptTracing | undefined;
+    /** Sees the answer passed on to the client, when one is wanted (a shadow's comparison). */
+    sink?: AnswerSink | undefined;
   },
 ) => Promise<void>;
 
@@ -390,12 +422,12 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
     },
   });
 
-  return async (req, res, { backend, path, body, hadBody, requestId, onClose, trace }) => {
+  return async (req, res, { backend, path, body, hadBody, requestId, onClose, trace, sink }) => {
     const pool = backend.pool;
     const incoming = req.headers;
     const peer = plainAddress(req.socket.remoteAddress ?? '');
     const fromTrustedProxy = trustedProxies.trusts(peer);
-    const { timeoutMs, attemptTimeoutMs, maxTimeoutMs } = pool.config;
+    const { timeoutMs, attemptTimeoutMs, maxTimeoutMs } = backend.config;
     const startedAt = performance.now();
     let deadlineAt = startedAt + timeoutMs;
     /** The deadline a request gets once a replica says its admitted work needs more (102 Processing). */
@@ -424,7 +456,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
           avoid = tried;
         }
         const endpoint =
-          backend.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? backend.pick(failed ?? NONE) : undefined);
+          pool.pick(avoid) ?? (previous !== undefined && failed?.has(previous) !== true ? pool.pick(failed ?? NONE) : undefined);
         if (endpoint === undefined) {
           // The replicas that timed out are ejected now; the client's answer is still "too slow", not "none ready".
           if (lastTimeoutMs !== undefined) throw HttpError.upstreamTimeout(lastTimeoutMs);
@@ -445,7 +477,7 @@ export function createForwarder({ agent, maxRetries, metrics, upstreamIdleTimeou
         let attemptTimer: NodeJS.Timeout | undefined;
         const outcome = await new Promise<Outcome>((settle) => {
           const mayRetry = () => tries < maxRetries && !clientGone && pool.hasCandidate(new Set(avoid).add(endpoint));
-          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle);
+          const started = new Attempt(pool, endpoint, path, body, mayRetry, metrics, upstreamIdleTimeoutMs, settle, sink);
           attempt = started;
           current.set(req, started);
           // Every attempt starts from the client's headers. The replica may take up to the longest

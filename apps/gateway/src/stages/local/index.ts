@@ -4,7 +4,7 @@ import type { Asset } from '@modeldock/playground';
 import type { RequestHandler } from 'express';
 import type { z } from 'zod';
 import { mayUse } from '../../api-keys.js';
-import type { UpstreamPool } from '../../upstream-pool.js';
+import { modelReady, type ModelBackends, type Routing } from '../../routing.js';
 import type { GatewayAnswers } from '../route/index.js';
 import { stateOf, type GatewayAnswer, type RequestState } from '../state.js';
 import type { modelsSchema, statusSchema } from './own-api.js';
@@ -14,24 +14,30 @@ export { ownApiPaths } from './own-api.js';
 
 /** What the gateway's own answers need. */
 export interface LocalOptions {
-  pools: readonly UpstreamPool[];
   /** The gateway's version, for OIP server metadata. */
   version: string;
   /** True while the gateway drains (readiness turns 503). */
   draining: () => boolean;
   /** The playground's files, answered at their paths without a key. */
   assets: readonly Asset[];
-  /** The API document's text for a caller who may use `models`. */
-  apiDocument: (models: readonly string[]) => Promise<string>;
+  /** The API document's text, for the models configuration `routing`, for a caller who may use `models`. */
+  apiDocument: (routing: Routing, models: readonly string[]) => Promise<string>;
 }
 
 /** OIP server metadata name. */
 const SERVER_NAME = 'modeldock-gateway';
 
 /** The models a request's key may see: all of them without access control or with a `"*"` key. */
-function visible(pools: readonly UpstreamPool[], state: RequestState): readonly UpstreamPool[] {
+function visible(state: RequestState): ModelBackends[] {
+  const models = [...(state.routing as Routing).models.values()];
   const key = state.client?.key;
-  return key === undefined ? pools : pools.filter((pool) => mayUse(key, pool.name));
+  return key === undefined ? models : models.filter((model) => mayUse(key, model.name));
+}
+
+function readyReplicas(endpoints: readonly { healthy: boolean }[]): number {
+  let count = 0;
+  for (const endpoint of endpoints) if (endpoint.healthy) count++;
+  return count;
 }
 
 function json(res: ServerResponse, body: unknown): void {
@@ -47,12 +53,11 @@ function jsonText(res: ServerResponse, text: string): void {
  * The gateway's own routes: health and readiness ("can the gateway serve?", never "is every model
  * up": one model's outage must not take the others offline), OIP server metadata and health
  * (inference_rest.md "Health" and "Server Metadata": `/v2...` means this server, the gateway),
- * the model listing without addresses and OpenAI's `/v1/models`, both limited to the models the
- * key may use. The model list comes from configuration, so it answers while a model is down.
+ * the model listing without addresses (each backend's weight and readiness) and OpenAI's
+ * `/v1/models`, both limited to the models the key may use. The model list comes from the
+ * configuration the request arrived under, so it answers while a model is down.
  */
-export function gatewayAnswers({ pools, version, draining, assets, apiDocument }: LocalOptions): GatewayAnswers {
-  /** `created` of every model in `/v1/models`: when this configuration was loaded. */
-  const created = Math.floor(Date.now() / 1000);
+export function gatewayAnswers({ version, draining, assets, apiDocument }: LocalOptions): GatewayAnswers {
   const readiness =
     (body: z.input<typeof statusSchema> | z.input<typeof protocolSchemas.ready>): GatewayAnswer =>
     (_req, res) => {
@@ -71,23 +76,33 @@ export function gatewayAnswers({ pools, version, draining, assets, apiDocument }
       '/models',
       (_req, res, state) =>
         json(res, {
-          models: visible(pools, state).map((pool) => ({
-            name: pool.name,
-            ready: pool.ready,
-            readyReplicas: pool.endpoints.filter((endpoint) => endpoint.healthy).length,
+          models: visible(state).map((model) => ({
+            name: model.name,
+            ready: modelReady(model),
+            readyReplicas: model.weighted.reduce((sum, backend) => sum + readyReplicas(backend.pool.endpoints), 0),
+            backends: model.backends.map((backend) => ({
+              name: backend.name,
+              weight: backend.weight,
+              ready: backend.pool.ready,
+              readyReplicas: readyReplicas(backend.pool.endpoints),
+            })),
+            ...(model.shadow === undefined ? {} : { shadow: { backend: model.shadow.backend.name, percent: model.shadow.percent } }),
           })),
         } satisfies z.input<typeof modelsSchema>),
     ],
     [
       '/v1/models',
-      (_req, res, state) =>
+      (_req, res, state) => {
+        // `created`: when this configuration was loaded.
+        const created = (state.routing as Routing).loadedAt;
         json(res, {
           object: 'list',
-          data: visible(pools, state).map((pool) => ({ id: pool.name, object: 'model', created, owned_by: 'modeldock' })),
-        } satisfies z.input<typeof modelListSchema>),
+          data: visible(state).map((model) => ({ id: model.name, object: 'model', created, owned_by: 'modeldock' })),
+        } satisfies z.input<typeof modelListSchema>);
+      },
     ],
     // The document lists what the caller may use; it is built from the model services' own documents.
-    ['/openapi.json', async (_req, res, state) => jsonText(res, await apiDocument(visible(pools, state).map((pool) => pool.name)))],
+    ['/openapi.json', async (_req, res, state) => jsonText(res, await apiDocument(state.routing as Routing, visible(state).map((model) => model.name)))],
   ]);
   const pages = new Map<string, GatewayAnswer>(assets.map((asset) => [asset.path, assetAnswer(asset)]));
   return { health, gateway, pages };

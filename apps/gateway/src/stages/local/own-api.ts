@@ -5,8 +5,18 @@ import { z } from 'zod';
 /** `GET /healthz` and `GET /readyz`. */
 export const statusSchema = z.object({ status: z.enum(['ok', 'ready']) });
 
-/** `GET /models`: each model's availability, without addresses. */
-export const modelsSchema = z.object({ models: z.array(z.object({ name: z.string(), ready: z.boolean(), readyReplicas: z.number().int().min(0) })) });
+/** `GET /models`: each model's availability, its backends' weights and readiness, and its shadow; no addresses. */
+export const modelsSchema = z.object({
+  models: z.array(
+    z.object({
+      name: z.string(),
+      ready: z.boolean(),
+      readyReplicas: z.number().int().min(0),
+      backends: z.array(z.object({ name: z.string(), weight: z.number().min(0), ready: z.boolean(), readyReplicas: z.number().int().min(0) })),
+      shadow: z.object({ backend: z.string(), percent: z.number().min(0).max(100) }).optional(),
+    }),
+  ),
+});
 
 const TAGS = ['Gateway'];
 
@@ -25,7 +35,7 @@ export function ownApiPaths(assets: readonly Asset[], accessControl: boolean): P
     '/v2/health/live': get(publicly({ summary: 'OIP liveness of the gateway', responses: { '200': jsonResponse('The process runs.', protocolSchemas.live, { live: true }) } })),
     '/v2/health/ready': get(publicly({ summary: 'OIP readiness of the gateway', responses: { '200': jsonResponse('Ready.', protocolSchemas.ready, { ready: true }), ...draining } })),
     '/v2': get({ summary: 'OIP server metadata of the gateway', responses: keyed({ '200': jsonResponse('The gateway.', protocolSchemas.serverMetadata) }) }),
-    '/models': get({ summary: 'Each model’s availability (the models the key may use)', responses: keyed({ '200': jsonResponse('The models.', modelsSchema) }) }),
+    '/models': get({ summary: 'Each model’s availability, its backends’ weights and readiness (the models the key may use)', responses: keyed({ '200': jsonResponse('The models.', modelsSchema) }) }),
     '/v1/models': get({
       summary: 'The models, as OpenAI lists them (the models the key may use)',
       responses: accessControl ? { '200': jsonResponse('The model list.', modelListSchema), '401': errorResponse(401, 'openai') } : { '200': jsonResponse('The model list.', modelListSchema) },

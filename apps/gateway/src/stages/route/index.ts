@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkRequestTarget } from '@modeldock/service-kit';
 import type { RequestHandler } from 'express';
+import type { Routing } from '../../routing.js';
 import { stateOf, type GatewayAnswer, type RouteMatch } from '../state.js';
 import { modelRouteTemplates, parseModelRoute, type RouteTemplate, type Router, type RoutingTable } from './paths.js';
 
@@ -18,7 +19,8 @@ export interface GatewayAnswers {
 
 /** Options of {@link route}. */
 export interface RouteOptions {
-  router: Router;
+  /** The models configuration in force (it changes on reload); each request reads it once. */
+  models: { readonly routing: Routing };
   answers: GatewayAnswers;
 }
 
@@ -37,14 +39,18 @@ export function routePath(url: string): string {
  * would read differently is a 400 (service-kit's `checkRequestTarget`, which the model servers use too); then one of the gateway's health routes, its
  * own answers, a model's route (the model from the path, or for `POST /v1/embeddings` from the
  * body later), a wrong method on an OpenAI route, or nothing. Nothing is answered here except the
- * 400: who may learn that a route or model does not exist is the authorize stage's decision.
+ * 400: who may learn that a route or model does not exist is the authorize stage's decision. The
+ * models configuration in force is read here once, so that a reload never changes a request's
+ * route halfway.
  */
-export function route({ router, answers }: RouteOptions): RequestHandler {
+export function route({ models, answers }: RouteOptions): RequestHandler {
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const url = req.url ?? '/';
     checkRequestTarget(url);
     const state = stateOf(res);
-    state.route = match(req.method ?? 'GET', url, router, answers);
+    const routing = models.routing;
+    state.routing = routing;
+    state.route = match(req.method ?? 'GET', url, routing.router, answers);
     if (state.route.kind === 'model') state.model = state.route.model;
     next();
   };

@@ -87,6 +87,10 @@ export function trace({ tracer }: TraceOptions): RequestHandler {
       if (state.model !== undefined) span.setAttribute(SPAN_ATTRIBUTES.model, state.model);
       const key = state.client?.key?.id;
       if (key !== undefined) span.setAttribute(SPAN_ATTRIBUTES.apiKey, key);
+      if (state.backend !== undefined) {
+        span.setAttribute(SPAN_ATTRIBUTES.backend, state.backend.name);
+        if (state.pinned) span.setAttribute(SPAN_ATTRIBUTES.pinned, true);
+      }
       endServerSpan(span, req, res, state.route.kind === 'none' ? undefined : state.route.template, spanTime(state.closedAt));
     });
     next();
