@@ -233,6 +233,21 @@ describe('deploy/k8s overlays', () => {
       assert.deepEqual([volume?.emptyDir, volume?.persistentVolumeClaim], [undefined, { claimName: 'modeldock-models', readOnly: true }], name);
     }
   });
+
+  it('sends traces to a collector with the tracing component, the gateway sampling for every client', () => {
+    const objects = renderVariant({ namespace: 'modeldock', resources: ['deploy/k8s/overlays/cpu'], components: ['deploy/k8s/components/tracing'] });
+    assert.deepEqual(policyProblems(objects, { monitoring: true }), []);
+    const env = (name: string) => {
+      const container = named<DeploymentObject>(objects, 'Deployment', name).spec?.template.spec?.containers[0];
+      return Object.fromEntries((container?.env ?? []).filter((e) => e.name.startsWith('OTEL_')).map((e) => [e.name, e.value]));
+    };
+    for (const { name } of MODELS) assert.deepEqual(env(name), { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318' }, name);
+    assert.deepEqual(env('gateway'), {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    });
+  });
 });
 
 describe('policyProblems', () => {
