@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { sentenceEmbeddingKind } from './kinds/sentence-embedding.js';
@@ -64,12 +64,18 @@ export async function describeModel(versionDir: string, options: DescribeOptions
 
 /**
  * The versions in a model directory (`<dir>/<digits>/`), oldest first. Non-numeric entries are
- * ignored, as TF Serving ignores them.
+ * ignored, as TF Serving ignores them. A version may be a symbolic link to a folder kept elsewhere
+ * (as `pnpm deploy:gen` and `pnpm start` read the models folder too).
  */
 export async function listModelVersions(modelDir: string): Promise<string[]> {
   const entries = await readdir(modelDir, { withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isDirectory() && /^\d+$/.test(entry.name))
-    .map((entry) => entry.name)
-    .sort((a, b) => Number(a) - Number(b));
+  const versions = await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry.name))
+      .map(async (entry) => {
+        const folder = entry.isDirectory() || (entry.isSymbolicLink() && ((await stat(path.join(modelDir, entry.name)).catch(() => undefined))?.isDirectory() ?? false));
+        return folder ? entry.name : undefined;
+      }),
+  );
+  return versions.filter((name): name is string => name !== undefined).sort((a, b) => Number(a) - Number(b));
 }
