@@ -11,6 +11,17 @@ import { loadPlaygroundAssets, type Asset } from '@modeldock/playground';
 import { call, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type FakeUpstream } from './upstream.js';
 
+/** GET with `Accept-Encoding: gzip`, the bytes as sent (Node's fetch would decompress them). */
+function getGzip(url: string): Promise<{ encoding: string | undefined; vary: string | undefined; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], vary: res.headers.vary, body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+}
+
 const json = (schema: unknown, example?: unknown) => ({ content: { 'application/json': { schema, ...(example === undefined ? {} : { example }) } } });
 
 /** A model service's document, as the model server writes one (a stand-in: the model server's own tests check the real one). */
@@ -91,6 +102,18 @@ describe('GET /openapi.json: one document from configuration and the model servi
     assert.equal(document.paths['/v2/models/a/infer']?.post?.responses['401'], undefined, 'no 401 without access control');
   });
 
+  it('is sent gzip-compressed to a client that accepts it, the same document', async () => {
+    const plain = await call(`${gateway.url}/openapi.json`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
+    for (let i = 0; i < 2; i++) {
+      const gz = await getGzip(`${gateway.url}/openapi.json`);
+      assert.equal(gz.encoding, 'gzip');
+      assert.match(gz.vary ?? '', /Accept-Encoding/i);
+      assert.deepEqual(JSON.parse(gunzipSync(gz.body).toString('utf8')), plain.json);
+      assert.ok(gz.body.length < Buffer.byteLength(plain.text) / 2, `${gz.body.length} B compressed of ${Buffer.byteLength(plain.text)}`);
+    }
+  });
+
   // Model routes are checked against real model services in test/api; these fakes answer any path.
   it('describes every route the gateway answers itself, and the configured aliases', async () => {
     const document = (await call(`${gateway.url}/openapi.json`)).json as Document;
@@ -140,14 +163,7 @@ describe('the playground’s pages', () => {
     assert.match(home.text, /<label for="model">Model<\/label>/);
     const etag = home.headers.get('etag') ?? '';
     assert.equal((await call(`${gateway.url}/`, { headers: { 'if-none-match': etag } })).status, 304);
-    // Node's fetch would decompress: the gzip bytes are read off a plain request.
-    const gz = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
-      get(`${gateway.url}/`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
-      }).on('error', reject);
-    });
+    const gz = await getGzip(`${gateway.url}/`);
     assert.equal(gz.encoding, 'gzip');
     assert.equal(gunzipSync(gz.body).toString('utf8'), home.text);
     assert.equal(upstream.hits, 0, 'nothing reaches a model');
