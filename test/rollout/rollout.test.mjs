@@ -1,13 +1,13 @@
 // A rollout end to end, with real processes and the real model: question-topic as two deployments (v1 serving
 // version 1, v2 serving version 2, as `deployments` in its model-settings.json) behind one gateway, started by
 // `pnpm start` on free ports with a models file the gateway reloads. The split, pinning, shadows that are slow or
-// failing (fake upstreams on 127.0.0.1: the faults are theirs to have), the agreement metric, a reload moving
+// failing (fake upstreams on 127.0.0.1, each its own process: the faults are theirs to have), the agreement metric, a reload moving
 // every new request, and an invalid file refused. Latencies are printed as diagnostics, never asserted beyond a
 // sanity bound: this machine's timings say little.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,7 +24,7 @@ const RELOAD_WITHIN_MS = 5000;
 /** How long the slow shadow takes to answer. */
 const SLOW_SHADOW_MS = 2000;
 /** Rounds of the latency comparison, each setup once per round. */
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 /** The TREC_10 test questions, in file order. */
 const QUESTIONS = readFileSync(path.join(ROOT, 'data/trec/TREC_10.label'), 'latin1')
@@ -49,35 +49,22 @@ function rolloutModels(dir) {
   return dir;
 }
 
-/** A stand-in shadow backend on 127.0.0.1: ready, and answering every request slowly or with 500. */
+/** A stand-in shadow backend (fake-shadow.mjs) in a process of its own: ready, and answering slowly or with 500. */
 async function fakeShadow(kind) {
-  const timers = new Set();
-  const server = createServer((req, res) => {
-    if (req.url === '/v2/health/ready') {
-      res.writeHead(200).end();
-      return;
-    }
-    req.resume();
-    req.on('end', () => {
-      if (kind === 'fail') {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error": "shadow failed"}');
-        return;
-      }
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"topics": ["NUM"]}');
-      }, SLOW_SHADOW_MS);
-      timers.add(timer);
-    });
+  const child = spawn(process.execPath, [fileURLToPath(new URL('fake-shadow.mjs', import.meta.url)), kind, String(SLOW_SHADOW_MS)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const [line] = await Promise.race([
+    once(child.stdout.setEncoding('utf8'), 'data'),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`fake shadow '${kind}' exited with ${code}`))),
+  ]);
   return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    close: () => {
-      for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(resolve));
+    url: `http://127.0.0.1:${Number.parseInt(line, 10)}`,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
@@ -134,8 +121,12 @@ describe('a rollout of question-topic v2 beside v1, through one gateway', () => 
     return answers;
   }
 
+  /** The models last applied (see `apply`): the gateway counts a file that did not change as no reload. */
+  let applied;
+
   /** Writes the models file whole (renamed over the old one), as an editor or a deployment would. */
   function writeModels(models) {
+    applied = undefined;
     writeFileSync(`${file}.new`, `${JSON.stringify(models, null, 2)}\n`);
     renameSync(`${file}.new`, file);
   }
@@ -155,8 +146,10 @@ describe('a rollout of question-topic v2 beside v1, through one gateway', () => 
 
   /** Applies `models` and waits until the gateway has them in force. */
   async function apply(models) {
+    if (JSON.stringify(models) === applied) return;
     const { configVersion } = await admin('/models');
     writeModels(models);
+    applied = JSON.stringify(models);
     for (const started = Date.now(); Date.now() - started < RELOAD_WITHIN_MS * 2; await sleep(50)) {
       if ((await admin('/models')).configVersion > configVersion) return;
     }
@@ -220,10 +213,12 @@ describe('a rollout of question-topic v2 beside v1, through one gateway', () => 
 
   it("leaves the client's answers and latency alone with a shadow that sleeps 2 s and one that answers 500", { timeout: 900_000 }, async (t) => {
     const weights = { v1: 100, v2: 0, slow: 0, failing: 0 };
+    // 'no shadow, again' is the control: how far two runs of one setup differ here (the noise floor of the p99).
     const setups = [
       ['no shadow', undefined],
       ['shadow sleeping 2 s', { backend: 'slow', percent: 100 }],
       ['shadow answering 500', { backend: 'failing', percent: 100 }],
+      ['no shadow, again', undefined],
     ];
     // Interleaved rounds, so that the machine's other load falls on every setup alike.
     const runs = Object.fromEntries(setups.map(([name]) => [name, { ms: [], topics: [] }]));
@@ -242,8 +237,12 @@ describe('a rollout of question-topic v2 beside v1, through one gateway', () => 
       Object.assign(run, { p50: percentile(run.ms, 50), p99: percentile(run.ms, 99) });
       t.diagnostic(`${name}: p50 ${round(run.p50)} ms, p99 ${round(run.p99)} ms over ${run.ms.length} requests (${ROUNDS} interleaved rounds, 4 clients)`);
     }
-    t.diagnostic(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const base = runs['no shadow'];
+    const change = (run) => `${run.p99 >= base.p99 ? '+' : ''}${round(((run.p99 - base.p99) / base.p99) * 100)} %`;
+    t.diagnostic(
+      `p99 against no shadow: control ${change(runs['no shadow, again'])}, slow shadow ${change(runs['shadow sleeping 2 s'])}, failing shadow ${change(runs['shadow answering 500'])}`,
+    );
+    t.diagnostic(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     for (const name of ['shadow sleeping 2 s', 'shadow answering 500']) {
       assert.deepEqual(runs[name].topics, base.topics, `${name}: the same answers`);
       // A sanity bound, not a measurement: had the client waited for the slow shadow, its median would be 2 s longer.
