@@ -259,7 +259,7 @@ describe('policyProblems', () => {
       spec: {
         replicas: 2,
         selector: { matchLabels: { app: 'bare' } },
-        template: { metadata: { labels: { app: 'bare' } }, spec: { containers: [{ name: 'main', image: 'example/bare:latest' }] } },
+        template: { metadata: { labels: { app: 'bare' } }, spec: { containers: [{ name: 'main', image: 'example/bare:latest', env: [{ name: 'MODEL_DRAIN_TIMEOUT_MS', value: '30000' }] }] } },
       },
     };
     const service: K8sObject = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'lost' }, spec: { selector: { app: 'nobody' }, ports: [{ port: 80 }] } };
@@ -273,6 +273,8 @@ describe('policyProblems', () => {
       'Deployment/bare container main: root filesystem not read-only',
       'Deployment/bare container main: capabilities not all dropped',
       'Deployment/bare container main: no readiness or no liveness probe',
+      'Deployment/bare container main: grace period 30 s does not outlast preStop + drain (30 s)',
+      'Deployment/bare container main: drain 30 s does not outlast the longest deadline of an admitted request (120 s)',
       'Deployment/bare: sets replicas, which its autoscaler owns',
       'Deployment/bare: 0 PodDisruptionBudgets select it',
       'Deployment/bare: 0 autoscalers target it',

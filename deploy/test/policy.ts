@@ -17,6 +17,8 @@ const DEFAULT_DRAIN_MS: Readonly<Record<string, number>> = {
   GATEWAY_DRAIN_TIMEOUT_MS: gatewaySettingsSchema.shape.GATEWAY_DRAIN_TIMEOUT_MS.parse(undefined),
   MODEL_DRAIN_TIMEOUT_MS: serverSettingsSchema.shape.DRAIN_TIMEOUT_MS.parse(undefined),
 };
+/** The longest deadline the gateway hands out (bulk requests): a drain shorter than this could cut an admitted request. */
+const LONGEST_DEADLINE_MS = gatewaySettingsSchema.shape.GATEWAY_MAX_TIMEOUT_MS.parse(undefined);
 /** Kubernetes' default grace period. */
 const DEFAULT_GRACE_S = 30;
 /** Tags that pin nothing. */
@@ -34,11 +36,16 @@ export function imageTag(image: string | undefined): string | undefined {
   return colon > slash ? image.slice(colon + 1) : undefined;
 }
 
-/** The container's drain budget: `sleep <n>` of its preStop hook plus its drain timeout, in seconds. */
-function drainSeconds(c: IContainer): number | undefined {
+/** The container's drain timeout, from its environment or the process's default. */
+function drainTimeoutMs(c: IContainer): number | undefined {
   const variable = c.env?.find((e) => e.name.endsWith('_DRAIN_TIMEOUT_MS'));
   const name = c.env?.some((e) => e.name.startsWith('GATEWAY_')) ? 'GATEWAY_DRAIN_TIMEOUT_MS' : 'MODEL_DRAIN_TIMEOUT_MS';
-  const drainMs = variable?.value === undefined ? DEFAULT_DRAIN_MS[name] : Number(variable.value);
+  return variable?.value === undefined ? DEFAULT_DRAIN_MS[name] : Number(variable.value);
+}
+
+/** The container's drain budget: `sleep <n>` of its preStop hook plus its drain timeout, in seconds. */
+function drainSeconds(c: IContainer): number | undefined {
+  const drainMs = drainTimeoutMs(c);
   const command = c.lifecycle?.preStop?.exec?.command ?? [];
   const sleep = command[0] === 'sleep' ? Number(command[1]) : 0;
   return drainMs === undefined ? undefined : sleep + drainMs / 1000;
@@ -79,6 +86,10 @@ function podProblems(d: Deployment, where: string): string[] {
     const drain = drainSeconds(c);
     if (drain === undefined || (pod.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S) <= drain) {
       problems.push(`${where} container ${c.name}: grace period ${pod.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S} s does not outlast preStop + drain (${drain ?? '?'} s)`);
+    }
+    const drainMs = drainTimeoutMs(c);
+    if (drainMs !== undefined && drainMs <= LONGEST_DEADLINE_MS) {
+      problems.push(`${where} container ${c.name}: drain ${drainMs / 1000} s does not outlast the longest deadline of an admitted request (${LONGEST_DEADLINE_MS / 1000} s)`);
     }
   }
   for (const key of SPREAD_KEYS) {

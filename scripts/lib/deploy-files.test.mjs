@@ -120,7 +120,7 @@ describe('deployFiles', () => {
       const services = parse(split.get('docker-compose.yml'), { merge: true }).services;
       assert.equal(services.qt.environment.MODEL_DEFAULT_VERSION, undefined, 'the first deployment reads its settings from the model');
       assert.equal(services['qt-v2'].environment.MODEL_DEFAULT_VERSION, '2');
-      assert.equal(services['qt-v2'].environment.MODEL_DRAIN_TIMEOUT_MS, '30000', 'every model service setting too');
+      assert.equal(services['qt-v2'].environment.MODEL_DRAIN_TIMEOUT_MS, '130000', 'every model service setting too');
       assert.equal(services['qt-v2'].image, services.qt.image, 'the same model, the same image');
 
       const server = parse(split.get('deploy/k8s/models/qt-v2/server/kustomization.yaml'));

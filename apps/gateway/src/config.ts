@@ -163,7 +163,9 @@ export const gatewaySettingsSchema = z.object({
   GATEWAY_CLIENT_MAX_CONNECTIONS: nonNegativeInt().default(128).describe('open connections from one address (trusted proxies excepted); more are closed at once; 0 turns it off'),
   GATEWAY_CLIENT_RATE_PER_SECOND: nonNegativeInt().default(0).describe('per-client token bucket rate; 0 turns it off (429 + `Retry-After` beyond)'),
   GATEWAY_CLIENT_BURST: positiveInt().optional().describe('per-client token bucket size (default: twice the rate)'),
-  GATEWAY_DRAIN_TIMEOUT_MS: positiveInt().default(10_000).describe('how long in-flight requests get after SIGTERM'),
+  GATEWAY_DRAIN_TIMEOUT_MS: positiveInt()
+    .default(130_000)
+    .describe('how long in-flight requests get after SIGTERM (it stops as soon as they are answered): above `GATEWAY_MAX_TIMEOUT_MS`, so a restart never cuts a bulk request'),
   GATEWAY_SHADOW_MAX_CONCURRENCY: positiveInt().default(8).describe("shadow requests in flight at once, all models together; a copy beyond it is dropped (`gateway_shadow_dropped_total{reason=\"concurrency\"}`), never queued"),
   GATEWAY_SHADOW_MAX_BYTES: positiveInt().default(16 * 1024 * 1024).describe('bytes held for shadow copies at once (request bodies and the answers kept for comparison); a copy beyond it is dropped (`reason="bytes"`)'),
   GATEWAY_SHADOW_MAX_ANSWER_BYTES: positiveInt().default(1024 * 1024).describe('largest answer kept for comparison, the served one or the shadow\'s; a larger one is not compared (`reason="answer_too_large"`)'),

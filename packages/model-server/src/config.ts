@@ -115,7 +115,9 @@ export const serverSettingsSchema = z.object({
   MAX_HEADER_BYTES: positiveInt().default(16_384).describe('largest request header section (431 beyond)'),
   REQUEST_TIMEOUT_MS: positiveInt().default(60_000).describe('time allowed to receive a whole request (408 beyond)'),
   KEEP_ALIVE_TIMEOUT_MS: positiveInt().default(65_000).describe('idle keep-alive connection lifetime (longer than the gateway’s)'),
-  DRAIN_TIMEOUT_MS: positiveInt().default(30_000).describe('how long SIGTERM waits for in-flight requests'),
+  DRAIN_TIMEOUT_MS: positiveInt()
+    .default(130_000)
+    .describe('how long SIGTERM waits for in-flight requests (it stops as soon as they are answered): above the longest deadline a gateway hands out (`GATEWAY_MAX_TIMEOUT_MS`, 120 s, for bulk requests), so a rollout or a scale-down never cuts an admitted request'),
 });
 
 export type ServerSettings = Readonly<z.output<typeof serverSettingsSchema>>;
