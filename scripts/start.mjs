@@ -65,8 +65,8 @@ function gatewayModelsEnv(found) {
   return { GATEWAY_MODELS_FILE: target };
 }
 
-/** How long children get to drain after SIGTERM before SIGKILL (the services drain in ≤ 30 s). */
-const DRAIN_BOUND_MS = Number(process.env.MODELDOCK_STOP_TIMEOUT_MS ?? 35_000);
+/** How long children get to drain after SIGTERM before SIGKILL (the services drain in ≤ 130 s, at once when idle). */
+const DRAIN_BOUND_MS = Number(process.env.MODELDOCK_STOP_TIMEOUT_MS ?? 135_000);
 const log = (message) => console.error(`[start] ${message}`);
 
 const args = process.argv.slice(2).filter((a) => a !== '--');

@@ -79,7 +79,7 @@ export function renderConfigReference() {
     '| `MODELDOCK_MODELS` | every model under `models/` | comma-separated subset of the models to start |',
     '| `MODELDOCK_MODELS_DIR` | `models` of the checkout | the models folder (relative to the checkout; entries may be symbolic links to model folders elsewhere) |',
     "| `MODELDOCK_PORTS` | — | JSON `{\"<model>\": <port>}`: ports that replace the models' own for this run (the tests start a stack on free ports with it) |",
-    '| `MODELDOCK_STOP_TIMEOUT_MS` | `35000` | after a stop signal, how long to wait for the processes to drain before killing them |',
+    '| `MODELDOCK_STOP_TIMEOUT_MS` | `135000` | after a stop signal, how long to wait for the processes to drain before killing them (their drains end as soon as the requests in flight are answered, within 130 s) |',
     '',
   ].join('\n');
 }
