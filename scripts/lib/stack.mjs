@@ -19,7 +19,7 @@ export const DOCUMENTED_GATEWAY_PORT = gatewaySettingsSchema.shape.GATEWAY_PORT.
 export const DOCUMENTED_ADMIN_PORT = gatewaySettingsSchema.shape.GATEWAY_ADMIN_PORT.parse(undefined);
 /** Output kept for error messages. */
 const OUTPUT_CHARS = 20_000;
-/** After SIGTERM, how long the stack gets to drain before SIGKILL (start.mjs itself allows the services 35 s). */
+/** After SIGTERM, how long a test stack gets to drain before SIGKILL: shorter than start.mjs allows (135 s), since a test leaves no bulk request behind that it still wants answered. */
 const STOP_GRACE_MS = 40_000;
 
 /**
