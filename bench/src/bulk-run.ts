@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadUseTokenizer, planEngineWork, type UseTokenizer } from '@modeldock/model-runtime';
 import { WORK_DEADLINE_FACTOR } from '@modeldock/model-server';
 import { renderBulkMarkdown } from './bulk-report.js';
-import { dateParts, gitDescription, machine, progress, runSuite, writeResultFiles } from './harness.js';
+import { gitDescription, machine, progress, runSuite, timestampedResults } from './harness.js';
 import { listBenchModels } from './models.js';
 import type { ProcessSupervisor } from './processes.js';
 import { loadQuestions } from './questions.js';
@@ -185,13 +185,7 @@ async function measureBulk(settings: BulkSettings, supervisor: ProcessSupervisor
   };
 }
 
-async function writeBulkResults(results: BulkResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {
-  const { day, time } = dateParts(new Date(results.meta.startedAt));
-  const markdown = renderBulkMarkdown(results);
-  return { ...(await writeResultFiles(`bulk-${day}-${time}`, results, markdown, record)), markdown };
-}
-
 /** Runs `bench bulk`, writes bulk-<timestamp>.{json,md}; resolves to the exit code. */
 export async function runBulk(settings: BulkSettings): Promise<number> {
-  return runSuite((supervisor) => measureBulk(settings, supervisor), (results) => writeBulkResults(results, settings.record));
+  return runSuite((supervisor) => measureBulk(settings, supervisor), timestampedResults('bulk', renderBulkMarkdown, settings.record));
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { summariseProfile } from './cpu-profile.js';
 import { renderGatewayMarkdown } from './gateway-report.js';
-import { dateParts, gitDescription, loadSummary, machine, progress, runSuite, writeResultFiles } from './harness.js';
+import { gitDescription, loadSummary, machine, progress, runSuite, timestampedResults } from './harness.js';
 import { runLoad, type LoadResult } from './load.js';
 import { freePort, loadAverage, waitForHttp, type ManagedProcess, type ProcessSupervisor } from './processes.js';
 import type { GatewayResults, ProxyFigures } from './results.js';
@@ -188,12 +188,7 @@ export function runGatewayBench(settings: GatewaySettings): Promise<number> {
       };
       return results_;
     },
-    async (results) => {
-      const { day, time } = dateParts(new Date(results.meta.startedAt));
-      const markdown = renderGatewayMarkdown(results);
-      const { json, md } = await writeResultFiles(`gateway-${day}-${time}`, results, markdown, settings.record);
-      return { json, md, markdown };
-    },
+    timestampedResults('gateway', renderGatewayMarkdown, settings.record),
   );
 }
 

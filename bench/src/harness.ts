@@ -97,6 +97,22 @@ export async function writeResultFiles(base: string, results: unknown, markdown:
   return { json: `${file}.json`, md: `${file}.md` };
 }
 
+/**
+ * The `write` step of {@link runSuite} for a suite whose results carry their start time: renders them and writes
+ * `<name>-<YYYY-MM-DD>-<HHMMSS>.{json,md}` (see {@link writeResultFiles}).
+ */
+export function timestampedResults<T extends { meta: { startedAt: string } }>(
+  name: string,
+  render: (results: T) => string,
+  record: boolean,
+): (results: T) => Promise<{ json: string; md: string; markdown: string }> {
+  return async (results) => {
+    const { day, time } = dateParts(new Date(results.meta.startedAt));
+    const markdown = render(results);
+    return { ...(await writeResultFiles(`${name}-${day}-${time}`, results, markdown, record)), markdown };
+  };
+}
+
 /** Whether `<base>.json` or `.md` exists already where a run writes. */
 export function resultsExist(base: string, record: boolean): boolean {
   const file = path.join(resultsDir(record), base);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { measureEngine } from './engine.js';
-import { committableLog, dateParts, gitDescription, loadSummary, machine, progress, runSuite, writeResultFiles } from './harness.js';
+import { committableLog, gitDescription, loadSummary, machine, progress, runSuite, timestampedResults } from './harness.js';
 import { runLoad } from './load.js';
 import { bodyCycle, inputBatch, modelRequest, seededRandom, type RowSources } from './model-inputs.js';
 import { findModelsAnomalies, renderModelsMarkdown } from './models-report.js';
@@ -185,13 +185,7 @@ function maxOf(current: number | null, value: number | null | undefined): number
   return current === null ? value : Math.max(current, value);
 }
 
-async function writeModelsResults(results: ModelsResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {
-  const { day, time } = dateParts(new Date(results.meta.startedAt));
-  const markdown = renderModelsMarkdown(results);
-  return { ...(await writeResultFiles(`models-${day}-${time}`, results, markdown, record)), markdown };
-}
-
 /** Runs `bench models`, writes models-<timestamp>.{json,md} (bench/results/local, or bench/results with --record); resolves to the exit code. */
 export async function runModels(settings: ModelsSettings): Promise<number> {
-  return runSuite((supervisor) => measureModels(settings, supervisor), (results) => writeModelsResults(results, settings.record));
+  return runSuite((supervisor) => measureModels(settings, supervisor), timestampedResults('models', renderModelsMarkdown, settings.record));
 }

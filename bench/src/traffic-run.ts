@@ -3,7 +3,7 @@
 // the same load: 16 clients, one request in flight each.
 import os from 'node:os';
 import path from 'node:path';
-import { dateParts, gitDescription, loadSummary, machine, progress, runSuite, writeResultFiles } from './harness.js';
+import { gitDescription, loadSummary, machine, progress, runSuite, timestampedResults } from './harness.js';
 import { runLoad } from './load.js';
 import { seededRandom } from './model-inputs.js';
 import { listBenchModels, type BenchModel } from './models.js';
@@ -245,13 +245,7 @@ async function measureTraffic(settings: TrafficSettings, supervisor: ProcessSupe
   };
 }
 
-async function writeTrafficResults(results: TrafficResults, record: boolean): Promise<{ json: string; md: string; markdown: string }> {
-  const { day, time } = dateParts(new Date(results.meta.startedAt));
-  const markdown = renderTrafficMarkdown(results);
-  return { ...(await writeResultFiles(`traffic-${day}-${time}`, results, markdown, record)), markdown };
-}
-
 /** Runs `bench traffic`, writes traffic-<timestamp>.{json,md}; resolves to the exit code. */
 export async function runTraffic(settings: TrafficSettings): Promise<number> {
-  return runSuite((supervisor) => measureTraffic(settings, supervisor), (results) => writeTrafficResults(results, settings.record));
+  return runSuite((supervisor) => measureTraffic(settings, supervisor), timestampedResults('traffic', renderTrafficMarkdown, settings.record));
 }
