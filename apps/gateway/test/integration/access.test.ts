@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { call, post, send, startGateway, type TestGateway } from './harness.js';
+import { call, post, replaceFile, send, startGateway, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -14,10 +14,9 @@ const KEYS = { teamA: 'mdk_team-a-secret-1', all: 'mdk_all-models-secret-2', lim
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes the keys file as an editor or a deployment would: a new file renamed over the old. */
+/** Writes the keys file as an editor or a deployment would (see `replaceFile`). */
 function writeKeys(file: string, entries: unknown[] | string): void {
-  writeFileSync(`${file}.new`, typeof entries === 'string' ? entries : JSON.stringify({ keys: entries }));
-  renameSync(`${file}.new`, file);
+  replaceFile(file, typeof entries === 'string' ? entries : JSON.stringify({ keys: entries }));
 }
 
 const ENTRIES = [

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -153,6 +154,22 @@ export function useStack<N extends string>(
 }
 
 /** A response read to the end. */
+/** Waits, at most `ms`, polling every 50 ms, until `done()`; resolves to the time it took, or undefined if it never was. */
+export async function waitFor(done: () => boolean | Promise<boolean>, ms = 5000): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await done()) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
+}
+
+/** Writes `file` as an editor or a deployment does: a new file renamed over the old, so no half of it is ever read. */
+export function replaceFile(file: string, text: string): void {
+  writeFileSync(`${file}.new`, text);
+  renameSync(`${file}.new`, file);
+}
+
 export interface Answer {
   status: number;
   headers: Headers;

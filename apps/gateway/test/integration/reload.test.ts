@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, capturedLogger, post, startGateway, type TestGateway } from './harness.js';
+import { call, capturedLogger, post, replaceFile, startGateway, waitFor, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
@@ -11,10 +11,9 @@ const MODEL = 'question-topic';
 const WITHIN_MS = 5000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes the models file as an editor or a deployment does: a new file renamed over the old. */
+/** Writes the models file as an editor or a deployment does (see `replaceFile`). */
 function writeModels(file: string, content: unknown): void {
-  writeFileSync(`${file}.new`, typeof content === 'string' ? content : JSON.stringify(content));
-  renameSync(`${file}.new`, file);
+  replaceFile(file, typeof content === 'string' ? content : JSON.stringify(content));
 }
 
 function weights(v1: FakeUpstream, v2: FakeUpstream, w1: number, w2: number, extra: Record<string, unknown> = {}) {
@@ -28,16 +27,6 @@ function weights(v1: FakeUpstream, v2: FakeUpstream, w1: number, w2: number, ext
       ...extra,
     },
   };
-}
-
-/** Waits, at most `ms`, for `done()`; returns the time it took, or undefined. */
-async function waitFor(done: () => boolean | Promise<boolean>, ms = WITHIN_MS): Promise<number | undefined> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await done()) return Date.now() - started;
-    await sleep(50);
-  }
-  return undefined;
 }
 
 describe('reloading the models file without a restart', () => {
@@ -82,7 +71,7 @@ describe('reloading the models file without a restart', () => {
     await sleep(200);
     const editedAt = Date.now();
     writeModels(file, weights(v1, v2, 0, 100));
-    const tookMs = await waitFor(() => gateway.upstreams.routing.version === before.version + 1);
+    const tookMs = await waitFor(() => gateway.upstreams.routing.version === before.version + 1, WITHIN_MS);
     assert.ok(tookMs !== undefined, 'the new weights were applied within 5 s');
     await sleep(300);
     stop = true;
@@ -116,7 +105,7 @@ describe('reloading the models file without a restart', () => {
         shadow: { backend: 'v3', percent: 10 },
       },
     });
-    assert.ok((await waitFor(() => gateway.reloads.filter((r) => r === 'refused').length > refusedBefore)) !== undefined);
+    assert.ok((await waitFor(() => gateway.reloads.filter((r) => r === 'refused').length > refusedBefore, WITHIN_MS)) !== undefined);
     assert.equal(gateway.upstreams.routing.version, version);
     const refusal = lines.find((line) => /models file not usable; keeping the running configuration/.test(line));
     assert.ok(refusal !== undefined);
@@ -130,7 +119,7 @@ describe('reloading the models file without a restart', () => {
     assert.match(metrics, /gateway_models_reloads_total\{result="applied"[^}]*\} [1-9]/);
 
     writeModels(file, '{"question-topic": {"backends": [');
-    assert.ok((await waitFor(() => gateway.reloads.filter((r) => r === 'refused').length > refusedBefore + 1)) !== undefined);
+    assert.ok((await waitFor(() => gateway.reloads.filter((r) => r === 'refused').length > refusedBefore + 1, WITHIN_MS)) !== undefined);
     assert.equal(gateway.upstreams.routing.version, version, 'half a file is refused too');
   });
 
@@ -164,7 +153,7 @@ describe('reloading the models file without a restart', () => {
         assert.equal(res.headers.get('x-modeldock-backend'), 'v2');
       }
       v3.ready = true;
-      const ready = await waitFor(async () => (await call(`${gateway.url}/models`)).json.models[0].backends[1].ready === true);
+      const ready = await waitFor(async () => (await call(`${gateway.url}/models`)).json.models[0].backends[1].ready === true, WITHIN_MS);
       assert.ok(ready !== undefined, 'the new backend became ready with the next probe');
       const seen = new Set<string | null>();
       for (let i = 0; i < 20; i++) seen.add((await post(`${gateway.url}/predict_topic`, { text: 'q' })).headers.get('x-modeldock-backend'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { call, capturedLogger, post, startGateway, type TestGateway } from './harness.js';
+import { call, capturedLogger, post, startGateway, waitFor, type TestGateway } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MODEL = 'question-topic';
@@ -38,15 +38,6 @@ async function metric(gateway: TestGateway, series: string, labels: Record<strin
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<boolean> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return true;
-    await sleep(50);
-  }
-  return false;
-}
-
 describe('shadow traffic', () => {
   let served: FakeUpstream;
   let shadow: FakeUpstream;
@@ -75,7 +66,7 @@ describe('shadow traffic', () => {
     served.mode = { kind: 'echo' };
     shadow.mode = { kind: 'echo' };
     // Copies of the previous test still in flight would count against this one's bounds.
-    await eventually(async () => gateway.upstreams.routing.models.get(MODEL)?.byName.get('v2')?.pool.endpoints[0]?.outstanding === 0);
+    await waitFor(async () => gateway.upstreams.routing.models.get(MODEL)?.byName.get('v2')?.pool.endpoints[0]?.outstanding === 0);
   });
 
   it('copies a request to the shadow after the client has its answer, without the client identity or credentials', async () => {
@@ -84,7 +75,7 @@ describe('shadow traffic', () => {
     assert.equal(res.status, 200);
     assert.equal((res.json as Echo).served, 'v1');
     assert.equal(res.headers.get('x-modeldock-backend'), 'v1');
-    assert.ok(await eventually(async () => shadow.hits === hits + 1));
+    assert.notEqual(await waitFor(async () => shadow.hits === hits + 1), undefined);
     const copy = shadow.last as Echo;
     assert.equal(copy.method, 'POST');
     assert.equal(copy.url, '/predict_topic');
@@ -106,7 +97,7 @@ describe('shadow traffic', () => {
     }
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 1500, `three answers took ${elapsed} ms while each copy takes 2 s (a sanity bound, not a measurement)`);
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: 'timeout' })) >= 3));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: 'timeout' })) >= 3), undefined);
   });
 
   it('costs the client nothing with a shadow that answers 500, and counts its errors', async () => {
@@ -117,7 +108,7 @@ describe('shadow traffic', () => {
       assert.equal(res.status, 200);
       assert.equal((res.json as Echo).served, 'v1');
     }
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: '500' })) === before + 3));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: '500' })) === before + 3), undefined);
     assert.ok((await metric(gateway, 'gateway_shadow_request_duration_seconds_count', { shadow: 'v2' })) > 0);
   });
 
@@ -125,10 +116,10 @@ describe('shadow traffic', () => {
     shadow.mode = { kind: 'blackhole' };
     const dropped = await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'concurrency' });
     for (let i = 0; i < 8; i++) assert.equal((await post(`${gateway.url}/predict_topic`, { text: `q${i}` })).status, 200);
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'concurrency' })) >= dropped + 4));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'concurrency' })) >= dropped + 4), undefined);
     // The hung copies are abandoned at GATEWAY_SHADOW_TIMEOUT_MS, and their bytes given back.
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: 'timeout' })) >= 7));
-    assert.ok(await eventually(async () => gateway.upstreams.routing.models.get(MODEL)?.byName.get('v2')?.pool.endpoints[0]?.outstanding === 0));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: 'timeout' })) >= 7), undefined);
+    assert.notEqual(await waitFor(async () => gateway.upstreams.routing.models.get(MODEL)?.byName.get('v2')?.pool.endpoints[0]?.outstanding === 0), undefined);
   });
 
   it('compares top labels: the agreement is exported per backend pair, and disagreements logged with the input hash and both labels only', async () => {
@@ -137,7 +128,7 @@ describe('shadow traffic', () => {
     const secret = 'What is the PIN of account 12345?';
     for (let i = 0; i < 4; i++) assert.equal((await post(`${gateway.url}/v2/models/${MODEL}/infer`, { inputs: [secret] })).status, 200);
     const pair = { model: MODEL, backend: 'v1', shadow: 'v2' };
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_comparisons_total', { ...pair, result: 'agree' })) === 8));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_comparisons_total', { ...pair, result: 'agree' })) === 8), undefined);
     assert.equal(await metric(gateway, 'gateway_shadow_comparisons_total', { ...pair, result: 'disagree' }), 4);
     const logged = lines.filter((line) => line.includes('"shadow answer disagrees"'));
     assert.equal(logged.length, 2, 'GATEWAY_SHADOW_DISAGREEMENT_LOGS_PER_MINUTE bounds the lines');
@@ -153,7 +144,7 @@ describe('shadow traffic', () => {
     shadow.mode = { kind: 'json', body: { outputs: [{ name: 'embedding', datatype: 'FP32', shape: [1, 2], data: [1, 1] }] } };
     assert.equal((await post(`${gateway.url}/v2/models/${MODEL}/infer`, { inputs: [] })).status, 200);
     const pair = { model: MODEL, backend: 'v1', shadow: 'v2' };
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_cosine_count', pair)) === 1));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_cosine_count', pair)) === 1), undefined);
     assert.equal(await metric(gateway, 'gateway_shadow_cosine_bucket', { ...pair, le: '0.5' }), 0);
     assert.equal(await metric(gateway, 'gateway_shadow_cosine_bucket', { ...pair, le: '0.8' }), 1);
   });
@@ -188,14 +179,14 @@ describe('shadow traffic: bounded bytes', () => {
     const big = await post(`${gateway.url}/v2/models/${MODEL}/infer`, { text: 'x'.repeat(3000) });
     assert.equal(big.status, 200);
     assert.ok((big.json as Echo).body.length > 3000, 'the client gets its whole answer');
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'answer_too_large' })) === 1));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'answer_too_large' })) === 1), undefined);
     // A copy held by a slow shadow keeps its body and the served answer (about 2.5 KiB of the 4 KiB);
     // the next one's cannot be held as well.
     shadow.mode = { kind: 'slow', delayMs: 1000 };
     const hits = shadow.hits;
     for (let i = 0; i < 2; i++) assert.equal((await post(`${gateway.url}/v2/models/${MODEL}/infer`, { text: 'y'.repeat(1000) })).status, 200);
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'bytes' })) === 1));
-    assert.ok(await eventually(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: '200' })) === 1));
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_dropped_total', { reason: 'bytes' })) === 1), undefined);
+    assert.notEqual(await waitFor(async () => (await metric(gateway, 'gateway_shadow_requests_total', { shadow: 'v2', status: '200' })) === 1), undefined);
     assert.equal(shadow.hits, hits + 1);
   });
 });

@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { post } from './harness.js';
+import { post, replaceFile, waitFor } from './harness.js';
 import { startUpstream, type Echo, type FakeUpstream } from './upstream.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How long the child process gets to show each change. */
+const WAIT_MS = 10_000;
 
-async function waitFor(done: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
-  for (const started = Date.now(); Date.now() - started < ms; await sleep(50)) if (await done()) return true;
-  return false;
-}
-
-/** Writes the models file whole (a new file renamed over the old), so no half of it is ever read. */
-function write(file: string, text: string): void {
-  writeFileSync(`${file}.new`, text);
-  renameSync(`${file}.new`, file);
-}
 
 /** The models file with `a` and `b` at these weights. */
 function models(a: FakeUpstream, b: FakeUpstream, wa: number, wb: number): string {
@@ -41,7 +33,7 @@ describe('the gateway process: SIGHUP reads the models file again', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gateway-sighup-'));
     file = path.join(dir, 'models.json');
     [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
-    write(file, models(a, b, 1, 0));
+    replaceFile(file, models(a, b, 1, 0));
     gateway = spawn(process.execPath, ['--import', 'tsx', MAIN], {
       env: { ...process.env, GATEWAY_MODELS_FILE: file, GATEWAY_PORT: '0', GATEWAY_ADMIN_PORT: '0', GATEWAY_HOST: '127.0.0.1', GATEWAY_LOG_LEVEL: 'info', GATEWAY_DRAIN_TIMEOUT_MS: '1000' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,18 +65,18 @@ describe('the gateway process: SIGHUP reads the models file again', () => {
     const refusals = () => output.split('\n').filter((line) => line.includes('models file not usable; keeping the running configuration')).length;
     assert.equal(((await post(`${url}/v2/models/m/infer`, {})).json as Echo).served, 'a');
     gateway.kill('SIGHUP');
-    await waitFor(() => output.includes('"SIGHUP: reading the models and keys files again"'));
+    await waitFor(() => output.includes('"SIGHUP: reading the models and keys files again"'), WAIT_MS);
     assert.equal(gateway.exitCode, null, 'SIGHUP does not stop the gateway');
 
-    write(file, models(a, b, 0, 0));
-    assert.ok(await waitFor(() => refusals() === 1), 'the watch refuses the invalid file');
+    replaceFile(file, models(a, b, 0, 0));
+    assert.notEqual(await waitFor(() => refusals() === 1, WAIT_MS), undefined, 'the watch refuses the invalid file');
     assert.match(output, /every weight is 0/);
     gateway.kill('SIGHUP');
-    assert.ok(await waitFor(() => refusals() === 2), 'SIGHUP read the unchanged file again');
+    assert.notEqual(await waitFor(() => refusals() === 2, WAIT_MS), undefined, 'SIGHUP read the unchanged file again');
     assert.equal(((await post(`${url}/v2/models/m/infer`, {})).json as Echo).served, 'a', 'the running configuration stays');
 
-    write(file, models(a, b, 0, 1));
+    replaceFile(file, models(a, b, 0, 1));
     gateway.kill('SIGHUP');
-    assert.ok(await waitFor(async () => ((await post(`${url}/v2/models/m/infer`, {})).json as Echo).served === 'b'));
+    assert.notEqual(await waitFor(async () => ((await post(`${url}/v2/models/m/infer`, {})).json as Echo).served === 'b', WAIT_MS), undefined);
   });
 });
