@@ -1,6 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import { HttpError, clipInput, type modelListSchema, type protocolSchemas } from '@modeldock/service-kit';
 import type { Asset } from '@modeldock/playground';
 import type { RequestHandler } from 'express';
@@ -10,7 +8,7 @@ import { modelReady, type ModelBackends, type Routing } from '../../routing.js';
 import type { GatewayAnswers } from '../route/index.js';
 import { stateOf, type GatewayAnswer, type RequestState } from '../state.js';
 import type { modelsSchema, statusSchema } from './own-api.js';
-import { assetAnswer } from './pages.js';
+import { assetAnswer, jsonText, sendDocument } from './pages.js';
 
 export { ownApiPaths } from './own-api.js';
 
@@ -44,35 +42,6 @@ function readyReplicas(endpoints: readonly { healthy: boolean }[]): number {
 
 function json(res: ServerResponse, body: unknown): void {
   jsonText(res, JSON.stringify(body));
-}
-
-function jsonText(res: ServerResponse, text: string): void {
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** The API documents last sent compressed (one per set of models a key may see), by their text. */
-const compressedDocuments = new Map<string, Promise<Buffer>>();
-const COMPRESSED_DOCUMENTS = 8;
-const gzipAsync = promisify(gzip);
-
-/**
- * The API document (a quarter of a megabyte with every model), gzip-compressed for a client that
- * accepts it: compressed off the event loop, once per document text while it is among the last few.
- */
-async function documentText(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
-  res.appendHeader('vary', 'Accept-Encoding');
-  if (!/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return jsonText(res, text);
-  let gzipped = compressedDocuments.get(text);
-  if (gzipped === undefined) {
-    gzipped = gzipAsync(text);
-    gzipped.catch(() => compressedDocuments.delete(text));
-    compressedDocuments.set(text, gzipped);
-    if (compressedDocuments.size > COMPRESSED_DOCUMENTS) compressedDocuments.delete(compressedDocuments.keys().next().value as string);
-  }
-  const body = await gzipped;
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'gzip', 'content-length': body.length });
-  res.end(body);
 }
 
 /**
@@ -128,7 +97,7 @@ export function gatewayAnswers({ version, draining, assets, apiDocument }: Local
       },
     ],
     // The document lists what the caller may use; it is built from the model services' own documents.
-    ['/openapi.json', async (req, res, state) => documentText(req, res, await apiDocument(state.routing as Routing, visible(state).map((model) => model.name)))],
+    ['/openapi.json', async (req, res, state) => sendDocument(req, res, await apiDocument(state.routing as Routing, visible(state).map((model) => model.name)))],
   ]);
   const pages = new Map<string, GatewayAnswer>(assets.map((asset) => [asset.path, assetAnswer(asset)]));
   return { health, gateway, pages };
