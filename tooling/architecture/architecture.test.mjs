@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,21 @@ function depcruise(args, cwd) {
 }
 
 describe('the layering rules (dependency-cruiser)', () => {
+  // The rules resolve a workspace import through the package's exports, its dist/: turbo builds a package before
+  // this test only when it is a dependency of this one, so every package that builds must be listed.
+  it('depend on every workspace package that builds, so that each is built before they run', async () => {
+    const own = JSON.parse(await readFile(path.join(HERE, 'package.json'), 'utf8'));
+    const missing = [];
+    for (const dir of ['apps', 'packages', 'tooling']) {
+      for (const entry of await readdir(path.join(ROOT, dir), { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        const manifest = JSON.parse(await readFile(path.join(ROOT, dir, entry.name, 'package.json'), 'utf8').catch(() => '{}'));
+        if (manifest.scripts?.build !== undefined && own.devDependencies?.[manifest.name] === undefined) missing.push(manifest.name);
+      }
+    }
+    assert.deepEqual(missing, [], 'add these to tooling/architecture/package.json devDependencies ("workspace:*")');
+  });
+
   it('hold for the whole repository', async () => {
     const { code, stdout, stderr } = await depcruise(['--config', path.join(HERE, 'dependency-cruiser.cjs'), '--output-type', 'err-long', ...SOURCES], ROOT);
     assert.equal(code, 0, `a rule is broken (rule: file → file):\n${stdout}${stderr}`);
